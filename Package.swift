@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+// Reptile for Swift: first-order meta-learning (Nichol, Achiam & Schulman, 2018) as a library,
+// a command-line tool and an interactive demo.
+import PackageDescription
+import Foundation
+
+// MARK: - Build settings for the numeric core
+//
+// The hot path is small convolutions and matrix products written with SIMD16<Float>. Two settings
+// decide their speed: `-Ounchecked` (no bounds/overflow checks in the kernels) and a target CPU with
+// fused multiply-add, without which `addingProduct` becomes a libm call per lane. The CPU is chosen
+// from the build machine's /proc/cpuinfo; set REPTILE_TARGET_CPU to override it (for example
+// `REPTILE_TARGET_CPU=generic` for a portable binary, or `skylake-avx512`, `haswell`, `apple-m1`).
+func detectTargetCPU() -> String? {
+    if let forced = ProcessInfo.processInfo.environment["REPTILE_TARGET_CPU"], !forced.isEmpty {
+        return forced == "generic" ? nil : forced
+    }
+    #if arch(x86_64)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"]) { return "skylake-avx512" }
+    if flags.isSuperset(of: ["avx2", "fma"]) { return "haswell" }
+    return nil
+    #else
+    return nil  // arm64 always has FMA (NEON fmla); the default target is fine.
+    #endif
+}
+
+let targetCPU = detectTargetCPU()
+let cpuFlags: [String] = targetCPU.map { ["-target-cpu", $0] } ?? []
+#if arch(arm64)
+let hasFMA = true
+#else
+let hasFMA = targetCPU != nil
+#endif
+
+/// Kernels are always optimized, also in debug builds, so that `swift test` trains real models quickly.
+let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)] + (hasFMA ? [.define("REPTILE_FMA")] : [])
+/// Loaders and codecs loop over millions of pixels; `-O` keeps them fast in debug builds too.
+let optimizedSettings: [SwiftSetting] = [.unsafeFlags(["-O"] + cpuFlags)]
+
+let package = Package(
+    name: "Reptile",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Reptile", targets: ["Reptile"]),
+        .executable(name: "reptile", targets: ["ReptileCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "ReptileKernels", swiftSettings: kernelSettings),
+        .target(name: "ReptileFormats", dependencies: ["CZlib", "CJPEG"], swiftSettings: optimizedSettings),
+        .target(name: "ReptileNN", dependencies: ["ReptileKernels"]),
+        .target(name: "ReptileMeta", dependencies: ["ReptileNN", "ReptileKernels"]),
+        .target(name: "ReptileData", dependencies: ["ReptileFormats", "ReptileKernels", "ReptileMeta"],
+                resources: [.copy("Resources/omniglot")], swiftSettings: optimizedSettings),
+        .target(name: "ReptileCheckpoint", dependencies: ["ReptileFormats", "ReptileNN"]),
+        .target(name: "ReptilePlot", dependencies: ["ReptileFormats"]),
+        .target(name: "ReptileExperiments",
+                dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileCheckpoint", "ReptilePlot"]),
+        .target(name: "Reptile",
+                dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileFormats",
+                               "ReptileCheckpoint", "ReptilePlot", "ReptileExperiments"]),
+        .executableTarget(name: "ReptileCLI",
+                          dependencies: ["Reptile", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "ReptileKernelsTests", dependencies: ["ReptileKernels"]),
+        .testTarget(name: "ReptileNNTests", dependencies: ["ReptileNN", "ReptileKernels"]),
+        .testTarget(name: "ReptileMetaTests", dependencies: ["ReptileMeta", "ReptileNN", "ReptileKernels"]),
+        .testTarget(name: "ReptileFormatsTests", dependencies: ["ReptileFormats"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReptilePlotTests", dependencies: ["ReptilePlot", "ReptileFormats"]),
+        .testTarget(name: "ReptileDataTests", dependencies: ["ReptileData", "ReptileFormats", "ReptileMeta", "ReptileKernels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ReptileExperimentsTests", dependencies: ["Reptile"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

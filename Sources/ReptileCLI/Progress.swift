@@ -1,0 +1,61 @@
+// Progress lines on standard error while long work runs.
+
+import Foundation
+
+/// Prints "what i/n (rate/s, ETA …)" to standard error: rewritten in place on a terminal, one line
+/// every 10 % otherwise (so logs stay short).
+final class ProgressLine {
+    private let label: String
+    private let unit: String
+    private let start = Date()
+    private let interactive = isatty(fileno(stderr)) != 0
+    private var lastPrinted = Date.distantPast
+    private var lastDecile = -1
+
+    init(_ label: String, unit: String = "it") {
+        self.label = label
+        self.unit = unit
+    }
+
+    func update(_ done: Int, of total: Int, extra: String = "") {
+        let now = Date()
+        let elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let percent = total > 0 ? 100 * done / total : 100
+        let line = String(format: "%@ %d/%d (%d%%) %.1f %@/s, elapsed %@, ETA %@%@", label, done, total, percent, rate, unit,
+                          formatDuration(elapsed), formatDuration(remaining), extra.isEmpty ? "" : " " + extra)
+        if interactive {
+            guard now.timeIntervalSince(lastPrinted) > 0.1 || done == total else { return }
+            lastPrinted = now
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done == total ? "\n" : "")).utf8))
+        } else {
+            let decile = percent / 10
+            guard decile > lastDecile else { return }
+            lastDecile = decile
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+}
+
+/// "1h02m", "3m05s", "4.2s".
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    if seconds < 60 { return String(format: "%.1fs", seconds) }
+    let s = Int(seconds.rounded())
+    if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Prints a JSON object (sorted keys) to standard output.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

@@ -1,0 +1,334 @@
+// 2-D convolution in NHWC layout: forward, input gradient and weight gradient.
+
+/// The shape of a 2-D convolution over NHWC images with HWIO weights
+/// (`[kernelHeight][kernelWidth][inputChannels][outputChannels]`, TensorFlow's layout).
+public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
+    public var inputHeight: Int
+    public var inputWidth: Int
+    public var inputChannels: Int
+    public var outputChannels: Int
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideY: Int
+    public var strideX: Int
+    /// Rows of zero padding above the image (those below follow from the output size).
+    public var padTop: Int
+    /// Columns of zero padding left of the image.
+    public var padLeft: Int
+    public var outputHeight: Int
+    public var outputWidth: Int
+
+    /// TensorFlow's "same" padding: the output has ⌈input / stride⌉ rows and columns, and when the
+    /// total padding is odd the extra row (column) goes at the bottom (right). For a 3×3 kernel
+    /// with stride 2 on 28 rows this pads 0 above and 1 below (28 → 14 → 7 → 4 → 2).
+    public static func same(inputHeight: Int, inputWidth: Int, inputChannels: Int, outputChannels: Int,
+                            kernelSize: Int, stride: Int) -> ConvGeometry {
+        let outH = (inputHeight + stride - 1) / stride
+        let outW = (inputWidth + stride - 1) / stride
+        let padH = max((outH - 1) * stride + kernelSize - inputHeight, 0)
+        let padW = max((outW - 1) * stride + kernelSize - inputWidth, 0)
+        return ConvGeometry(inputHeight: inputHeight, inputWidth: inputWidth, inputChannels: inputChannels,
+                            outputChannels: outputChannels, kernelHeight: kernelSize, kernelWidth: kernelSize,
+                            strideY: stride, strideX: stride, padTop: padH / 2, padLeft: padW / 2,
+                            outputHeight: outH, outputWidth: outW)
+    }
+
+    /// "Valid" convolution: no padding.
+    public static func valid(inputHeight: Int, inputWidth: Int, inputChannels: Int, outputChannels: Int,
+                             kernelSize: Int, stride: Int) -> ConvGeometry {
+        ConvGeometry(inputHeight: inputHeight, inputWidth: inputWidth, inputChannels: inputChannels,
+                     outputChannels: outputChannels, kernelHeight: kernelSize, kernelWidth: kernelSize,
+                     strideY: stride, strideX: stride, padTop: 0, padLeft: 0,
+                     outputHeight: (inputHeight - kernelSize) / stride + 1,
+                     outputWidth: (inputWidth - kernelSize) / stride + 1)
+    }
+
+    /// Kernel positions (kernelHeight × kernelWidth).
+    public var taps: Int { kernelHeight * kernelWidth }
+    /// Floats per input image.
+    public var inputSize: Int { inputHeight * inputWidth * inputChannels }
+    /// Floats per output image.
+    public var outputSize: Int { outputHeight * outputWidth * outputChannels }
+    /// Weight floats.
+    public var weightCount: Int { taps * inputChannels * outputChannels }
+    /// Multiply-adds per image in the forward pass.
+    public var multiplyAddsPerImage: Int { outputHeight * outputWidth * taps * inputChannels * outputChannels }
+
+    /// Whether the register-blocked kernels apply (output channels in multiples of 16).
+    var usesFastPath: Bool { outputChannels % 16 == 0 }
+    /// Whether the forward pass and weight gradient go through an explicit im2col buffer (few
+    /// input channels: the implicit form would run very short inner loops).
+    var usesIm2col: Bool { inputChannels % 16 != 0 }
+
+    /// Offset of input pixel (image n, row iy, column ix) for output row `m` and tap `t`, or nil
+    /// if that tap falls into the padding.
+    @inline(__always)
+    func inputOffset(outputRow m: Int, tap t: Int) -> Int? {
+        let perImage = outputHeight * outputWidth
+        let n = m / perImage
+        let rest = m - n * perImage
+        let oy = rest / outputWidth
+        let ox = rest - oy * outputWidth
+        let ky = t / kernelWidth
+        let kx = t - ky * kernelWidth
+        let iy = oy * strideY - padTop + ky
+        let ix = ox * strideX - padLeft + kx
+        if iy < 0 || iy >= inputHeight || ix < 0 || ix >= inputWidth { return nil }
+        return ((n * inputHeight + iy) * inputWidth + ix) * inputChannels
+    }
+
+    /// Floats of scratch the forward pass keeps for the backward pass (the im2col buffer).
+    public func savedScratchCount(batch: Int) -> Int {
+        usesFastPath && usesIm2col ? batch * outputHeight * outputWidth * taps * inputChannels : 0
+    }
+}
+
+/// 2-D convolution kernels.
+///
+/// With 16·j output channels the three products (forward, input gradient, weight gradient) run on
+/// the register-blocked microkernels in implicit-GEMM form: each output pixel's receptive field is
+/// read in place through a table of row pointers (padding rows point at a block of zeros), so no
+/// im2col matrix is materialized — except for layers with few input channels (the first layer,
+/// 1 or 3 channels), where an explicit im2col buffer is cheaper and is kept for the weight
+/// gradient. Other channel counts fall back to the plain loops of ``Convolution/Reference``.
+public enum Convolution {
+    /// `output = conv(input, weights) + bias` for `batch` images.
+    ///
+    /// - Parameter saved: ``ConvGeometry/savedScratchCount(batch:)`` floats that the backward
+    ///   pass must receive unchanged (may be nil when that count is 0).
+    public static func forward(
+        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+        saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch
+    ) {
+        guard g.usesFastPath else {
+            Reference.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output)
+            return
+        }
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let outC = g.outputChannels
+        scratch.ensureZerosAndJunk(max(g.inputChannels * g.taps, 64))
+        let zeros = UnsafePointer(scratch.zeros.pointer)
+        let junk = scratch.junk.pointer
+        if g.usesIm2col {
+            let depth = g.taps * g.inputChannels
+            let col = saved!
+            im2col(g, batch: batch, input: input, into: col)
+            Matmul.multiply(m: rowsTotal, n: outC, k: depth, a: col, lda: depth, b: weights, ldb: outC,
+                            c: output, ldc: outC, bias: bias, scratch: scratch)
+            return
+        }
+        let taps = g.taps
+        let aTable = scratch.pointers(taps * 12)
+        let cTable = scratch.mutablePointers(12)
+        ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
+            let rows = block.rows
+            var m0 = 0
+            while m0 < rowsTotal {
+                for r in 0..<rows {
+                    let m = m0 + r
+                    if m < rowsTotal {
+                        cTable[r] = output + m * outC + c0
+                        for t in 0..<taps {
+                            aTable[t * rows + r] = g.inputOffset(outputRow: m, tap: t).map { input + $0 } ?? zeros
+                        }
+                    } else {
+                        cTable[r] = junk
+                        for t in 0..<taps { aTable[t * rows + r] = zeros }
+                    }
+                }
+                block.rowsKernel(aTable, taps: taps, depth: g.inputChannels, weights + c0, ldb: outC,
+                                 tapStride: g.inputChannels * outC, cTable, accumulate: false,
+                                 bias: bias.map { $0 + c0 })
+                m0 += rows
+            }
+        }
+    }
+
+    /// The gradient with respect to the input: `inputGradient = convᵀ(outputGradient, weights)`.
+    /// Overwrites `inputGradient`.
+    public static func backwardInput(
+        _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
+    ) {
+        guard g.usesFastPath, !g.usesIm2col else {
+            Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
+            return
+        }
+        let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
+        dx.update(repeating: 0, count: batch * g.inputSize)
+        // Per tap, Wᵀ as [outC][inC] so that rows of dY (over outC) multiply rows of Wᵀ (over inC).
+        let wt = scratch.floats(taps * outC * inC + kernelReadSlack)
+        for t in 0..<taps {
+            Vector.transpose(weights + t * inC * outC, rows: inC, columns: outC, into: wt + t * outC * inC)
+        }
+        scratch.ensureZerosAndJunk(max(outC, 64))
+        let zeros = UnsafePointer(scratch.zeros.pointer)
+        let junk = scratch.junk.pointer
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let aTable = scratch.pointers(12)
+        let cTable = scratch.mutablePointers(12)
+        ColumnBlock.forEach(columns: inC, rowsHint: rowsTotal) { c0, block in
+            let rows = block.rows
+            var m0 = 0
+            while m0 < rowsTotal {
+                for r in 0..<rows {
+                    let m = m0 + r
+                    aTable[r] = m < rowsTotal ? dy + m * outC : zeros
+                }
+                for t in 0..<taps {
+                    for r in 0..<rows {
+                        let m = m0 + r
+                        if m < rowsTotal, let off = g.inputOffset(outputRow: m, tap: t) {
+                            cTable[r] = dx + off + c0
+                        } else {
+                            cTable[r] = junk
+                        }
+                    }
+                    // Different rows of one tap land on different input pixels, so the
+                    // accumulating stores never collide.
+                    block.rowsKernel(aTable, taps: 1, depth: outC, UnsafePointer(wt) + t * outC * inC + c0, ldb: inC,
+                                     tapStride: 0, cTable, accumulate: true, bias: nil)
+                }
+                m0 += rows
+            }
+        }
+    }
+
+    /// The gradients with respect to the weights (and the bias, if `biasGradient` is given).
+    /// Overwrites both. `saved` is what ``forward(_:batch:input:weights:bias:output:saved:scratch:)``
+    /// left there.
+    public static func backwardWeights(
+        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        saved: UnsafePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>,
+        biasGradient db: UnsafeMutablePointer<Float>?, scratch: KernelScratch
+    ) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
+        if let db { columnSums(dy, rows: rowsTotal, columns: outC, into: db) }
+        guard g.usesFastPath else {
+            Reference.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw)
+            return
+        }
+        if g.usesIm2col {
+            let depth = taps * inC
+            Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
+                                        c: dw, ldc: outC, scratch: scratch)
+            return
+        }
+        scratch.ensureZerosAndJunk(64)
+        let junk = scratch.junk.pointer
+        let aTable = scratch.pointers(2 * rowsTotal)
+        let bTable = aTable + rowsTotal
+        let cTable = scratch.mutablePointers(12)
+        for t in 0..<taps {
+            // The output rows whose receptive field includes this tap inside the image.
+            var count = 0
+            for m in 0..<rowsTotal {
+                if let off = g.inputOffset(outputRow: m, tap: t) {
+                    aTable[count] = input + off
+                    bTable[count] = dy + m * outC
+                    count += 1
+                }
+            }
+            var bOffset = 0  // column offset the B rows currently point at
+            ColumnBlock.forEach(columns: outC, rowsHint: inC) { c0, block in
+                if c0 != bOffset {
+                    for j in 0..<count { bTable[j] += c0 - bOffset }
+                    bOffset = c0
+                }
+                let rows = block.rows
+                var i0 = 0
+                while i0 < inC {
+                    for r in 0..<rows {
+                        cTable[r] = i0 + r < inC ? dw + (t * inC + i0 + r) * outC + c0 : junk
+                    }
+                    block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: false)
+                    i0 += rows
+                }
+            }
+        }
+    }
+
+    /// Sums the rows of a `rows × columns` matrix: `out[c] = Σ_r x[r][c]`.
+    public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: columns)
+        for r in 0..<rows { Vector.add(x + r * columns, into: out, count: columns) }
+    }
+
+    /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros for padding).
+    static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let inC = g.inputChannels, taps = g.taps
+        let depth = taps * inC
+        for m in 0..<rowsTotal {
+            let row = col + m * depth
+            for t in 0..<taps {
+                if let off = g.inputOffset(outputRow: m, tap: t) {
+                    for c in 0..<inC { row[t * inC + c] = input[off + c] }
+                } else {
+                    for c in 0..<inC { row[t * inC + c] = 0 }
+                }
+            }
+        }
+    }
+
+    /// Straightforward loops: the fallback for channel counts the fast path does not cover, and
+    /// the oracle the tests compare the fast path with.
+    public enum Reference {
+        public static func forward(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                   bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
+            let rowsTotal = batch * g.outputHeight * g.outputWidth
+            let inC = g.inputChannels, outC = g.outputChannels
+            for m in 0..<rowsTotal {
+                let out = output + m * outC
+                for o in 0..<outC { out[o] = bias?[o] ?? 0 }
+                for t in 0..<g.taps {
+                    guard let off = g.inputOffset(outputRow: m, tap: t) else { continue }
+                    for i in 0..<inC {
+                        let x = input[off + i]
+                        let w = weights + (t * inC + i) * outC
+                        for o in 0..<outC { out[o] += x * w[o] }
+                    }
+                }
+            }
+        }
+
+        public static func backwardInput(_ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>,
+                                         weights: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
+            let rowsTotal = batch * g.outputHeight * g.outputWidth
+            let inC = g.inputChannels, outC = g.outputChannels
+            dx.update(repeating: 0, count: batch * g.inputSize)
+            for m in 0..<rowsTotal {
+                let d = dy + m * outC
+                for t in 0..<g.taps {
+                    guard let off = g.inputOffset(outputRow: m, tap: t) else { continue }
+                    for i in 0..<inC {
+                        let w = weights + (t * inC + i) * outC
+                        var s: Float = 0
+                        for o in 0..<outC { s += d[o] * w[o] }
+                        dx[off + i] += s
+                    }
+                }
+            }
+        }
+
+        public static func backwardWeights(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>,
+                                           outputGradient dy: UnsafePointer<Float>, weightGradient dw: UnsafeMutablePointer<Float>) {
+            let rowsTotal = batch * g.outputHeight * g.outputWidth
+            let inC = g.inputChannels, outC = g.outputChannels
+            dw.update(repeating: 0, count: g.weightCount)
+            for m in 0..<rowsTotal {
+                let d = dy + m * outC
+                for t in 0..<g.taps {
+                    guard let off = g.inputOffset(outputRow: m, tap: t) else { continue }
+                    for i in 0..<inC {
+                        let x = input[off + i]
+                        let w = dw + (t * inC + i) * outC
+                        for o in 0..<outC { w[o] += x * d[o] }
+                    }
+                }
+            }
+        }
+    }
+}

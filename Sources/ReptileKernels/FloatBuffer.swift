@@ -1,0 +1,103 @@
+// Aligned, fixed-size float storage for activations and scratch space.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fixed-size, 64-byte-aligned buffer of floats with ``kernelReadSlack`` readable (zeroed)
+/// floats after its end, for activations, gradients and scratch space that kernels reuse on
+/// every step. Allocate once, outside the training loop.
+public final class FloatBuffer: @unchecked Sendable {
+    /// The first float.
+    public let pointer: UnsafeMutablePointer<Float>
+    /// Usable floats (the slack is not counted).
+    public let count: Int
+
+    /// Allocates `count` floats, all zero.
+    public init(count: Int) {
+        precondition(count >= 0, "FloatBuffer count must be non-negative")
+        let total = count + kernelReadSlack
+        var raw: UnsafeMutableRawPointer?
+        let status = posix_memalign(&raw, 64, total * MemoryLayout<Float>.stride)
+        precondition(status == 0 && raw != nil, "out of memory allocating \(total) floats")
+        pointer = raw!.bindMemory(to: Float.self, capacity: total)
+        pointer.initialize(repeating: 0, count: total)
+        self.count = count
+    }
+
+    deinit { free(pointer) }
+
+    /// The buffer's usable floats.
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+
+    /// Sets every float to zero.
+    public func zero() { pointer.update(repeating: 0, count: count) }
+
+    /// A copy of the usable floats.
+    public var array: [Float] { Array(buffer) }
+}
+
+/// Reusable scratch memory for kernels that need pointer tables or temporary floats.
+///
+/// One per thread. It grows on demand and never shrinks, so after the first training step it
+/// no longer allocates.
+public final class KernelScratch: @unchecked Sendable {
+    private var floatStorage: FloatBuffer
+    private var pointerStorage: UnsafeMutablePointer<UnsafePointer<Float>>
+    private var pointerCapacity: Int
+    private var mutablePointerStorage: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    private var mutablePointerCapacity: Int
+    /// A block of zeros that rows outside an image (padding) read from.
+    public private(set) var zeros: FloatBuffer
+    /// A block that rows outside a tile write to; its content is garbage.
+    public private(set) var junk: FloatBuffer
+
+    public init() {
+        floatStorage = FloatBuffer(count: 0)
+        pointerCapacity = 64
+        pointerStorage = .allocate(capacity: 64)
+        mutablePointerCapacity = 64
+        mutablePointerStorage = .allocate(capacity: 64)
+        zeros = FloatBuffer(count: 1024)
+        junk = FloatBuffer(count: 1024)
+    }
+
+    deinit {
+        pointerStorage.deallocate()
+        mutablePointerStorage.deallocate()
+    }
+
+    /// At least `count` floats of scratch (contents unspecified), valid until the next call.
+    public func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if floatStorage.count < count { floatStorage = FloatBuffer(count: count) }
+        return floatStorage.pointer
+    }
+
+    /// At least `count` pointer slots, valid until the next call.
+    func pointers(_ count: Int) -> UnsafeMutablePointer<UnsafePointer<Float>> {
+        if pointerCapacity < count {
+            pointerStorage.deallocate()
+            pointerCapacity = max(count, pointerCapacity * 2)
+            pointerStorage = .allocate(capacity: pointerCapacity)
+        }
+        return pointerStorage
+    }
+
+    /// At least `count` mutable-pointer slots, valid until the next call.
+    func mutablePointers(_ count: Int) -> UnsafeMutablePointer<UnsafeMutablePointer<Float>> {
+        if mutablePointerCapacity < count {
+            mutablePointerStorage.deallocate()
+            mutablePointerCapacity = max(count, mutablePointerCapacity * 2)
+            mutablePointerStorage = .allocate(capacity: mutablePointerCapacity)
+        }
+        return mutablePointerStorage
+    }
+
+    /// Makes sure the zero and junk blocks hold at least `count` floats.
+    func ensureZerosAndJunk(_ count: Int) {
+        if zeros.count < count { zeros = FloatBuffer(count: count) }
+        if junk.count < count { junk = FloatBuffer(count: count) }
+    }
+}

@@ -1,0 +1,192 @@
+// Matrix products for dense layers, on top of the register-blocked microkernels.
+
+/// How a block of output columns is computed: which microkernel, and how many rows per tile.
+enum ColumnBlock {
+    case wide64, medium32x12, medium32x8, narrow16
+
+    var width: Int {
+        switch self {
+        case .wide64: return 64
+        case .medium32x12, .medium32x8: return 32
+        case .narrow16: return 16
+        }
+    }
+
+    var rows: Int {
+        switch self {
+        case .wide64: return 6
+        case .medium32x12: return 12
+        case .medium32x8: return 8
+        case .narrow16: return 12
+        }
+    }
+
+    /// Calls `body` for each block of `columns` (a multiple of 16), widest first, with the block's
+    /// first column. `rowsHint` is the number of rows the tiles will cover, used to prefer 8-row
+    /// tiles for 32-wide blocks when that wastes less. Allocates nothing.
+    @inline(__always)
+    static func forEach(columns: Int, rowsHint: Int = 0, _ body: (Int, ColumnBlock) -> Void) {
+        var c = 0
+        while columns - c >= 64 { body(c, .wide64); c += 64 }
+        if columns - c >= 32 {
+            let waste12 = (12 - rowsHint % 12) % 12
+            let waste8 = (8 - rowsHint % 8) % 8
+            body(c, rowsHint > 0 && waste8 < waste12 ? .medium32x8 : .medium32x12)
+            c += 32
+        }
+        if columns - c >= 16 { body(c, .narrow16) }
+    }
+
+    @inline(__always)
+    func rowsKernel(
+        _ a: UnsafePointer<UnsafePointer<Float>>, taps: Int, depth: Int,
+        _ b: UnsafePointer<Float>, ldb: Int, tapStride: Int,
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?
+    ) {
+        switch self {
+        case .wide64:
+            Microkernels.rowsKernel6x64(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        case .medium32x12:
+            Microkernels.rowsKernel12x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        case .medium32x8:
+            Microkernels.rowsKernel8x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        case .narrow16:
+            Microkernels.rowsKernel12x16(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        }
+    }
+
+    @inline(__always)
+    func outerKernel(
+        _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+    ) {
+        switch self {
+        case .wide64: Microkernels.outerKernel6x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        }
+    }
+}
+
+/// Single-precision matrix products (row-major, with leading dimensions), as dense layers need
+/// them: `A·B`, `Aᵀ·B` and `A·Bᵀ`.
+///
+/// Columns in multiples of 16 go through the register-blocked microkernels; the remaining
+/// columns (e.g. the 5 outputs of a 5-way classifier) are computed with plain loops. Operands
+/// read by the microkernels need ``kernelReadSlack`` readable floats past their end.
+public enum Matmul {
+    /// `C ← A·B (+ bias)` or, with `accumulate`, `C ← C + A·B`. A is `m×k`, B is `k×n`, C is `m×n`.
+    public static func multiply(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool = false, bias: UnsafePointer<Float>? = nil, scratch: KernelScratch
+    ) {
+        guard m > 0, n > 0 else { return }
+        let fast = n - n % 16
+        if fast > 0, k > 0 {
+            scratch.ensureZerosAndJunk(max(k, 64))
+            let zeros = UnsafePointer(scratch.zeros.pointer)
+            let junk = scratch.junk.pointer
+            let aTable = scratch.pointers(12)
+            let cTable = scratch.mutablePointers(12)
+            ColumnBlock.forEach(columns: fast, rowsHint: m) { c0, block in
+                let rows = block.rows
+                var m0 = 0
+                while m0 < m {
+                    for r in 0..<rows {
+                        let row = m0 + r
+                        if row < m {
+                            aTable[r] = a + row * lda
+                            cTable[r] = c + row * ldc + c0
+                        } else {
+                            aTable[r] = zeros
+                            cTable[r] = junk
+                        }
+                    }
+                    block.rowsKernel(aTable, taps: 1, depth: k, b + c0, ldb: ldb, tapStride: 0,
+                                     cTable, accumulate: accumulate, bias: bias.map { $0 + c0 })
+                    m0 += rows
+                }
+            }
+        } else if fast > 0 {
+            for i in 0..<m where !accumulate {
+                for j in 0..<fast { c[i * ldc + j] = bias?[j] ?? 0 }
+            }
+        }
+        // Remaining columns: plain dot products with a strided B column.
+        if fast < n {
+            for i in 0..<m {
+                let ai = a + i * lda
+                for j in fast..<n {
+                    var s: Float = 0
+                    for kk in 0..<k { s += ai[kk] * b[kk * ldb + j] }
+                    if let bias { s += bias[j] }
+                    if accumulate { c[i * ldc + j] += s } else { c[i * ldc + j] = s }
+                }
+            }
+        }
+    }
+
+    /// `C ← Aᵀ·B` or, with `accumulate`, `C ← C + Aᵀ·B`. A is `k×m`, B is `k×n`, C is `m×n`
+    /// (the weight gradient `Xᵀ·dY` of a dense layer, summing over the batch).
+    public static func multiplyTransposingA(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool = false, scratch: KernelScratch
+    ) {
+        guard m > 0, n > 0 else { return }
+        let fast = n - n % 16
+        if fast > 0 {
+            if k == 0 {
+                if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: fast) } }
+            } else {
+                scratch.ensureZerosAndJunk(64)
+                let junk = scratch.junk.pointer
+                let aTable = scratch.pointers(2 * k)
+                let bTable = aTable + k
+                let cTable = scratch.mutablePointers(12)
+                for j in 0..<k { aTable[j] = a + j * lda }
+                ColumnBlock.forEach(columns: fast, rowsHint: m) { c0, block in
+                    for j in 0..<k { bTable[j] = b + j * ldb + c0 }
+                    let rows = block.rows
+                    var m0 = 0
+                    while m0 < m {
+                        for r in 0..<rows {
+                            cTable[r] = m0 + r < m ? c + (m0 + r) * ldc + c0 : junk
+                        }
+                        block.outerKernel(aTable, aOffset: m0, bTable, count: k, cTable, accumulate: accumulate)
+                        m0 += rows
+                    }
+                }
+            }
+        }
+        if fast < n {
+            for i in 0..<m {
+                for j in fast..<n {
+                    var s: Float = 0
+                    for kk in 0..<k { s += a[kk * lda + i] * b[kk * ldb + j] }
+                    if accumulate { c[i * ldc + j] += s } else { c[i * ldc + j] = s }
+                }
+            }
+        }
+    }
+
+    /// `C ← A·Bᵀ` or, with `accumulate`, `C ← C + A·Bᵀ`. A is `m×k`, B is `n×k`, C is `m×n`
+    /// (the input gradient `dY·Wᵀ` of a dense layer). Uses `scratch.floats` for Bᵀ.
+    public static func multiplyTransposingB(
+        m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        accumulate: Bool = false, scratch: KernelScratch
+    ) {
+        guard m > 0, n > 0 else { return }
+        let bt = scratch.floats(k * n + kernelReadSlack)
+        for row in 0..<n {
+            for col in 0..<k { bt[col * n + row] = b[row * ldb + col] }
+        }
+        multiply(m: m, n: n, k: k, a: a, lda: lda, b: bt, ldb: n, c: c, ldc: ldc, accumulate: accumulate, scratch: scratch)
+    }
+}

@@ -1,0 +1,85 @@
+// Max pooling (2×2, stride 2, "same" padding in the Mini-ImageNet model).
+
+/// The shape of a max-pooling layer over NHWC images.
+public struct PoolGeometry: Equatable, Hashable, Sendable, Codable {
+    public var inputHeight: Int
+    public var inputWidth: Int
+    public var channels: Int
+    public var size: Int
+    public var stride: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var outputHeight: Int
+    public var outputWidth: Int
+
+    /// TensorFlow's "same" pooling: ⌈input / stride⌉ outputs per axis; padded positions never win
+    /// the max. 21 rows pooled 2×2/2 give 11 (the last window sees one real row).
+    public static func same(inputHeight: Int, inputWidth: Int, channels: Int, size: Int, stride: Int) -> PoolGeometry {
+        let outH = (inputHeight + stride - 1) / stride
+        let outW = (inputWidth + stride - 1) / stride
+        let padH = max((outH - 1) * stride + size - inputHeight, 0)
+        let padW = max((outW - 1) * stride + size - inputWidth, 0)
+        return PoolGeometry(inputHeight: inputHeight, inputWidth: inputWidth, channels: channels, size: size,
+                            stride: stride, padTop: padH / 2, padLeft: padW / 2, outputHeight: outH, outputWidth: outW)
+    }
+
+    public var inputSize: Int { inputHeight * inputWidth * channels }
+    public var outputSize: Int { outputHeight * outputWidth * channels }
+}
+
+/// Max-pooling kernels.
+public enum PoolingKernels {
+    /// `y[n, oy, ox, c] = max over the window of x`.
+    public static func maxForward(_ g: PoolGeometry, batch: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
+        let c = g.channels
+        for n in 0..<batch {
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
+                    out.update(repeating: -.infinity, count: c)
+                    for wy in 0..<g.size {
+                        let iy = oy * g.stride - g.padTop + wy
+                        if iy < 0 || iy >= g.inputHeight { continue }
+                        for wx in 0..<g.size {
+                            let ix = ox * g.stride - g.padLeft + wx
+                            if ix < 0 || ix >= g.inputWidth { continue }
+                            let inp = x + ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
+                            var j = 0
+                            while j + 16 <= c { store16(pointwiseMax(load16(out + j), load16(inp + j)), out + j); j += 16 }
+                            while j < c { out[j] = max(out[j], inp[j]); j += 1 }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes each output gradient to the input position that held the window's maximum (the first
+    /// one in row-major window order when several are equal). Overwrites `dx`.
+    public static func maxBackward(_ g: PoolGeometry, batch: Int, input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
+                                   outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
+        let c = g.channels
+        dx.update(repeating: 0, count: batch * g.inputSize)
+        for n in 0..<batch {
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
+                    for j in 0..<c {
+                        let best = y[o + j]
+                        var done = false
+                        for wy in 0..<g.size where !done {
+                            let iy = oy * g.stride - g.padTop + wy
+                            if iy < 0 || iy >= g.inputHeight { continue }
+                            for wx in 0..<g.size {
+                                let ix = ox * g.stride - g.padLeft + wx
+                                if ix < 0 || ix >= g.inputWidth { continue }
+                                let i = ((n * g.inputHeight + iy) * g.inputWidth + ix) * c + j
+                                if x[i] == best { dx[i] += dy[o + j]; done = true; break }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

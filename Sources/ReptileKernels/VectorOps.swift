@@ -1,0 +1,176 @@
+// Vector arithmetic on flat float buffers: what snapshot, interpolate, average and the optimizer
+// updates of a whole parameter vector need.
+
+import Foundation
+
+/// Elementwise operations on flat float buffers, vectorized 16 lanes at a time.
+///
+/// Reptile keeps every parameter of a model in one contiguous buffer, so its meta-update
+/// `θ ← θ + ε (W − θ)` is a single call of ``interpolate(_:toward:by:count:)``.
+public enum Vector {
+    /// `y ← y + alpha · x`.
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        let a = SIMD16<Float>(repeating: alpha)
+        var i = 0
+        while i + 16 <= count {
+            store16(load16(y + i).fma(a, load16(x + i)), y + i)
+            i += 16
+        }
+        while i < count { y[i] += alpha * x[i]; i += 1 }
+    }
+
+    /// `x ← x + epsilon · (target − x)`: moves `x` a fraction `epsilon` of the way to `target`.
+    public static func interpolate(_ x: UnsafeMutablePointer<Float>, toward target: UnsafePointer<Float>, by epsilon: Float, count: Int) {
+        let e = SIMD16<Float>(repeating: epsilon)
+        var i = 0
+        while i + 16 <= count {
+            let xi = load16(x + i)
+            store16(xi.fma(e, load16(target + i) - xi), x + i)
+            i += 16
+        }
+        while i < count { x[i] += epsilon * (target[i] - x[i]); i += 1 }
+    }
+
+    /// `x ← scale · x`.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by scale: Float, count: Int) {
+        let s = SIMD16<Float>(repeating: scale)
+        var i = 0
+        while i + 16 <= count { store16(load16(x + i) * s, x + i); i += 16 }
+        while i < count { x[i] *= scale; i += 1 }
+    }
+
+    /// `out ← a − b`.
+    public static func subtract(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store16(load16(a + i) - load16(b + i), out + i); i += 16 }
+        while i < count { out[i] = a[i] - b[i]; i += 1 }
+    }
+
+    /// `y ← y + x`.
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count { store16(load16(y + i) + load16(x + i), y + i); i += 16 }
+        while i < count { y[i] += x[i]; i += 1 }
+    }
+
+    /// The sum of all elements (accumulated in 16 lanes, then in double).
+    public static func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count { acc += load16(x + i); i += 16 }
+        var total = Double(acc.sum())
+        while i < count { total += Double(x[i]); i += 1 }
+        return Float(total)
+    }
+
+    /// The dot product of two buffers.
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count { acc = acc.fma(load16(x + i), load16(y + i)); i += 16 }
+        var total = acc.sum()
+        while i < count { total += x[i] * y[i]; i += 1 }
+        return total
+    }
+
+    /// Whether every element is finite (no NaN, no infinity).
+    public static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool {
+        // x * 0 is 0 for finite x and NaN otherwise; NaN propagates through the sum.
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count { acc += load16(x + i) * 0; i += 16 }
+        var tail: Float = acc.sum()
+        while i < count { tail += x[i] * 0; i += 1 }
+        return tail == 0
+    }
+
+    /// The largest absolute value.
+    public static func maxAbs(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count { acc = pointwiseMax(acc, load16(x + i).magnitude); i += 16 }
+        var m = acc.max()
+        while i < count { m = max(m, abs(x[i])); i += 1 }
+        return m
+    }
+
+    /// Transposes a row-major `rows × columns` matrix into `out` (`columns × rows`).
+    public static func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+        // Blocked so that both sides stay in cache for large matrices.
+        let block = 16
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(r0 + block, rows)
+            var c0 = 0
+            while c0 < columns {
+                let c1 = min(c0 + block, columns)
+                for r in r0..<r1 {
+                    for c in c0..<c1 { out[c * rows + r] = a[r * columns + c] }
+                }
+                c0 = c1
+            }
+            r0 = r1
+        }
+    }
+}
+
+/// The update rules of the optimizers, as kernels over flat buffers.
+public enum OptimizerKernels {
+    /// Plain SGD: `θ ← θ − lr · g`.
+    public static func sgd(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, learningRate: Float, count: Int) {
+        Vector.axpy(-learningRate, gradients, parameters, count: count)
+    }
+
+    /// One Adam step in TensorFlow's formulation (the reference implementation's):
+    /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+    /// `θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)`.
+    ///
+    /// With `beta1 == 0` the first moment is the gradient itself and `m` is neither read nor
+    /// written (pass `nil`).
+    public static func adam(
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+        firstMoment m: UnsafeMutablePointer<Float>?, secondMoment v: UnsafeMutablePointer<Float>,
+        correctedStep: Float, beta1: Float, beta2: Float, epsilon: Float, count: Int
+    ) {
+        let b2 = SIMD16<Float>(repeating: beta2)
+        let oneMinusB2 = SIMD16<Float>(repeating: 1 - beta2)
+        let lr = SIMD16<Float>(repeating: correctedStep)
+        let eps = SIMD16<Float>(repeating: epsilon)
+        if let m, beta1 != 0 {
+            let b1 = SIMD16<Float>(repeating: beta1)
+            let oneMinusB1 = SIMD16<Float>(repeating: 1 - beta1)
+            var i = 0
+            while i + 16 <= count {
+                let g = load16(gradients + i)
+                let mi = b1 * load16(m + i) + oneMinusB1 * g
+                let vi = b2 * load16(v + i) + oneMinusB2 * (g * g)
+                store16(mi, m + i)
+                store16(vi, v + i)
+                store16(load16(parameters + i) - lr * mi / (vi.squareRoot() + eps), parameters + i)
+                i += 16
+            }
+            while i < count {
+                let g = gradients[i]
+                m[i] = beta1 * m[i] + (1 - beta1) * g
+                v[i] = beta2 * v[i] + (1 - beta2) * g * g
+                parameters[i] -= correctedStep * m[i] / (v[i].squareRoot() + epsilon)
+                i += 1
+            }
+        } else {
+            var i = 0
+            while i + 16 <= count {
+                let g = load16(gradients + i)
+                let vi = b2 * load16(v + i) + oneMinusB2 * (g * g)
+                store16(vi, v + i)
+                store16(load16(parameters + i) - lr * g / (vi.squareRoot() + eps), parameters + i)
+                i += 16
+            }
+            while i < count {
+                let g = gradients[i]
+                v[i] = beta2 * v[i] + (1 - beta2) * g * g
+                parameters[i] -= correctedStep * g / (v[i].squareRoot() + epsilon)
+                i += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+// Meta-training: sample a meta-batch of tasks, run the inner loop on each (in parallel), and move
+// the initialization along the meta-gradient.
+
+import Foundation
+import ReptileKernels
+import ReptileNN
+
+/// The outer (meta) update.
+public enum OuterOptimizer: Sendable, Equatable, Codable {
+    /// θ ← θ − ε · G, with G the mean meta-gradient (for Reptile: θ ← θ + ε (mean W − θ)).
+    case interpolation
+    /// G is fed to Adam as a gradient with learning rate ε (the blog's alternative).
+    case adam(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8)
+}
+
+/// How the tasks of one meta-batch share the inner optimizer's state.
+public enum TaskExecution: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Tasks run at the same time on copies of the optimizer's state at the start of the
+    /// meta-iteration; afterwards the copies are merged in task order (Adam: moments averaged, step
+    /// count advanced by one task's steps). Results do not depend on the number of threads.
+    case parallel
+    /// Tasks run one after another and the optimizer's state flows from each task to the next,
+    /// exactly like the reference implementation. Uses one core.
+    case serial
+}
+
+/// Everything that defines a meta-training run besides the model, data and inner optimizer.
+public struct MetaTrainingConfiguration: Sendable, Equatable, Codable {
+    /// The inner loop on each task.
+    public var inner: InnerLoopConfiguration
+    /// Tasks per meta-iteration (`--meta-batch`); 1 is serial Reptile.
+    public var metaBatchSize: Int
+    /// ε at the first iteration (`--meta-step`).
+    public var metaStepSize: Float
+    /// ε at the end, reached linearly (`--meta-step-final`).
+    public var metaStepSizeFinal: Float
+    /// Number of meta-iterations N (`--meta-iters`).
+    public var metaIterations: Int
+    /// Which inner updates form the meta-gradient.
+    public var metaGradient: MetaGradient
+    /// The outer update.
+    public var outerOptimizer: OuterOptimizer
+    /// How a meta-batch's tasks share the inner optimizer state.
+    public var taskExecution: TaskExecution
+    /// The seed every random choice derives from.
+    public var seed: UInt64
+
+    public init(inner: InnerLoopConfiguration, metaBatchSize: Int = 1, metaStepSize: Float = 0.1,
+                metaStepSizeFinal: Float = 0.1, metaIterations: Int, metaGradient: MetaGradient = .reptile,
+                outerOptimizer: OuterOptimizer = .interpolation, taskExecution: TaskExecution = .parallel, seed: UInt64 = 0) {
+        self.inner = inner
+        self.metaBatchSize = metaBatchSize
+        self.metaStepSize = metaStepSize
+        self.metaStepSizeFinal = metaStepSizeFinal
+        self.metaIterations = metaIterations
+        self.metaGradient = metaGradient
+        self.outerOptimizer = outerOptimizer
+        self.taskExecution = taskExecution
+        self.seed = seed
+    }
+
+    /// The linear schedule: ε_i = (i/N)·ε_final + (1 − i/N)·ε_initial.
+    public func metaStepSize(at iteration: Int) -> Float {
+        let fraction = Float(Double(iteration) / Double(max(metaIterations, 1)))
+        return fraction * metaStepSizeFinal + (1 - fraction) * metaStepSize
+    }
+}
+
+/// Independent random streams; each purpose has its own so that adding, say, evaluations does not
+/// change which tasks training sees.
+public enum RandomStream: UInt64, Sendable {
+    case initialization = 1
+    case training = 2
+    case evaluationDuringTraining = 3
+    case finalEvaluation = 4
+    case dataSplit = 5
+    case demo = 6
+}
+
+/// What one meta-iteration did.
+public struct MetaStepReport: Sendable {
+    /// The iteration that just ran (0-based).
+    public var iteration: Int
+    /// ε used.
+    public var metaStepSize: Float
+    /// Mean inner-loop training loss over the meta-batch.
+    public var innerLoss: Float
+    /// Whether all parameters are still finite.
+    public var isFinite: Bool
+}
+
+/// Meta-trains a model on a task distribution with the Reptile family of algorithms.
+///
+/// ```swift
+/// let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: SineTasks(),
+///                           innerOptimizer: SGD(learningRate: 0.02),
+///                           configuration: .init(inner: .init(batchSize: 10, iterations: 5),
+///                                                metaIterations: 30_000))
+/// while trainer.iteration < 30_000 { trainer.step() }
+/// ```
+///
+/// The inner optimizer's state (e.g. Adam's second moments and step count) is *not* reset between
+/// tasks — only the weights are restored — as in the reference implementation.
+public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimizer> {
+    public let model: Sequential
+    public let loss: Loss
+    public let tasks: Tasks
+    public let configuration: MetaTrainingConfiguration
+    /// The meta-learned initialization θ.
+    public var parameters: [Float]
+    /// The inner optimizer, whose state persists across tasks and meta-iterations.
+    public var innerOptimizer: InnerOptimizer
+    /// The outer Adam, when ``OuterOptimizer/adam(beta1:beta2:epsilon:)`` is chosen.
+    public var outerAdam: Adam?
+    /// The next meta-iteration to run (0-based).
+    public var iteration: Int
+    /// Threads used for the tasks of a meta-batch.
+    public let threadCount: Int
+
+    private let learners: [Learner]
+    private let taskWeights: [FloatBuffer]
+    private let metaGradients: [FloatBuffer]
+    private let taskLosses: FloatBuffer
+
+    /// - Parameters:
+    ///   - parameters: the initialization to start from (default: the model's initializers,
+    ///     seeded from the configuration's seed).
+    ///   - threads: worker threads (default: one per core, at most the meta-batch size).
+    public init(model: Sequential, loss: Loss, tasks: Tasks, innerOptimizer: InnerOptimizer,
+                configuration: MetaTrainingConfiguration, parameters: [Float]? = nil,
+                maxBatch: Int? = nil, threads: Int? = nil) {
+        precondition(configuration.metaBatchSize > 0, "meta-batch size must be positive")
+        self.model = model
+        self.loss = loss
+        self.tasks = tasks
+        self.configuration = configuration
+        if let parameters {
+            precondition(parameters.count == model.parameterCount, "expected \(model.parameterCount) parameters, got \(parameters.count)")
+            self.parameters = parameters
+        } else {
+            var rng = RandomGenerator(seed: configuration.seed, stream: [RandomStream.initialization.rawValue])
+            self.parameters = model.initialParameters(using: &rng)
+        }
+        self.innerOptimizer = innerOptimizer
+        if case .adam(let b1, let b2, let eps) = configuration.outerOptimizer {
+            outerAdam = Adam(parameterCount: model.parameterCount, learningRate: configuration.metaStepSize,
+                             beta1: b1, beta2: b2, epsilon: eps)
+        }
+        iteration = 0
+        let workers = configuration.taskExecution == .serial ? 1
+            : max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, configuration.metaBatchSize))
+        threadCount = workers
+        let batch = maxBatch ?? configuration.inner.batchSize
+        learners = (0..<workers).map { _ in Learner(model: model, loss: loss, maxBatch: batch) }
+        taskWeights = (0..<workers).map { _ in FloatBuffer(count: model.parameterCount) }
+        metaGradients = (0..<configuration.metaBatchSize).map { _ in FloatBuffer(count: model.parameterCount) }
+        taskLosses = FloatBuffer(count: configuration.metaBatchSize)
+    }
+
+    /// Runs one meta-iteration and advances ``iteration``.
+    @discardableResult
+    public func step() -> MetaStepReport {
+        let c = configuration
+        let n = c.metaBatchSize
+        let epsilon = c.metaStepSize(at: iteration)
+        let count = model.parameterCount
+        let i = iteration
+        switch c.taskExecution {
+        case .serial:
+            var optimizer = innerOptimizer
+            for t in 0..<n { runTask(t, iteration: i, worker: 0, optimizer: &optimizer) }
+            innerOptimizer = optimizer
+        case .parallel:
+            var copies = [InnerOptimizer](repeating: innerOptimizer, count: n)
+            copies.withUnsafeMutableBufferPointer { copiesBuffer in
+                let box = UnsafeSendable(copiesBuffer)
+                let workers = threadCount
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    var t = w
+                    while t < n {
+                        runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
+                        t += workers
+                    }
+                }
+            }
+            innerOptimizer.merge(copies, stepsEach: c.inner.iterations)
+        }
+        // Mean meta-gradient, reduced in task order (deterministic whatever the thread count).
+        let mean = metaGradients[0].pointer
+        for t in 1..<max(n, 1) { Vector.add(metaGradients[t].pointer, into: mean, count: count) }
+        if n > 1 { Vector.scale(mean, by: 1 / Float(n), count: count) }
+        parameters.withUnsafeMutableBufferPointer { theta in
+            if var adam = outerAdam {
+                adam.learningRate = epsilon
+                adam.update(theta.baseAddress!, gradients: mean, count: count)
+                outerAdam = adam
+            } else {
+                Vector.axpy(-epsilon, mean, theta.baseAddress!, count: count)
+            }
+        }
+        iteration += 1
+        let finite = parameters.withUnsafeBufferPointer { Vector.allFinite($0.baseAddress!, count: count) }
+        return MetaStepReport(iteration: i, metaStepSize: epsilon, innerLoss: taskLosses.buffer.reduce(0, +) / Float(n), isFinite: finite)
+    }
+
+    private func runTask(_ t: Int, iteration i: Int, worker w: Int, optimizer: inout InnerOptimizer) {
+        var rng = RandomGenerator(seed: configuration.seed,
+                                  stream: [RandomStream.training.rawValue, UInt64(i), UInt64(t)])
+        let task = tasks.sampleTask(using: &rng)
+        let weights = taskWeights[w].pointer
+        parameters.withUnsafeBufferPointer { weights.update(from: $0.baseAddress!, count: $0.count) }
+        taskLosses.pointer[t] = InnerLoop.run(task, weights: weights, optimizer: &optimizer, learner: learners[w],
+                                      configuration: configuration.inner, using: &rng,
+                                      metaGradient: metaGradients[t].pointer, selection: configuration.metaGradient)
+    }
+}
+
+/// Moves a non-Sendable value into a concurrently executed closure whose accesses are disjoint.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,75 @@
+// The layer protocol: what a building block of a `Sequential` model implements.
+
+import ReptileKernels
+
+/// What a layer receives in the forward pass: raw buffers for `batch` examples, all owned by the
+/// model's ``Workspace`` (nothing is allocated per step).
+public struct ForwardPass {
+    /// Number of examples.
+    public var batch: Int
+    /// `batch × inputCount` floats.
+    public var input: UnsafePointer<Float>
+    /// `batch × outputCount` floats to write.
+    public var output: UnsafeMutablePointer<Float>
+    /// This layer's parameters (its slice of the flat vector, in ``Layer/parameterSpecs`` order).
+    public var parameters: UnsafePointer<Float>
+    /// ``Layer/savedCount(batch:)`` floats the layer may fill for its backward pass.
+    public var saved: UnsafeMutablePointer<Float>
+    /// Per-thread scratch memory for the kernels.
+    public var scratch: KernelScratch
+}
+
+/// What a layer receives in the backward pass.
+public struct BackwardPass {
+    public var batch: Int
+    /// The forward pass's input.
+    public var input: UnsafePointer<Float>
+    /// The forward pass's output.
+    public var output: UnsafePointer<Float>
+    /// The gradient of the loss with respect to `output`; the layer may overwrite it.
+    public var outputGradient: UnsafeMutablePointer<Float>
+    /// Where to write the gradient with respect to `input`, or nil when nobody needs it (the
+    /// first layer): skipping it saves a whole matrix product.
+    public var inputGradient: UnsafeMutablePointer<Float>?
+    public var parameters: UnsafePointer<Float>
+    /// Where to write (not add) the gradient with respect to this layer's parameters.
+    public var parameterGradients: UnsafeMutablePointer<Float>
+    /// What the forward pass left in its `saved` buffer.
+    public var saved: UnsafeMutablePointer<Float>
+    public var scratch: KernelScratch
+}
+
+/// A building block of a ``Sequential`` model.
+///
+/// A layer is bound once to the shape of its input (``bind(inputShape:)``), then runs forward and
+/// backward passes on buffers the model provides. It keeps no per-step state of its own, so one
+/// model can run on several threads at once, each with its own ``Workspace``.
+public protocol Layer: AnyObject {
+    /// A short lowercase word used to name the layer's parameters (`conv`, `linear`, `bn`).
+    var kind: String { get }
+    /// Fixes the input shape and returns the output shape, or throws ``ModelError`` when the
+    /// layer cannot take that input.
+    func bind(inputShape: Shape) throws -> Shape
+    /// The parameters of the layer (valid after binding), in the order they are stored.
+    var parameterSpecs: [ParameterSpec] { get }
+    /// Floats the layer keeps from its forward pass for its backward pass, for `batch` examples.
+    func savedCount(batch: Int) -> Int
+    /// Multiply-adds per example in the forward pass (for FLOP counts).
+    var forwardMultiplyAdds: Int { get }
+    /// Computes the output.
+    func forward(_ pass: ForwardPass)
+    /// Computes the gradients.
+    func backward(_ pass: BackwardPass)
+}
+
+extension Layer {
+    public var parameterSpecs: [ParameterSpec] { [] }
+    public func savedCount(batch: Int) -> Int { 0 }
+    public var forwardMultiplyAdds: Int { 0 }
+}
+
+/// A model that cannot be built as described (mismatched shapes, invalid sizes).
+public struct ModelError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,277 @@
+// The layers: dense, convolution, batch normalization, activations, pooling, flatten.
+
+import ReptileKernels
+
+/// A fully connected layer: `y = x·W + b`, with `W` stored `[inputs][outputs]`.
+public final class Linear: Layer {
+    /// How a dense layer's parameters start.
+    public enum Initialization: Sendable {
+        /// Glorot-uniform weights and zero bias (TensorFlow's default, the paper's models).
+        case glorotUniform
+        /// U(±1/√inputs) for weights and bias (PyTorch's and MLX's default, the sine listing's).
+        case uniformFanIn
+    }
+
+    public let inputCount: Int
+    public let outputCount: Int
+    public let hasBias: Bool
+    public let initialization: Initialization
+    public var kind: String { "linear" }
+
+    /// A dense layer from `inputCount` to `outputCount` features.
+    public init(_ inputCount: Int, _ outputCount: Int, bias: Bool = true, initialization: Initialization = .glorotUniform) {
+        self.inputCount = inputCount
+        self.outputCount = outputCount
+        self.hasBias = bias
+        self.initialization = initialization
+    }
+
+    public func bind(inputShape: Shape) throws -> Shape {
+        guard inputShape == [inputCount] else {
+            throw ModelError("Linear(\(inputCount), \(outputCount)) needs inputs of shape [\(inputCount)], got \(inputShape) (add Flatten() before it?)")
+        }
+        guard inputCount > 0, outputCount > 0 else { throw ModelError("Linear needs positive sizes, got \(inputCount)→\(outputCount)") }
+        return [outputCount]
+    }
+
+    public var parameterSpecs: [ParameterSpec] {
+        let glorot = initialization == .glorotUniform
+        var specs = [ParameterSpec(name: "weight", shape: [inputCount, outputCount],
+                                   initializer: glorot ? .glorotUniform(fanIn: inputCount, fanOut: outputCount) : .uniformFanIn(fanIn: inputCount))]
+        if hasBias {
+            specs.append(ParameterSpec(name: "bias", shape: [outputCount], initializer: glorot ? .zeros : .uniformFanIn(fanIn: inputCount)))
+        }
+        return specs
+    }
+
+    public var forwardMultiplyAdds: Int { inputCount * outputCount }
+
+    public func forward(_ p: ForwardPass) {
+        Matmul.multiply(m: p.batch, n: outputCount, k: inputCount, a: p.input, lda: inputCount,
+                        b: p.parameters, ldb: outputCount, c: p.output, ldc: outputCount,
+                        bias: hasBias ? p.parameters + inputCount * outputCount : nil, scratch: p.scratch)
+    }
+
+    public func backward(_ p: BackwardPass) {
+        // dW = xᵀ·dy, db = Σ dy, dx = dy·Wᵀ.
+        Matmul.multiplyTransposingA(m: inputCount, n: outputCount, k: p.batch, a: p.input, lda: inputCount,
+                                    b: p.outputGradient, ldb: outputCount, c: p.parameterGradients, ldc: outputCount,
+                                    scratch: p.scratch)
+        if hasBias {
+            Convolution.columnSums(p.outputGradient, rows: p.batch, columns: outputCount,
+                                   into: p.parameterGradients + inputCount * outputCount)
+        }
+        if let dx = p.inputGradient {
+            Matmul.multiplyTransposingB(m: p.batch, n: inputCount, k: outputCount, a: p.outputGradient, lda: outputCount,
+                                        b: p.parameters, ldb: outputCount, c: dx, ldc: inputCount, scratch: p.scratch)
+        }
+    }
+}
+
+/// Padding of a convolution or pooling layer.
+public enum Padding: String, Sendable, Codable {
+    /// TensorFlow's "same": ⌈input / stride⌉ outputs; an odd total padding puts the extra row and
+    /// column at the bottom and right.
+    case same
+    /// No padding.
+    case valid
+}
+
+/// A 2-D convolution over NHWC images, weights `[kernel][kernel][inputChannels][outputChannels]`.
+public final class Conv2d: Layer {
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Padding
+    public let hasBias: Bool
+    public private(set) var geometry: ConvGeometry?
+    public var kind: String { "conv" }
+
+    /// A square convolution (Glorot-uniform weights with TensorFlow's fans: kernel² × channels;
+    /// zero bias).
+    public init(inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1,
+                padding: Padding = .same, bias: Bool = true) {
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.hasBias = bias
+    }
+
+    public func bind(inputShape: Shape) throws -> Shape {
+        guard inputShape.count == 3, inputShape[2] == inputChannels else {
+            throw ModelError("Conv2d(inputChannels: \(inputChannels)) needs inputs of shape [height, width, \(inputChannels)], got \(inputShape)")
+        }
+        guard kernelSize > 0, stride > 0, outputChannels > 0 else {
+            throw ModelError("Conv2d needs positive kernel size, stride and channels")
+        }
+        let g: ConvGeometry
+        switch padding {
+        case .same:
+            g = .same(inputHeight: inputShape[0], inputWidth: inputShape[1], inputChannels: inputChannels,
+                      outputChannels: outputChannels, kernelSize: kernelSize, stride: stride)
+        case .valid:
+            guard inputShape[0] >= kernelSize, inputShape[1] >= kernelSize else {
+                throw ModelError("Conv2d with valid padding needs images of at least \(kernelSize)×\(kernelSize), got \(inputShape)")
+            }
+            g = .valid(inputHeight: inputShape[0], inputWidth: inputShape[1], inputChannels: inputChannels,
+                       outputChannels: outputChannels, kernelSize: kernelSize, stride: stride)
+        }
+        geometry = g
+        return [g.outputHeight, g.outputWidth, outputChannels]
+    }
+
+    public var parameterSpecs: [ParameterSpec] {
+        let taps = kernelSize * kernelSize
+        var specs = [ParameterSpec(name: "weight", shape: [kernelSize, kernelSize, inputChannels, outputChannels],
+                                   initializer: .glorotUniform(fanIn: taps * inputChannels, fanOut: taps * outputChannels))]
+        if hasBias { specs.append(ParameterSpec(name: "bias", shape: [outputChannels], initializer: .zeros)) }
+        return specs
+    }
+
+    public func savedCount(batch: Int) -> Int { geometry!.savedScratchCount(batch: batch) }
+    public var forwardMultiplyAdds: Int { geometry!.multiplyAddsPerImage }
+
+    public func forward(_ p: ForwardPass) {
+        let g = geometry!
+        Convolution.forward(g, batch: p.batch, input: p.input, weights: p.parameters,
+                            bias: hasBias ? p.parameters + g.weightCount : nil, output: p.output,
+                            saved: p.saved, scratch: p.scratch)
+    }
+
+    public func backward(_ p: BackwardPass) {
+        let g = geometry!
+        Convolution.backwardWeights(g, batch: p.batch, input: p.input, outputGradient: p.outputGradient,
+                                    saved: p.saved, weightGradient: p.parameterGradients,
+                                    biasGradient: hasBias ? p.parameterGradients + g.weightCount : nil, scratch: p.scratch)
+        if let dx = p.inputGradient {
+            Convolution.backwardInput(g, batch: p.batch, outputGradient: p.outputGradient, weights: p.parameters,
+                                      inputGradient: dx, scratch: p.scratch)
+        }
+    }
+}
+
+/// Batch normalization with the statistics of the current batch, always (no running averages),
+/// over the last axis; parameters γ (`weight`, initially 1) and β (`bias`, initially 0).
+///
+/// A `ReLU` right after it in a ``Sequential`` is fused into it (one pass over memory instead of
+/// two); the result is the same.
+public final class BatchNorm: Layer {
+    public let featureCount: Int
+    public let epsilon: Float
+    /// Set by ``Sequential`` when a ReLU follows and has been fused into this layer.
+    public internal(set) var fusedReLU = false
+    private var rowsPerExample = 1
+    public var kind: String { "bn" }
+
+    /// Batch normalization over `featureCount` channels with variance epsilon `eps` (TensorFlow's
+    /// default 1e-3, which the paper's models use).
+    public init(featureCount: Int, eps: Float = 1e-3) {
+        self.featureCount = featureCount
+        self.epsilon = eps
+    }
+
+    public func bind(inputShape: Shape) throws -> Shape {
+        guard inputShape.last == featureCount else {
+            throw ModelError("BatchNorm(featureCount: \(featureCount)) needs inputs whose last axis is \(featureCount), got \(inputShape)")
+        }
+        rowsPerExample = inputShape.dropLast().reduce(1, *)
+        return inputShape
+    }
+
+    public var parameterSpecs: [ParameterSpec] {
+        [ParameterSpec(name: "weight", shape: [featureCount], initializer: .ones),
+         ParameterSpec(name: "bias", shape: [featureCount], initializer: .zeros)]
+    }
+
+    public func savedCount(batch: Int) -> Int { 2 * featureCount }
+
+    public func forward(_ p: ForwardPass) {
+        let c = featureCount
+        BatchNormKernels.forward(p.input, rows: p.batch * rowsPerExample, channels: c,
+                                 gamma: p.parameters, beta: p.parameters + c, epsilon: epsilon, relu: fusedReLU,
+                                 output: p.output, mean: p.saved, inverseStd: p.saved + c)
+    }
+
+    public func backward(_ p: BackwardPass) {
+        let c = featureCount
+        BatchNormKernels.backward(p.input, outputGradient: p.outputGradient, rows: p.batch * rowsPerExample, channels: c,
+                                  gamma: p.parameters, beta: p.parameters + c, relu: fusedReLU,
+                                  mean: p.saved, inverseStd: p.saved + c, inputGradient: p.inputGradient,
+                                  gammaGradient: p.parameterGradients, betaGradient: p.parameterGradients + c)
+    }
+}
+
+/// `max(0, x)`.
+public final class ReLU: Layer {
+    private var count = 0
+    public var kind: String { "relu" }
+    public init() {}
+    public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return inputShape }
+    public func forward(_ p: ForwardPass) { Activations.reluForward(p.input, p.output, count: p.batch * count) }
+    public func backward(_ p: BackwardPass) {
+        if let dx = p.inputGradient { Activations.reluBackward(output: p.output, p.outputGradient, dx, count: p.batch * count) }
+    }
+}
+
+/// `tanh(x)`.
+public final class Tanh: Layer {
+    private var count = 0
+    public var kind: String { "tanh" }
+    public init() {}
+    public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return inputShape }
+    public func forward(_ p: ForwardPass) { Activations.tanhForward(p.input, p.output, count: p.batch * count) }
+    public func backward(_ p: BackwardPass) {
+        if let dx = p.inputGradient { Activations.tanhBackward(output: p.output, p.outputGradient, dx, count: p.batch * count) }
+    }
+}
+
+/// Max pooling over `kernelSize × kernelSize` windows of NHWC images.
+public final class MaxPool2d: Layer {
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Padding
+    public private(set) var geometry: PoolGeometry?
+    public var kind: String { "pool" }
+
+    public init(kernelSize: Int = 2, stride: Int = 2, padding: Padding = .same) {
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public func bind(inputShape: Shape) throws -> Shape {
+        guard inputShape.count == 3 else { throw ModelError("MaxPool2d needs [height, width, channels] inputs, got \(inputShape)") }
+        var g = PoolGeometry.same(inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+                                  size: kernelSize, stride: stride)
+        if padding == .valid {
+            g.padTop = 0; g.padLeft = 0
+            g.outputHeight = (inputShape[0] - kernelSize) / stride + 1
+            g.outputWidth = (inputShape[1] - kernelSize) / stride + 1
+        }
+        geometry = g
+        return [g.outputHeight, g.outputWidth, g.channels]
+    }
+
+    public func forward(_ p: ForwardPass) { PoolingKernels.maxForward(geometry!, batch: p.batch, input: p.input, output: p.output) }
+    public func backward(_ p: BackwardPass) {
+        if let dx = p.inputGradient {
+            PoolingKernels.maxBackward(geometry!, batch: p.batch, input: p.input, output: p.output,
+                                       outputGradient: p.outputGradient, inputGradient: dx)
+        }
+    }
+}
+
+/// Reshapes each example to one axis (a copy; the data order is unchanged).
+public final class Flatten: Layer {
+    private var count = 0
+    public var kind: String { "flatten" }
+    public init() {}
+    public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return [count] }
+    public func forward(_ p: ForwardPass) { p.output.update(from: p.input, count: p.batch * count) }
+    public func backward(_ p: BackwardPass) {
+        if let dx = p.inputGradient { dx.update(from: p.outputGradient, count: p.batch * count) }
+    }
+}

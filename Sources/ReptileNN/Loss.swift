@@ -1,0 +1,81 @@
+// Loss functions and the per-thread learner that computes a loss and its gradient.
+
+import ReptileKernels
+
+/// The training objective.
+public enum Loss: String, Sendable, Codable, CaseIterable {
+    /// Mean squared error over all outputs (regression, e.g. the sine waves).
+    case meanSquaredError
+    /// Mean softmax cross-entropy; targets are class indices stored as floats.
+    case softmaxCrossEntropy
+
+    /// Floats of target per example for a model with `outputCount` outputs.
+    public func targetCount(outputCount: Int) -> Int {
+        self == .meanSquaredError ? outputCount : 1
+    }
+
+    /// The mean loss of `batch` examples; writes the gradient with respect to `output` if asked.
+    public func evaluate(output: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int, outputCount: Int,
+                         gradient: UnsafeMutablePointer<Float>?) -> Float {
+        switch self {
+        case .meanSquaredError:
+            return LossKernels.meanSquaredError(prediction: output, target: targets, count: batch * outputCount, gradient: gradient)
+        case .softmaxCrossEntropy:
+            return LossKernels.softmaxCrossEntropy(logits: output, labels: targets, batch: batch, classes: outputCount, gradient: gradient)
+        }
+    }
+}
+
+/// Everything one thread needs to train a model: its workspace, input and target buffers for a
+/// batch, and the gradient vector. Fill ``inputs`` and ``targets`` for `batch` examples, then call
+/// ``lossAndGradient(parameters:batch:)``; nothing is allocated per call.
+public final class Learner: @unchecked Sendable {
+    public let model: Sequential
+    public let loss: Loss
+    public let workspace: Workspace
+    /// `maxBatch × model.inputCount` floats: the batch's inputs, example after example.
+    public let inputs: FloatBuffer
+    /// `maxBatch × targetCount` floats: the batch's targets.
+    public let targets: FloatBuffer
+    /// ``Sequential/parameterCount`` floats: the gradient of the last ``lossAndGradient(parameters:batch:)``.
+    public let gradients: FloatBuffer
+    private let outputGradient: FloatBuffer
+    /// Floats of target per example.
+    public let targetCount: Int
+
+    public init(model: Sequential, loss: Loss, maxBatch: Int) {
+        self.model = model
+        self.loss = loss
+        workspace = model.makeWorkspace(maxBatch: maxBatch)
+        inputs = FloatBuffer(count: maxBatch * model.inputCount)
+        targetCount = loss.targetCount(outputCount: model.outputCount)
+        targets = FloatBuffer(count: maxBatch * targetCount)
+        gradients = FloatBuffer(count: model.parameterCount)
+        outputGradient = FloatBuffer(count: maxBatch * model.outputCount)
+    }
+
+    public var maxBatch: Int { workspace.maxBatch }
+
+    /// The mean loss of the first `batch` examples in ``inputs``/``targets`` and its gradient with
+    /// respect to every parameter (left in ``gradients``).
+    @discardableResult
+    public func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
+        let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)
+        let value = loss.evaluate(output: out, targets: targets.pointer, batch: batch, outputCount: model.outputCount,
+                                  gradient: outputGradient.pointer)
+        model.backward(parameters: parameters, outputGradient: outputGradient.pointer, gradients: gradients.pointer,
+                       workspace: workspace)
+        return value
+    }
+
+    /// The mean loss of the first `batch` examples, without gradients.
+    public func loss(parameters: UnsafePointer<Float>, batch: Int) -> Float {
+        let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)
+        return loss.evaluate(output: out, targets: targets.pointer, batch: batch, outputCount: model.outputCount, gradient: nil)
+    }
+
+    /// The model's outputs for the first `batch` examples in ``inputs`` (valid until the next call).
+    public func outputs(parameters: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+        UnsafePointer(model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace))
+    }
+}

@@ -1,0 +1,167 @@
+// Inner-loop optimizers: plain SGD and Adam, with state that is a value (snapshot = copy).
+
+import Foundation
+import ReptileKernels
+
+/// An optimizer of a flat parameter vector.
+///
+/// Optimizers are values: copying one snapshots its state, assigning it back restores it. That is
+/// how meta-training keeps the optimizer's state from task to task while restoring the weights,
+/// and how evaluation restores both after each task.
+public protocol Optimizer: Sendable {
+    /// Applies one update given the gradient of the loss.
+    mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int)
+
+    /// Combines the states of copies of `self` that each ran `stepsEach` updates in parallel
+    /// (tasks of one meta-batch), in their given order, into `self`.
+    mutating func merge(_ copies: [Self], stepsEach: Int)
+
+    /// The optimizer's state as named tensors (for checkpoints); empty when it has none.
+    var stateTensors: [StateTensor] { get }
+
+    /// Restores the state from ``stateTensors``; throws ``ModelError`` when a tensor is missing or
+    /// of the wrong size.
+    mutating func restoreState(_ tensors: [String: StateTensor.Values]) throws
+}
+
+/// A named tensor of optimizer state, for checkpoints.
+public struct StateTensor: Sendable, Equatable {
+    public enum Values: Sendable, Equatable {
+        case float([Float])
+        case int64([Int64])
+    }
+    public var name: String
+    public var values: Values
+    public init(name: String, values: Values) { self.name = name; self.values = values }
+}
+
+extension Optimizer {
+    /// Convenience for arrays.
+    public mutating func update(_ parameters: inout [Float], gradients: [Float]) {
+        precondition(parameters.count == gradients.count, "parameters and gradients differ in size")
+        parameters.withUnsafeMutableBufferPointer { p in
+            gradients.withUnsafeBufferPointer { g in update(p.baseAddress!, gradients: g.baseAddress!, count: p.count) }
+        }
+    }
+}
+
+/// Stochastic gradient descent: `θ ← θ − lr · g`. Stateless.
+public struct SGD: Optimizer, Equatable {
+    public var learningRate: Float
+
+    public init(learningRate: Float) { self.learningRate = learningRate }
+
+    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+        OptimizerKernels.sgd(parameters: parameters, gradients: gradients, learningRate: learningRate, count: count)
+    }
+
+    public mutating func merge(_ copies: [SGD], stepsEach: Int) {}
+    public var stateTensors: [StateTensor] { [] }
+    public mutating func restoreState(_ tensors: [String: StateTensor.Values]) throws {}
+}
+
+/// Adam (Kingma & Ba), in TensorFlow's formulation — the reference implementation's — with the
+/// bias correction folded into the step: `θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`.
+///
+/// The paper's inner optimizer is Adam with `beta1: 0`; then the first moment is the gradient
+/// itself and is not stored.
+public struct Adam: Optimizer, Equatable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+
+    /// The optimizer's state: moments and step count. Copy it to snapshot, assign it to restore.
+    public struct State: Equatable, Sendable {
+        /// First moment (empty when `beta1 == 0`).
+        public var firstMoment: [Float]
+        /// Second moment v: a running average of squared gradients.
+        public var secondMoment: [Float]
+        /// Number of updates so far (t in the bias correction).
+        public var step: Int
+    }
+
+    /// The moments and step count.
+    public var state: State
+
+    /// Adam for `parameterCount` floats, all moments zero.
+    public init(parameterCount: Int, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        state = State(firstMoment: beta1 == 0 ? [] : [Float](repeating: 0, count: parameterCount),
+                      secondMoment: [Float](repeating: 0, count: parameterCount), step: 0)
+    }
+
+    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+        precondition(count == state.secondMoment.count, "Adam was made for \(state.secondMoment.count) parameters, got \(count)")
+        state.step += 1
+        let t = Double(state.step)
+        let corrected = Double(learningRate) * (1 - Foundation.pow(Double(beta2), t)).squareRoot()
+            / (1 - Foundation.pow(Double(beta1), t))
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        state.secondMoment.withUnsafeMutableBufferPointer { v in
+            if b1 == 0 {
+                OptimizerKernels.adam(parameters: parameters, gradients: gradients, firstMoment: nil, secondMoment: v.baseAddress!,
+                                      correctedStep: Float(corrected), beta1: b1, beta2: b2, epsilon: eps, count: count)
+            } else {
+                state.firstMoment.withUnsafeMutableBufferPointer { m in
+                    OptimizerKernels.adam(parameters: parameters, gradients: gradients, firstMoment: m.baseAddress!,
+                                          secondMoment: v.baseAddress!, correctedStep: Float(corrected),
+                                          beta1: b1, beta2: b2, epsilon: eps, count: count)
+                }
+            }
+        }
+    }
+
+    /// Averages the copies' moments (in order) and advances the step count by `stepsEach`, so the
+    /// bias correction matches the moments' actual weight: each copy's v received `stepsEach`
+    /// updates from the common starting point.
+    public mutating func merge(_ copies: [Adam], stepsEach: Int) {
+        guard let first = copies.first else { return }
+        let scale = 1 / Float(copies.count)
+        var v = first.state.secondMoment
+        var m = first.state.firstMoment
+        v.withUnsafeMutableBufferPointer { vb in
+            for copy in copies.dropFirst() {
+                copy.state.secondMoment.withUnsafeBufferPointer { Vector.add($0.baseAddress!, into: vb.baseAddress!, count: vb.count) }
+            }
+            Vector.scale(vb.baseAddress!, by: scale, count: vb.count)
+        }
+        if !m.isEmpty {
+            m.withUnsafeMutableBufferPointer { mb in
+                for copy in copies.dropFirst() {
+                    copy.state.firstMoment.withUnsafeBufferPointer { Vector.add($0.baseAddress!, into: mb.baseAddress!, count: mb.count) }
+                }
+                Vector.scale(mb.baseAddress!, by: scale, count: mb.count)
+            }
+        }
+        state = State(firstMoment: m, secondMoment: v, step: state.step + stepsEach)
+    }
+
+    public var stateTensors: [StateTensor] {
+        var tensors = [StateTensor(name: "adam.second_moment", values: .float(state.secondMoment)),
+                       StateTensor(name: "adam.step", values: .int64([Int64(state.step)]))]
+        if !state.firstMoment.isEmpty { tensors.append(StateTensor(name: "adam.first_moment", values: .float(state.firstMoment))) }
+        return tensors
+    }
+
+    public mutating func restoreState(_ tensors: [String: StateTensor.Values]) throws {
+        guard case .float(let v)? = tensors["adam.second_moment"], v.count == state.secondMoment.count else {
+            throw ModelError("optimizer state: adam.second_moment is missing or does not hold \(state.secondMoment.count) floats")
+        }
+        guard case .int64(let step)? = tensors["adam.step"], step.count == 1, step[0] >= 0 else {
+            throw ModelError("optimizer state: adam.step is missing or invalid")
+        }
+        var m: [Float] = []
+        if beta1 != 0 {
+            guard case .float(let first)? = tensors["adam.first_moment"], first.count == v.count else {
+                throw ModelError("optimizer state: adam.first_moment is missing or does not hold \(v.count) floats")
+            }
+            m = first
+        }
+        state = State(firstMoment: m, secondMoment: v, step: Int(step[0]))
+    }
+}
+

@@ -1,0 +1,8 @@
+// ReptileNN — layers, models, losses and optimizers.
+//
+// This module owns the neural-network API: layers (`Linear`, `Conv2d`, `BatchNorm`, `ReLU`,
+// `Tanh`, `MaxPool2d`, `Flatten`) composed into a `Sequential` model whose trainable parameters all
+// live in one flat `[Float]` with named views (`ParameterLayout`), the per-thread `Workspace` that
+// holds activations so that a training step allocates nothing, the `Loss` functions, and the
+// inner-loop optimizers (`SGD`, `Adam`) whose state can be snapshotted and restored separately from
+// the weights. The numeric work itself is done by ReptileKernels.

@@ -1,0 +1,72 @@
+import Testing
+@testable import ReptileKernels
+
+/// Random buffer helper: values in [-1, 1) from a fixed stream.
+func randomBuffer(_ count: Int, seed: Int) -> FloatBuffer {
+    var rng = RandomGenerator(seed: seed, stream: 99)
+    let b = FloatBuffer(count: count)
+    for i in 0..<count { b.pointer[i] = rng.uniform(-1, 1) }
+    return b
+}
+
+func maxDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var m: Float = 0
+    for i in 0..<count { m = max(m, abs(a[i] - b[i])) }
+    return m
+}
+
+/// Geometries the models use (Omniglot: stride 2 on 28/14/7/4, Mini-ImageNet: stride 1 on 84…)
+/// plus awkward ones that exercise partial tiles and the fallback.
+let convCases: [(String, ConvGeometry, Int)] = [
+    ("omniglot-1", .same(inputHeight: 28, inputWidth: 28, inputChannels: 1, outputChannels: 64, kernelSize: 3, stride: 2), 3),
+    ("omniglot-2", .same(inputHeight: 14, inputWidth: 14, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 3),
+    ("omniglot-3", .same(inputHeight: 7, inputWidth: 7, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 5),
+    ("omniglot-4", .same(inputHeight: 4, inputWidth: 4, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 7),
+    ("mini-1", .same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1), 2),
+    ("mini-2", .same(inputHeight: 11, inputWidth: 11, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 3),
+    ("wide-80", .same(inputHeight: 5, inputWidth: 6, inputChannels: 48, outputChannels: 80, kernelSize: 3, stride: 1), 2),
+    ("narrow-16", .same(inputHeight: 5, inputWidth: 5, inputChannels: 16, outputChannels: 16, kernelSize: 3, stride: 2), 3),
+    ("fallback-5", .same(inputHeight: 6, inputWidth: 5, inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: 1), 2),
+    ("valid-5x5", .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 48, kernelSize: 5, stride: 2), 2),
+]
+
+@Test("'same' padding puts the extra row at the bottom", arguments: [(28, 14, 0), (14, 7, 0), (7, 4, 1), (4, 2, 0)])
+func samePadding(input: Int, output: Int, padTop: Int) {
+    let g = ConvGeometry.same(inputHeight: input, inputWidth: input, inputChannels: 1, outputChannels: 16, kernelSize: 3, stride: 2)
+    #expect(g.outputHeight == output)
+    #expect(g.padTop == padTop)
+    #expect(g.padLeft == padTop)
+}
+
+@Test("fast convolution kernels match the reference loops", arguments: convCases.indices)
+func convolutionMatchesReference(index: Int) {
+    let (name, g, batch) = convCases[index]
+    let scratch = KernelScratch()
+    let x = randomBuffer(batch * g.inputSize, seed: 1)
+    let w = randomBuffer(g.weightCount, seed: 2)
+    let bias = randomBuffer(g.outputChannels, seed: 3)
+    let dy = randomBuffer(batch * g.outputSize, seed: 4)
+    let saved = FloatBuffer(count: max(g.savedScratchCount(batch: batch), 1))
+
+    let y = FloatBuffer(count: batch * g.outputSize), yRef = FloatBuffer(count: batch * g.outputSize)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: saved.pointer, scratch: scratch)
+    Convolution.Reference.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: yRef.pointer)
+    #expect(maxDifference(y.pointer, yRef.pointer, count: y.count) < 1e-4, "forward \(name)")
+
+    let dx = FloatBuffer(count: batch * g.inputSize), dxRef = FloatBuffer(count: batch * g.inputSize)
+    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dx.pointer, scratch: scratch)
+    Convolution.Reference.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dxRef.pointer)
+    #expect(maxDifference(dx.pointer, dxRef.pointer, count: dx.count) < 1e-4, "input gradient \(name)")
+
+    let dw = FloatBuffer(count: g.weightCount), dwRef = FloatBuffer(count: g.weightCount)
+    let db = FloatBuffer(count: g.outputChannels)
+    Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: saved.pointer,
+                                weightGradient: dw.pointer, biasGradient: db.pointer, scratch: scratch)
+    Convolution.Reference.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, weightGradient: dwRef.pointer)
+    #expect(maxDifference(dw.pointer, dwRef.pointer, count: dw.count) < 1e-3, "weight gradient \(name)")
+    for o in 0..<g.outputChannels {
+        var s: Float = 0
+        for m in 0..<(batch * g.outputHeight * g.outputWidth) { s += dy.pointer[m * g.outputChannels + o] }
+        #expect(abs(db.pointer[o] - s) < 1e-3)
+    }
+}

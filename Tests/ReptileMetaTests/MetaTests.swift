@@ -1,0 +1,205 @@
+import Testing
+import Foundation
+import ReptileKernels
+import ReptileNN
+@testable import ReptileMeta
+
+/// A one-example regression task: input 1, target `target`.
+struct ConstantTask: SupervisedTask {
+    var target: Float
+    var exampleCount: Int { 1 }
+    func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target t: UnsafeMutablePointer<Float>) {
+        input[0] = 1
+        t[0] = target
+    }
+}
+
+/// Tasks whose target is drawn uniformly from `range`.
+struct ConstantTasks: TaskDistribution {
+    var range: ClosedRange<Float>
+    func sampleTask(using rng: inout RandomGenerator) -> ConstantTask {
+        ConstantTask(target: rng.uniform(range.lowerBound, range.upperBound))
+    }
+}
+
+/// w ↦ w after k SGD steps on (w − a)² with step α: w_k = a + (1 − 2α)^k (w − a).
+func adapted(_ w: Double, target a: Double, alpha: Double, steps k: Int) -> Double {
+    a + pow(1 - 2 * alpha, Double(k)) * (w - a)
+}
+
+func scalarModel() throws -> Sequential { try Sequential(inputShape: [1]) { Linear(1, 1, bias: false) } }
+
+/// The targets the trainer's tasks drew at iteration `i` (same streams as MetaTrainer).
+func drawnTargets(seed: UInt64, iteration i: Int, tasks n: Int, range: ClosedRange<Float>) -> [Double] {
+    (0..<n).map { t in
+        var rng = RandomGenerator(seed: seed, stream: [RandomStream.training.rawValue, UInt64(i), UInt64(t)])
+        return Double(ConstantTasks(range: range).sampleTask(using: &rng).target)
+    }
+}
+
+@Test(arguments: [TaskExecution.parallel, .serial])
+func reptileUpdateMatchesHandComputation(execution: TaskExecution) throws {
+    let model = try scalarModel()
+    let range: ClosedRange<Float> = 1...3
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 3), metaBatchSize: 4,
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0.5, metaIterations: 10,
+                                           taskExecution: execution, seed: 7)
+    let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: range),
+                              innerOptimizer: SGD(learningRate: 0.1), configuration: config, parameters: [0.25])
+    var theta = 0.25
+    for i in 0..<3 {
+        trainer.step()
+        // θ ← θ + ε (mean_j W_j − θ)
+        let targets = drawnTargets(seed: 7, iteration: i, tasks: 4, range: range)
+        let meanW = targets.map { adapted(theta, target: $0, alpha: 0.1, steps: 3) }.reduce(0, +) / 4
+        theta += 0.5 * (meanW - theta)
+        #expect(abs(Double(trainer.parameters[0]) - theta) < 1e-5)
+    }
+}
+
+@Test func fomamlUpdateMatchesHandComputation() throws {
+    let model = try scalarModel()
+    let range: ClosedRange<Float> = -1...2
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 4), metaBatchSize: 2,
+                                           metaStepSize: 1, metaStepSizeFinal: 1, metaIterations: 5,
+                                           metaGradient: .fomaml, seed: 3)
+    let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: range),
+                              innerOptimizer: SGD(learningRate: 0.2), configuration: config, parameters: [1.5])
+    var theta = 1.5
+    for i in 0..<3 {
+        trainer.step()
+        // g_k = W_{k−1} − W_k; θ ← θ − ε · mean g_k
+        let targets = drawnTargets(seed: 3, iteration: i, tasks: 2, range: range)
+        let lastSteps = targets.map { a in adapted(theta, target: a, alpha: 0.2, steps: 3) - adapted(theta, target: a, alpha: 0.2, steps: 4) }
+        theta -= 1 * lastSteps.reduce(0, +) / 2
+        #expect(abs(Double(trainer.parameters[0]) - theta) < 1e-5)
+    }
+}
+
+@Test func gradientCombinationsMatchHandComputation() throws {
+    let model = try scalarModel()
+    let learner = Learner(model: model, loss: .meanSquaredError, maxBatch: 1)
+    let task = ConstantTask(target: 2)
+    let theta = 0.5, alpha = 0.1
+    // g_j = W_{j−1} − W_j
+    func g(_ j: Int) -> Double { adapted(theta, target: 2, alpha: alpha, steps: j - 1) - adapted(theta, target: 2, alpha: alpha, steps: j) }
+    let cases: [(MetaGradient, Double)] = [
+        (.reptile, g(1) + g(2) + g(3) + g(4)),
+        (.fomaml, g(4)),
+        (.steps([1], average: false), g(1)),
+        (.steps([2, 4], average: false), g(2) + g(4)),
+        (.steps([1, 2, 3, 4], average: true), (g(1) + g(2) + g(3) + g(4)) / 4),
+    ]
+    for (selection, expected) in cases {
+        let weights = FloatBuffer(count: 1), meta = FloatBuffer(count: 1)
+        weights.pointer[0] = Float(theta)
+        var sgd = SGD(learningRate: Float(alpha))
+        var rng = RandomGenerator(seed: 0)
+        InnerLoop.run(task, weights: weights.pointer, optimizer: &sgd, learner: learner,
+                      configuration: .init(batchSize: 1, iterations: 4), using: &rng,
+                      metaGradient: meta.pointer, selection: selection)
+        #expect(abs(Double(meta.pointer[0]) - expected) < 1e-6, "\(selection)")
+        #expect(abs(Double(weights.pointer[0]) - adapted(theta, target: 2, alpha: alpha, steps: 4)) < 1e-6)
+    }
+}
+
+@Test func weightDecayScalesBeforeEachStep() throws {
+    let model = try scalarModel()
+    let learner = Learner(model: model, loss: .meanSquaredError, maxBatch: 1)
+    let weights = FloatBuffer(count: 1)
+    weights.pointer[0] = 1
+    var sgd = SGD(learningRate: 0.1)
+    var rng = RandomGenerator(seed: 0)
+    InnerLoop.run(ConstantTask(target: 0), weights: weights.pointer, optimizer: &sgd, learner: learner,
+                  configuration: .init(batchSize: 1, iterations: 2, weightDecay: 0.5), using: &rng)
+    // w ← 0.5 w, then w ← w − 0.1·2w = 0.8 w: twice → 0.4² = 0.16
+    #expect(abs(weights.pointer[0] - 0.16) < 1e-6)
+}
+
+@Test func reptileFindsTheKnownFixedPoint() throws {
+    // For tasks (w − a)² with a ~ U(2, 4) the Reptile fixed point is E[a] = 3.
+    let model = try scalarModel()
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 5), metaBatchSize: 5,
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 400, seed: 11)
+    let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: 2...4),
+                              innerOptimizer: SGD(learningRate: 0.05), configuration: config, parameters: [-5])
+    while trainer.iteration < 400 { trainer.step() }
+    #expect(abs(trainer.parameters[0] - 3) < 0.1)
+}
+
+@Test func outerAdamTreatsTheMetaGradientAsAGradient() throws {
+    let model = try scalarModel()
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 2), metaBatchSize: 1,
+                                           metaStepSize: 0.01, metaStepSizeFinal: 0.01, metaIterations: 10,
+                                           outerOptimizer: .adam(), seed: 1)
+    let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: 5...5),
+                              innerOptimizer: SGD(learningRate: 0.1), configuration: config, parameters: [0])
+    trainer.step()
+    // The first Adam step moves by about lr · sign(−G) = +0.01 (G = θ − W < 0).
+    #expect(abs(trainer.parameters[0] - 0.01) < 1e-4)
+}
+
+@Test func scheduleIsLinear() {
+    let c = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 1), metaStepSize: 1, metaStepSizeFinal: 0, metaIterations: 100)
+    #expect(c.metaStepSize(at: 0) == 1)
+    #expect(abs(c.metaStepSize(at: 25) - 0.75) < 1e-6)
+    #expect(abs(c.metaStepSize(at: 99) - 0.01) < 1e-6)
+}
+
+/// A tiny classification task with labelled examples (for batching and tail tests).
+struct LabelledTask: SupervisedTask {
+    var labels: [Int]
+    var exampleCount: Int { labels.count }
+    func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        input[0] = Float(index)
+        target[0] = Float(labels[index])
+    }
+    func classLabel(of index: Int) -> Int? { labels[index] }
+}
+
+@Test func miniBatchesWithoutReplacementStraddleReshuffles() {
+    var rng = RandomGenerator(seed: 4)
+    let batches = MiniBatches.indices(exampleCount: 5, size: 3, count: 4, replacement: false, using: &rng)
+    #expect(batches.count == 4 && batches.allSatisfy { $0.count == 3 })
+    let flat = batches.flatMap { $0 }
+    // The 12 indices are consecutive slices of shuffled epochs: 0..<5 and 5..<10 are permutations.
+    #expect(Set(flat[0..<5]) == Set(0..<5))
+    #expect(Set(flat[5..<10]) == Set(0..<5))
+}
+
+@Test func miniBatchesWithReplacementAreDistinctWithinABatch() {
+    var rng = RandomGenerator(seed: 4)
+    let batches = MiniBatches.indices(exampleCount: 6, size: 4, count: 50, replacement: true, using: &rng)
+    #expect(batches.allSatisfy { Set($0).count == 4 && $0.allSatisfy { (0..<6).contains($0) } })
+    // Independent draws: not a cyclic pattern.
+    #expect(Set(batches.map { $0.sorted() }).count > 5)
+}
+
+@Test func fomamlTailIsSeparateAndLast() {
+    // 3 classes × 4 examples, labels in blocks like a sampled few-shot task.
+    let task = LabelledTask(labels: [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    let (rest, tail) = MiniBatches.splitTail(task, shots: 2)
+    #expect(tail == [0, 4, 8, 1, 5, 9])
+    #expect(Set(rest).isDisjoint(with: tail) && rest.count == 6)
+    var rng = RandomGenerator(seed: 0)
+    let plan = InnerLoop.plan(task, configuration: .init(batchSize: 2, iterations: 4, tailShots: 2), using: &rng)
+    #expect(plan.count == 4)
+    #expect(plan.last == tail)
+    #expect(plan.dropLast().allSatisfy { Set($0).isSubset(of: Set(rest)) })
+}
+
+@Test func trainingIsDeterministicWhateverTheThreadCount() throws {
+    let model = try Sequential(inputShape: [1]) { Linear(1, 16); Tanh(); Linear(16, 1) }
+    func run(threads: Int) -> [Float] {
+        let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 3), metaBatchSize: 5,
+                                               metaStepSize: 0.3, metaStepSizeFinal: 0, metaIterations: 20, seed: 9)
+        let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: -1...1),
+                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
+                                  configuration: config, threads: threads)
+        while trainer.iteration < 20 { trainer.step() }
+        return trainer.parameters + trainer.innerOptimizer.state.secondMoment
+    }
+    let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
+    #expect(one == two)
+    #expect(two == again)
+}

@@ -1,0 +1,265 @@
+import Testing
+import ReptileKernels
+@testable import ReptileNN
+
+/// Compares a model's analytic gradients (parameters and input) with central finite differences of
+/// the scalar `L = Σ r ⊙ output` for a fixed random projection `r`.
+struct GradientCheck {
+    var step: Float = 1e-2
+    var relativeTolerance: Float = 2e-2
+    var absoluteTolerance: Float = 2e-3
+    /// Fraction of checked coordinates allowed to miss (kinks of ReLU/max-pool crossed by ±step).
+    var allowedMisses: Double = 0.02
+    var maxCoordinates = 300
+    /// Whether to also compare coordinate by coordinate (reliable for shallow models; in deep
+    /// float32 models rounding noise dominates single-coordinate differences).
+    var checkCoordinates = true
+    /// Step along unit-norm directions.
+    var directionStep: Float = 1e-3
+    /// Relative tolerance of directional derivatives. ReLU and max-pool kinks crossed within the
+    /// step make finite differences of deep ReLU networks a few percent off.
+    var directionRelativeTolerance: Float = 2e-2
+    /// Absolute tolerance of directional derivatives: float32 rounding of the objective divided
+    /// by the step (the conv biases before batch norm have an exactly zero gradient, which finite
+    /// differences see as rounding noise).
+    var directionAbsoluteTolerance: Float = 1e-2
+
+    func run(_ model: Sequential, batch: Int, seed: Int = 0, perturbParameters: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
+        var rng = RandomGenerator(seed: seed, stream: 1)
+        var parameters = model.initialParameters(using: &rng)
+        if perturbParameters {
+            // Move γ, β and biases away from 1 and 0 so that their gradients are exercised generally.
+            for i in parameters.indices { parameters[i] += rng.uniform(-0.2, 0.2) }
+        }
+        let input = FloatBuffer(count: batch * model.inputCount)
+        for i in 0..<input.count { input.pointer[i] = rng.uniform(-1, 1) }
+        var projection = [Float](repeating: 0, count: batch * model.outputCount)
+        for i in projection.indices { projection[i] = rng.uniform(-1, 1) }
+
+        let workspace = model.makeWorkspace(maxBatch: batch)
+        func objective(_ p: [Float], _ x: FloatBuffer) -> Double {
+            p.withUnsafeBufferPointer { pp in
+                let out = model.forward(parameters: pp.baseAddress!, input: x.pointer, batch: batch, workspace: workspace)
+                var s = 0.0
+                for i in projection.indices { s += Double(projection[i]) * Double(out[i]) }
+                return s
+            }
+        }
+        // Analytic.
+        let gradients = FloatBuffer(count: model.parameterCount)
+        let inputGradient = FloatBuffer(count: input.count)
+        let outputGradient = FloatBuffer(count: projection.count)
+        parameters.withUnsafeBufferPointer { pp in
+            model.forward(parameters: pp.baseAddress!, input: input.pointer, batch: batch, workspace: workspace)
+            for i in projection.indices { outputGradient.pointer[i] = projection[i] }
+            model.backward(parameters: pp.baseAddress!, outputGradient: outputGradient.pointer, gradients: gradients.pointer,
+                           workspace: workspace, inputGradient: inputGradient.pointer)
+        }
+        // Directional derivatives, one tensor at a time: along the analytic gradient itself (the
+        // largest signal; a wrong gradient shows as a mismatch) and along two random ±1 directions.
+        // This stays far above float32's rounding noise even in deep networks with batch norm.
+        func directional(_ analytic: UnsafePointer<Float>, _ range: Range<Int>, _ what: String,
+                         perturb: ([Float], Float) -> Double) {
+            var directions: [[Float]] = []
+            var norm: Float = 0
+            for i in range { norm += analytic[i] * analytic[i] }
+            norm = norm.squareRoot()
+            if norm > 1e-6 { directions.append(range.map { analytic[$0] / norm }) }
+            var dirRng = RandomGenerator(seed: seed, stream: 3, range.lowerBound)
+            for _ in 0..<2 {
+                let scale = 1 / Float(range.count).squareRoot()
+                directions.append(range.map { _ in dirRng.nextInt(below: 2) == 0 ? -scale : scale })
+            }
+            for (k, d) in directions.enumerated() {
+                let numeric = (perturb(d, directionStep) - perturb(d, -directionStep)) / Double(2 * directionStep)
+                var predicted: Double = 0
+                for (j, i) in range.enumerated() { predicted += Double(analytic[i]) * Double(d[j]) }
+                let scale = max(abs(numeric), abs(predicted))
+                #expect(abs(numeric - predicted) <= Double(directionRelativeTolerance) * scale + Double(directionAbsoluteTolerance),
+                        "\(what), direction \(k): numeric \(numeric) vs analytic \(predicted)", sourceLocation: sourceLocation)
+            }
+        }
+        for entry in model.layout.entries {
+            directional(gradients.pointer, entry.range, entry.name) { d, h in
+                var p = parameters
+                for (j, i) in entry.range.enumerated() { p[i] += h * d[j] }
+                return objective(p, input)
+            }
+        }
+        directional(inputGradient.pointer, 0..<input.count, "input") { d, h in
+            let x = FloatBuffer(count: input.count)
+            for i in 0..<input.count { x.pointer[i] = input.pointer[i] + h * d[i] }
+            return objective(parameters, x)
+        }
+        guard checkCoordinates else { return }
+
+        // Coordinate by coordinate, on a sample.
+        var misses = 0, checked = 0
+        var worst = ""
+        func compare(_ numeric: Double, _ analytic: Float, _ what: String) {
+            checked += 1
+            let n = Float(numeric)
+            if abs(n - analytic) > absoluteTolerance + relativeTolerance * max(abs(n), abs(analytic)) {
+                misses += 1
+                if worst.isEmpty { worst = "\(what): numeric \(n) vs analytic \(analytic)" }
+            }
+        }
+        var pick = RandomGenerator(seed: seed, stream: 2)
+        let paramIndices = model.parameterCount <= maxCoordinates ? Array(0..<model.parameterCount)
+            : pick.sample(maxCoordinates, from: model.parameterCount)
+        for i in paramIndices {
+            var p = parameters
+            p[i] += step
+            let plus = objective(p, input)
+            p[i] = parameters[i] - step
+            let minus = objective(p, input)
+            compare((plus - minus) / Double(2 * step), gradients.pointer[i], "parameter \(i) (\(name(of: i, in: model)))")
+        }
+        let inputIndices = input.count <= maxCoordinates ? Array(0..<input.count) : pick.sample(maxCoordinates, from: input.count)
+        for i in inputIndices {
+            let saved = input.pointer[i]
+            input.pointer[i] = saved + step
+            let plus = objective(parameters, input)
+            input.pointer[i] = saved - step
+            let minus = objective(parameters, input)
+            input.pointer[i] = saved
+            compare((plus - minus) / Double(2 * step), inputGradient.pointer[i], "input \(i)")
+        }
+        #expect(Double(misses) <= allowedMisses * Double(checked),
+                "\(misses) of \(checked) coordinates differ; first: \(worst)", sourceLocation: sourceLocation)
+    }
+
+    func name(of index: Int, in model: Sequential) -> String {
+        model.layout.entries.first { $0.range.contains(index) }?.name ?? "?"
+    }
+}
+
+@Test func linearGradients() throws {
+    GradientCheck().run(try Sequential(inputShape: [7]) { Linear(7, 5) }, batch: 3)
+    GradientCheck().run(try Sequential(inputShape: [20]) { Linear(20, 32) }, batch: 4)
+    GradientCheck().run(try Sequential(inputShape: [3]) { Linear(3, 64, bias: false) }, batch: 13)
+}
+
+@Test func activationGradients() throws {
+    GradientCheck(step: 1e-3).run(try Sequential(inputShape: [37]) { Tanh() }, batch: 3)
+    GradientCheck(step: 1e-3).run(try Sequential(inputShape: [37]) { ReLU() }, batch: 3)
+}
+
+@Test func convolutionGradients() throws {
+    GradientCheck().run(try Sequential(inputShape: [9, 9, 1]) { Conv2d(inputChannels: 1, outputChannels: 16, kernelSize: 3, stride: 2) }, batch: 2)
+    GradientCheck().run(try Sequential(inputShape: [6, 5, 16]) { Conv2d(inputChannels: 16, outputChannels: 32, kernelSize: 3, stride: 1) }, batch: 2)
+    GradientCheck().run(try Sequential(inputShape: [4, 4, 64]) { Conv2d(inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2) }, batch: 3)
+    GradientCheck().run(try Sequential(inputShape: [5, 5, 3]) { Conv2d(inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: 1, padding: .valid) }, batch: 2)
+}
+
+@Test func batchNormGradients() throws {
+    GradientCheck(step: 1e-2).run(try Sequential(inputShape: [3, 3, 16]) { BatchNorm(featureCount: 16) }, batch: 4)
+    GradientCheck(step: 1e-2).run(try Sequential(inputShape: [5]) { BatchNorm(featureCount: 5) }, batch: 6)
+    // Fused with the ReLU that follows.
+    let fused = try Sequential(inputShape: [2, 2, 32]) { BatchNorm(featureCount: 32); ReLU() }
+    #expect((fused.layers[0] as! BatchNorm).fusedReLU)
+    #expect(fused.stages.count == 1)
+    GradientCheck(step: 1e-3).run(fused, batch: 5)
+}
+
+@Test func maxPoolGradients() throws {
+    GradientCheck(step: 1e-3).run(try Sequential(inputShape: [5, 5, 3]) { MaxPool2d(kernelSize: 2, stride: 2) }, batch: 2)
+    GradientCheck(step: 1e-3).run(try Sequential(inputShape: [4, 6, 16]) { MaxPool2d(kernelSize: 2, stride: 2) }, batch: 2)
+}
+
+@Test func sineMLPGradients() throws {
+    let model = try Sequential(inputShape: [1]) {
+        Linear(1, 64); Tanh()
+        Linear(64, 64); Tanh()
+        Linear(64, 1)
+    }
+    #expect(model.parameterCount == 64 + 64 + 64 * 64 + 64 + 64 + 1)
+    GradientCheck(step: 1e-2).run(model, batch: 10)
+}
+
+/// The Omniglot model of the paper (SPEC §3), on 28×28 inputs.
+func omniglotModel(classes: Int) throws -> Sequential {
+    try Sequential(inputShape: [28, 28, 1]) {
+        for i in 0..<4 {
+            Conv2d(inputChannels: i == 0 ? 1 : 64, outputChannels: 64, kernelSize: 3, stride: 2)
+            BatchNorm(featureCount: 64)
+            ReLU()
+        }
+        Flatten()
+        Linear(256, classes)
+    }
+}
+
+@Test func omniglotModelGradients() throws {
+    let model = try omniglotModel(classes: 5)
+    #expect(model.outputShape == [5])
+    #expect(model.layout["conv3.weight"]?.shape == [3, 3, 64, 64])
+    #expect(model.layout["linear0.weight"]?.shape == [256, 5])
+    #expect(model.parameterCount == 113_221)
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(model, batch: 4)
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(try omniglotModel(classes: 20), batch: 3, seed: 1)
+    // The same network with a smooth activation has no kinks: a tight tolerance holds.
+    let smooth = try Sequential(inputShape: [28, 28, 1]) {
+        for i in 0..<4 {
+            Conv2d(inputChannels: i == 0 ? 1 : 64, outputChannels: 64, kernelSize: 3, stride: 2)
+            BatchNorm(featureCount: 64)
+            Tanh()
+        }
+        Flatten()
+        Linear(256, 5)
+    }
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 1e-2).run(smooth, batch: 4)
+}
+
+@Test func miniImageNetStyleGradients() throws {
+    // The Mini-ImageNet block (conv → BN → max-pool → ReLU) on a small image.
+    let model = try Sequential(inputShape: [11, 11, 3]) {
+        Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Flatten()
+        Linear(3 * 3 * 32, 4)
+    }
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(model, batch: 3)
+}
+
+@Test func lossGradients() {
+    var rng = RandomGenerator(seed: 5)
+    let batch = 4, classes = 5
+    var logits: [Float] = (0..<(batch * classes)).map { _ in rng.uniform(Float(-2), Float(2)) }
+    let labels: [Float] = [0, 3, 4, 1]
+    var gradient = [Float](repeating: 0, count: logits.count)
+    _ = LossKernels.softmaxCrossEntropy(logits: logits, labels: labels, batch: batch, classes: classes, gradient: &gradient)
+    for i in logits.indices {
+        let saved = logits[i]
+        logits[i] = saved + 1e-2
+        let plus = LossKernels.softmaxCrossEntropy(logits: logits, labels: labels, batch: batch, classes: classes, gradient: nil)
+        logits[i] = saved - 1e-2
+        let minus = LossKernels.softmaxCrossEntropy(logits: logits, labels: labels, batch: batch, classes: classes, gradient: nil)
+        logits[i] = saved
+        let numeric: Float = (plus - minus) / 0.02
+        #expect(abs(numeric - gradient[i]) < 1e-3)
+    }
+    // Mean squared error: L = mean (p − t)², dL/dp = 2(p − t)/n.
+    let p: [Float] = [1, 2, 3], t: [Float] = [0, 2, 5]
+    var g = [Float](repeating: 0, count: 3)
+    let l = LossKernels.meanSquaredError(prediction: p, target: t, count: 3, gradient: &g)
+    #expect(abs(l - 5.0 / 3) < 1e-6)
+    #expect(g == [2.0 / 3, 0, -4.0 / 3])
+}
+
+@Test func shapeErrorsAreClear() {
+    #expect(throws: ModelError.self) { try Sequential(inputShape: [28, 28, 1]) { Linear(784, 5) } }
+    #expect(throws: ModelError.self) { try Sequential(inputShape: [28, 28, 3]) { Conv2d(inputChannels: 1, outputChannels: 8, kernelSize: 3) } }
+    do {
+        _ = try Sequential(inputShape: [28, 28, 1]) { Flatten(); Linear(100, 5) }
+        Issue.record("expected an error")
+    } catch {
+        #expect("\(error)".contains("Linear(100, 5) needs inputs of shape [100], got [784]"))
+    }
+}
