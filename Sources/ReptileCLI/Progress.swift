@@ -7,7 +7,8 @@ import Foundation
 final class ProgressLine {
     private let label: String
     private let unit: String
-    private let start = Date()
+    private var start = Date()
+    private var lastDone = 0
     private let interactive = isatty(fileno(stderr)) != 0
     private var lastPrinted = Date.distantPast
     private var lastDecile = -1
@@ -17,7 +18,15 @@ final class ProgressLine {
         self.unit = unit
     }
 
-    func update(_ done: Int, of total: Int, extra: String = "") {
+    /// Reports `done` of `total`. With `restartable`, a count lower than the last one starts a new
+    /// phase (rate and ETA from scratch).
+    func update(_ done: Int, of total: Int, extra: String = "", restartable: Bool = false) {
+        if restartable && done < lastDone {
+            start = Date()
+            lastDecile = -1
+            lastPrinted = .distantPast
+        }
+        lastDone = done
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0

@@ -17,6 +17,6 @@ struct ReptileCommand: ParsableCommand {
         `reptile train omniglot --help` (few-shot Omniglot with the paper's flags).
         """,
         version: "0.1.0",
-        subcommands: [Sine.self]
+        subcommands: [Sine.self, Train.self, Evaluate.self]
     )
 }

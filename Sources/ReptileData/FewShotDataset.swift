@@ -69,3 +69,24 @@ public struct FewShotTask: SupervisedTask, Sendable {
 
     public func classLabel(of index: Int) -> Int? { examples[index].label }
 }
+
+/// The classes a few-shot run trains and evaluates on.
+public struct FewShotSplits: Sendable {
+    /// Meta-training classes (for Omniglot augmented with rotations).
+    public var train: FewShotDataset
+    /// Classes reported as "test".
+    public var test: FewShotDataset
+    /// Classes reported as "val" (Mini-ImageNet), if any.
+    public var validation: FewShotDataset?
+
+    public init(train: FewShotDataset, test: FewShotDataset, validation: FewShotDataset? = nil) {
+        self.train = train
+        self.test = test
+        self.validation = validation
+    }
+
+    /// Images every class of every split has at least.
+    public var imagesPerClass: Int {
+        ([train, test] + (validation.map { [$0] } ?? [])).map(\.examplesPerClass).min() ?? 0
+    }
+}

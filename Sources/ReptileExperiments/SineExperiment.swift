@@ -184,9 +184,3 @@ public enum SineExperiment {
                          legendPosition: .lowerRight, series: series)
     }
 }
-
-/// A failed experiment: a one-line message for the user.
-public struct ExperimentError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}

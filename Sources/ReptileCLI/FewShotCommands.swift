@@ -1,0 +1,268 @@
+// `reptile train omniglot|miniimagenet` and `reptile evaluate omniglot|miniimagenet`.
+
+import ArgumentParser
+import Foundation
+import Reptile
+
+extension TaskExecution: ExpressibleByArgument {}
+
+/// The reference program's flags. All are optional here so that `--resume` can take the
+/// checkpoint's values; the defaults are the reference's.
+struct FewShotFlags: ParsableArguments {
+    @Option(help: "Classes per task. (default: 5)") var classes: Int?
+    @Option(help: "Examples per class at evaluation (and in training, unless --train-shots). (default: 5)") var shots: Int?
+    @Option(name: .customLong("train-shots"), help: "Examples per class in meta-training tasks; 0 = --shots. (default: 0)") var trainShots: Int?
+    @Option(name: .customLong("inner-batch"), help: "Inner-loop mini-batch size. (default: 5)") var innerBatch: Int?
+    @Option(name: .customLong("inner-iters"), help: "Inner-loop steps per task. (default: 20)") var innerIters: Int?
+    @Flag(help: "Draw mini-batches with replacement.") var replacement = false
+    @Option(name: .customLong("learning-rate"), help: "Inner optimizer step size. (default: 0.001)") var learningRate: Float?
+    @Option(name: .customLong("meta-step"), help: "Initial meta step size ε. (default: 0.1)") var metaStep: Float?
+    @Option(name: .customLong("meta-step-final"), help: "Final meta step size (linear schedule). (default: 0.1)") var metaStepFinal: Float?
+    @Option(name: .customLong("meta-batch"), help: "Tasks per meta-iteration. (default: 1)") var metaBatch: Int?
+    @Option(name: .customLong("meta-iters"), help: "Meta-iterations. (default: 400000)") var metaIters: Int?
+    @Option(name: .customLong("eval-batch"), help: "Evaluation adaptation mini-batch size. (default: 5)") var evalBatch: Int?
+    @Option(name: .customLong("eval-iters"), help: "Evaluation adaptation steps. (default: 50)") var evalIters: Int?
+    @Option(name: .customLong("eval-samples"), help: "Tasks in the final evaluation of each split. (default: 10000)") var evalSamples: Int?
+    @Option(name: .customLong("eval-interval"), help: "Meta-iterations between logged single-task evaluations. (default: 10)") var evalInterval: Int?
+    @Option(name: .customLong("weight-decay"), help: "Multiply weights by this before each inner step; 1 = off. (default: 1)") var weightDecay: Float?
+    @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
+    @Flag(help: "First-order MAML instead of Reptile.") var foml = false
+    @Option(name: .customLong("foml-tail"), help: "FOMAML: shots per class of a separate last inner batch.") var fomlTail: Int?
+    @Flag(help: "Plain SGD in the inner loop instead of Adam (β₁ = 0).") var sgd = false
+    @Option(help: "Random seed of the split, initialization, tasks and evaluation. (default: 0)") var seed: UInt64?
+    @Option(name: .customLong("task-execution"),
+            help: "parallel: a meta-batch's tasks run at once on copies of the inner optimizer state, merged after (default); serial: one after another sharing it, exactly like the reference (one core).")
+    var taskExecution: TaskExecution?
+
+    /// Options from the defaults (or `base`), overridden by the flags given.
+    func options(base: FewShotOptions = FewShotOptions()) -> FewShotOptions {
+        var o = base
+        if let classes { o.classes = classes }
+        if let shots { o.shots = shots }
+        if let trainShots { o.trainShots = trainShots }
+        if let innerBatch { o.innerBatch = innerBatch }
+        if let innerIters { o.innerIters = innerIters }
+        if replacement { o.replacement = true }
+        if let learningRate { o.learningRate = learningRate }
+        if let metaStep { o.metaStep = metaStep }
+        if let metaStepFinal { o.metaStepFinal = metaStepFinal }
+        if let metaBatch { o.metaBatch = metaBatch }
+        if let metaIters { o.metaIters = metaIters }
+        if let evalBatch { o.evalBatch = evalBatch }
+        if let evalIters { o.evalIters = evalIters }
+        if let evalSamples { o.evalSamples = evalSamples }
+        if let evalInterval { o.evalInterval = evalInterval }
+        if let weightDecay { o.weightDecay = weightDecay }
+        if transductive { o.transductive = true }
+        if foml { o.foml = true }
+        if let fomlTail { o.fomlTail = fomlTail }
+        if sgd { o.sgd = true }
+        if let seed { o.seed = seed }
+        if let taskExecution { o.taskExecution = taskExecution }
+        return o
+    }
+}
+
+/// Where the data comes from.
+struct DataFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("The data set. Omniglot: a folder with images_background.npz/images_evaluation.npz, one .npz, the official images_background.zip/images_evaluation.zip or a folder of Alphabet/characterNN/NNNN_DD.png (default: the built-in copy). Mini-ImageNet: a folder with train/, val/ and test/ class folders of JPEG images (required).", valueName: "path"))
+    var data: String?
+
+    @Option(help: "Worker threads (default: one per core).") var threads: Int?
+}
+
+/// Loads the splits of a benchmark, printing what it does.
+func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64) throws -> (FewShotSplits, String) {
+    let start = Date()
+    switch benchmark {
+    case .omniglot:
+        let images = try data.map { try Omniglot.load(path: $0) } ?? Omniglot.loadBuiltIn()
+        let (train, test) = Omniglot.split(images, seed: seed)
+        printError(String(format: "Omniglot: %d characters (%d training classes with rotations, %d test) loaded in %.1f s",
+                          images.classCount, train.classCount, test.classCount, Date().timeIntervalSince(start)))
+        return (FewShotSplits(train: train, test: test), data ?? "built-in")
+    case .miniimagenet:
+        guard let data else {
+            throw ValidationError("Mini-ImageNet is not shipped with the tool: pass --data DIR, a folder with train/, val/ and test/, each holding one folder of JPEG images per class")
+        }
+        let progress = ProgressLine("decoding Mini-ImageNet", unit: "images")
+        let splits = try MiniImageNet.load(path: data) { done, total in progress.update(done, of: total) }
+        printError(String(format: "Mini-ImageNet: %d/%d/%d train/val/test classes loaded in %.1f s",
+                          splits.train.classCount, splits.validation?.classCount ?? 0, splits.test.classCount, Date().timeIntervalSince(start)))
+        return (splits, data)
+    }
+}
+
+extension FewShotBenchmark: ExpressibleByArgument {}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Meta-train the paper's model on a few-shot benchmark, then evaluate it.",
+        subcommands: [TrainOmniglot.self, TrainMiniImageNet.self])
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a meta-trained checkpoint on a few-shot benchmark (the reference's --pretrained).",
+        subcommands: [EvaluateOmniglot.self, EvaluateMiniImageNet.self])
+}
+
+/// The shared body of `train omniglot` and `train miniimagenet`.
+struct TrainRunner {
+    var benchmark: FewShotBenchmark
+    var flags: FewShotFlags
+    var dataFlags: DataFlags
+    var checkpoint: String?
+    var checkpointInterval: Int
+    var resume: Bool
+    var json: Bool
+
+    func run() throws {
+        var options = flags.options()
+        if resume {
+            guard let checkpoint else { throw ValidationError("--resume needs --checkpoint DIR") }
+            let record = try RunRecord.read(from: checkpoint)
+            options = flags.options(base: record.options)
+        }
+        let (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed)
+        let progress = ProgressLine("meta-iteration")
+        let evalProgress = ProgressLine("evaluated tasks", unit: "tasks")
+        var lastPhase = ""
+        let training = try FewShotTraining(
+            benchmark: benchmark, options: options, splits: splits, checkpointDirectory: checkpoint,
+            checkpointInterval: checkpointInterval, dataLabel: dataLabel,
+            command: CommandLine.arguments.joined(separator: " "), threads: dataFlags.threads) { event in
+            switch event {
+            case .log(let line):
+                if json { printError(line) } else { print(line); fflush(stdout) }
+            case .progress(let phase, let done, let total):
+                if phase == "meta-training" { progress.update(done, of: total) } else {
+                    if phase != lastPhase { lastPhase = phase; printError(phase + " …") }
+                    evalProgress.update(done, of: total, restartable: true)
+                }
+            }
+        }
+        let result = try training.run(resume: resume)
+        if json {
+            try printJSON(result)
+        } else {
+            print(String(format: "meta-trained %d iterations (%.1f ms each)", result.metaIterations, result.msPerIteration))
+            print(String(format: "Train accuracy: %.4f ± %.4f", result.trainAccuracy, result.trainCI95))
+            if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
+            print(String(format: "Test accuracy: %.4f ± %.4f (%d tasks, %@)", result.testAccuracy, result.testCI95, result.evalSamples,
+                         result.transductive ? "transductive" : "non-transductive"))
+            if let checkpoint { print("checkpoint, metrics.jsonl and curve.svg in \(checkpoint)") }
+        }
+    }
+}
+
+struct TrainOmniglot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "omniglot",
+        abstract: "Meta-train on Omniglot (built in) and evaluate on the 423 test characters.",
+        discussion: """
+        The paper's 5-way 1-shot setting:
+          reptile train omniglot --shots 1 --train-shots 10 --inner-batch 10 --inner-iters 5 \\
+            --meta-step 1 --meta-step-final 0 --meta-batch 5 --meta-iters 100000 \\
+            --eval-batch 5 --eval-iters 50 --learning-rate 0.001 --checkpoint runs/o55
+        """)
+    @OptionGroup var flags: FewShotFlags
+    @OptionGroup var dataFlags: DataFlags
+    @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
+    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
+    @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
+    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+
+    func run() throws {
+        try TrainRunner(benchmark: .omniglot, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
+                        checkpointInterval: checkpointInterval, resume: resume, json: json).run()
+    }
+}
+
+struct TrainMiniImageNet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "miniimagenet",
+        abstract: "Meta-train on Mini-ImageNet (--data DIR) and evaluate on its val and test classes.")
+    @OptionGroup var flags: FewShotFlags
+    @OptionGroup var dataFlags: DataFlags
+    @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
+    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
+    @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
+    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+
+    func run() throws {
+        try TrainRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
+                        checkpointInterval: checkpointInterval, resume: resume, json: json).run()
+    }
+}
+
+/// The evaluation flags of `reptile evaluate`.
+struct EvaluationFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train`.", valueName: "dir")) var checkpoint: String?
+    @Option(help: "Support examples per class (default: the checkpoint's --shots).") var shots: Int?
+    @Option(help: "Classes per task (must match the model).") var classes: Int?
+    @Option(name: .customLong("eval-batch"), help: "Adaptation mini-batch size (default: the checkpoint's).") var evalBatch: Int?
+    @Option(name: .customLong("eval-iters"), help: "Adaptation steps (default: the checkpoint's).") var evalIters: Int?
+    @Option(name: .customLong("eval-samples"), help: "Tasks per split (default: the checkpoint's, 10000 in the paper).") var evalSamples: Int?
+    @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
+    @Flag(help: "Draw adaptation mini-batches with replacement.") var replacement = false
+    @Option(help: "Seed of the data split and of the sampled tasks (default: the checkpoint's).") var seed: UInt64?
+    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+}
+
+struct EvaluateRunner {
+    var benchmark: FewShotBenchmark
+    var flags: EvaluationFlags
+    var dataFlags: DataFlags
+
+    func run() throws {
+        let directory: String
+        if let checkpoint = flags.checkpoint {
+            directory = checkpoint
+        } else if benchmark == .omniglot, let builtIn = BuiltInModel.omniglotPath {
+            directory = builtIn
+        } else {
+            throw ValidationError("--checkpoint DIR is required (no built-in \(benchmark.rawValue) model)")
+        }
+        let loaded = try LoadedModel.load(from: directory, expecting: benchmark)
+        let o = loaded.record.options
+        let seed = flags.seed ?? o.seed
+        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed)
+        let evaluation = FewShotEvaluation(ways: flags.classes ?? o.classes, shots: flags.shots ?? o.shots,
+                                           batchSize: flags.evalBatch ?? o.evalBatch, iterations: flags.evalIters ?? o.evalIters,
+                                           replacement: flags.replacement || o.replacement,
+                                           transductive: flags.transductive, weightDecay: o.weightDecay)
+        let tasks = flags.evalSamples ?? o.evalSamples
+        guard tasks >= 1 else { throw ValidationError("--eval-samples must be at least 1, got \(tasks)") }
+        let progress = ProgressLine("evaluated tasks", unit: "tasks")
+        var lastPhase = ""
+        let result = try loaded.evaluate(evaluation, splits: splits, tasks: tasks, seed: seed, threads: dataFlags.threads) { phase, done, total in
+            if phase != lastPhase { lastPhase = phase; printError("evaluating \(phase) …") }
+            progress.update(done, of: total, restartable: true)
+        }
+        if flags.json {
+            try printJSON(result)
+        } else {
+            print("Evaluated \(directory) (\(result.metaIterations) meta-iterations), \(evaluation.ways)-way \(evaluation.shots)-shot, \(tasks) tasks per split, \(evaluation.transductive ? "transductive" : "non-transductive")")
+            print(String(format: "Train accuracy: %.4f ± %.4f", result.trainAccuracy, result.trainCI95))
+            if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
+            print(String(format: "Test accuracy: %.4f ± %.4f", result.testAccuracy, result.testCI95))
+        }
+    }
+}
+
+struct EvaluateOmniglot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "omniglot", abstract: "Evaluate an Omniglot checkpoint (default: the built-in 5-way 1-shot model).")
+    @OptionGroup var flags: EvaluationFlags
+    @OptionGroup var dataFlags: DataFlags
+    func run() throws { try EvaluateRunner(benchmark: .omniglot, flags: flags, dataFlags: dataFlags).run() }
+}
+
+struct EvaluateMiniImageNet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "miniimagenet", abstract: "Evaluate a Mini-ImageNet checkpoint (--data DIR required).")
+    @OptionGroup var flags: EvaluationFlags
+    @OptionGroup var dataFlags: DataFlags
+    func run() throws { try EvaluateRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags).run() }
+}

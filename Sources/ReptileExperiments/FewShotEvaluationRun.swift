@@ -1,0 +1,99 @@
+// Evaluating a saved few-shot model (the reference's --pretrained): restore weights and optimizer
+// state, then evaluate many tasks on each split.
+
+import Foundation
+import ReptileCheckpoint
+import ReptileData
+import ReptileKernels
+import ReptileMeta
+import ReptileNN
+
+/// The outcome of evaluating a checkpoint.
+public struct CheckpointEvaluation: Sendable, Codable {
+    public var benchmark: FewShotBenchmark
+    public var checkpoint: String
+    /// Meta-iterations the checkpoint was trained for.
+    public var metaIterations: Int
+    public var evaluation: FewShotEvaluation
+    public var evalSamples: Int
+    public var trainAccuracy: Double
+    public var trainCI95: Double
+    public var testAccuracy: Double
+    public var testCI95: Double
+    public var valAccuracy: Double?
+    public var valCI95: Double?
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case benchmark, checkpoint, evaluation, seconds
+        case metaIterations = "meta_iterations"
+        case evalSamples = "eval_samples"
+        case trainAccuracy = "train_accuracy"
+        case trainCI95 = "train_ci95"
+        case testAccuracy = "test_accuracy"
+        case testCI95 = "test_ci95"
+        case valAccuracy = "val_accuracy"
+        case valCI95 = "val_ci95"
+    }
+}
+
+/// A meta-learned model loaded from a checkpoint folder: the architecture, the weights and the
+/// inner optimizer with its meta-training state.
+public struct LoadedModel {
+    public var record: RunRecord
+    public var model: Sequential
+    public var parameters: [Float]
+    /// The inner optimizer with its state restored (Adam's second moments and step count).
+    public var optimizer: any Optimizer
+    public var directory: String
+
+    /// Loads `directory` (written by `reptile train`); throws ``CheckpointError`` or
+    /// ``ExperimentError`` naming the problem.
+    public static func load(from directory: String, expecting benchmark: FewShotBenchmark? = nil) throws -> LoadedModel {
+        let record = try RunRecord.read(from: directory)
+        if let benchmark, record.benchmark != benchmark {
+            throw ExperimentError("\(directory) holds a \(record.benchmark.rawValue) model, not \(benchmark.rawValue)")
+        }
+        let model = try record.benchmark.model(classes: record.options.classes)
+        var optimizer: any Optimizer = record.options.sgd
+            ? SGD(learningRate: record.options.learningRate)
+            : Adam(parameterCount: model.parameterCount, learningRate: record.options.learningRate, beta1: 0, beta2: 0.999, epsilon: 1e-8)
+        let checkpoint = try Checkpoint.read(from: directory, layout: model.layout, innerOptimizer: optimizer.stateTensors)
+        try optimizer.restoreState(Dictionary(checkpoint.innerOptimizerState))
+        var loaded = LoadedModel(record: record, model: model, parameters: checkpoint.parameters, optimizer: optimizer, directory: directory)
+        if let position = checkpoint.metadata["iteration"].flatMap(Int.init) { loaded.record.iteration = position }
+        return loaded
+    }
+
+    /// Evaluates `tasks` tasks on each split with `evaluation` (whose `ways` must be the model's classes).
+    public func evaluate(_ evaluation: FewShotEvaluation, splits: FewShotSplits, tasks: Int, seed: UInt64,
+                         threads: Int? = nil, progress: ((String, Int, Int) -> Void)? = nil) throws -> CheckpointEvaluation {
+        guard evaluation.ways == model.outputCount else {
+            throw ExperimentError("--classes \(evaluation.ways) does not match the model, which has \(model.outputCount) outputs")
+        }
+        try record.options.validate(imagesPerClass: splits.imagesPerClass, trainClasses: splits.train.classCount,
+                                    evaluationClasses: min(splits.test.classCount, splits.validation?.classCount ?? .max))
+        guard evaluation.shots + 1 <= splits.imagesPerClass else {
+            throw ExperimentError("--shots \(evaluation.shots) is too many: evaluation needs \(evaluation.shots) support images plus 1 query per class, and classes have \(splits.imagesPerClass) images")
+        }
+        let start = Date()
+        func run<O: Optimizer>(_ optimizer: O) -> (EvaluationResult, EvaluationResult, EvaluationResult?) {
+            func one(_ name: String, _ dataset: FewShotDataset, _ split: UInt64) -> EvaluationResult {
+                ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: .softmaxCrossEntropy, parameters: parameters,
+                                       optimizer: optimizer, tasks: tasks, seed: seed,
+                                       stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads) { done, total in
+                    progress?(name, done, total)
+                }
+            }
+            let train = one("train", splits.train, 0)
+            let val = splits.validation.map { one("val", $0, 2) }
+            let test = one("test", splits.test, 1)
+            return (train, test, val)
+        }
+        let (train, test, val) = run(optimizer)
+        return CheckpointEvaluation(benchmark: record.benchmark, checkpoint: directory, metaIterations: record.iteration,
+                                    evaluation: evaluation, evalSamples: tasks, trainAccuracy: train.accuracy, trainCI95: train.ci95,
+                                    testAccuracy: test.accuracy, testCI95: test.ci95, valAccuracy: val?.accuracy, valCI95: val?.ci95,
+                                    seconds: Date().timeIntervalSince(start))
+    }
+}
