@@ -37,7 +37,9 @@ let hasFMA = targetCPU != nil
 
 /// Kernels are always optimized, also in debug builds, so that `swift test` trains real models quickly.
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)] + (hasFMA ? [.define("REPTILE_FMA")] : [])
-/// Loaders and codecs loop over millions of pixels; `-O` keeps them fast in debug builds too.
+/// Everything else is optimized in debug builds too: loaders and codecs loop over millions of
+/// pixels, and the layer and meta-learning code runs every step, so `swift test` can train real
+/// models in seconds. (`@testable import` still works: SwiftPM adds `-enable-testing`.)
 let optimizedSettings: [SwiftSetting] = [.unsafeFlags(["-O"] + cpuFlags)]
 
 let package = Package(
@@ -49,25 +51,30 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "ReptileKernels", swiftSettings: kernelSettings),
         .target(name: "ReptileFormats", dependencies: ["CZlib", "CJPEG"], swiftSettings: optimizedSettings),
-        .target(name: "ReptileNN", dependencies: ["ReptileKernels"]),
-        .target(name: "ReptileMeta", dependencies: ["ReptileNN", "ReptileKernels"]),
+        .target(name: "ReptileNN", dependencies: ["ReptileKernels"], swiftSettings: optimizedSettings),
+        .target(name: "ReptileMeta", dependencies: ["ReptileNN", "ReptileKernels"], swiftSettings: optimizedSettings),
         .target(name: "ReptileData", dependencies: ["ReptileFormats", "ReptileKernels", "ReptileMeta"],
                 resources: [.copy("Resources/omniglot")], swiftSettings: optimizedSettings),
-        .target(name: "ReptileCheckpoint", dependencies: ["ReptileFormats", "ReptileNN"]),
-        .target(name: "ReptilePlot", dependencies: ["ReptileFormats"]),
+        .target(name: "ReptileCheckpoint", dependencies: ["ReptileFormats", "ReptileNN"], swiftSettings: optimizedSettings),
+        .target(name: "ReptilePlot", dependencies: ["ReptileFormats"], swiftSettings: optimizedSettings),
         .target(name: "ReptileExperiments",
-                dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileCheckpoint", "ReptilePlot"]),
+                dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileCheckpoint", "ReptilePlot"],
+                resources: [.copy("Resources/models")], swiftSettings: optimizedSettings),
         .target(name: "Reptile",
                 dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileFormats",
                                "ReptileCheckpoint", "ReptilePlot", "ReptileExperiments"]),
+        .target(name: "ReptileServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+                swiftSettings: optimizedSettings),
         .executableTarget(name: "ReptileCLI",
-                          dependencies: ["Reptile", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+                          dependencies: ["Reptile", "ReptileServer",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ReptileKernelsTests", dependencies: ["ReptileKernels"]),
         .testTarget(name: "ReptileNNTests", dependencies: ["ReptileNN", "ReptileKernels"]),
         .testTarget(name: "ReptileMetaTests", dependencies: ["ReptileMeta", "ReptileNN", "ReptileKernels"]),
@@ -76,6 +83,10 @@ let package = Package(
         .testTarget(name: "ReptileDataTests", dependencies: ["ReptileData", "ReptileFormats", "ReptileMeta", "ReptileKernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ReptileExperimentsTests", dependencies: ["Reptile"]),
+        .testTarget(name: "ReptileServerTests",
+                    dependencies: ["ReptileServer", "Reptile",
+                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ],
     swiftLanguageModes: [.v5]
 )
