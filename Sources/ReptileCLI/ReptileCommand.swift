@@ -8,7 +8,7 @@ import Foundation
 import Reptile
 
 @main
-struct ReptileCommand: ParsableCommand {
+struct ReptileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reptile",
         abstract: "Reptile meta-learning (Nichol, Achiam & Schulman, 2018): train, evaluate, benchmark and demo.",
@@ -17,6 +17,6 @@ struct ReptileCommand: ParsableCommand {
         `reptile train omniglot --help` (few-shot Omniglot with the paper's flags).
         """,
         version: "0.1.0",
-        subcommands: [Sine.self, Train.self, Evaluate.self]
+        subcommands: [Sine.self, Train.self, Evaluate.self, Serve.self, Bench.self, Study.self]
     )
 }

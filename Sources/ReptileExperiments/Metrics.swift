@@ -74,16 +74,7 @@ struct Metrics {
     /// moving average over a window of about 2 % of the points (at least 1).
     func chart() -> LineChart {
         let window = max(1, lines.count / 50)
-        func smoothed(_ values: [Double]) -> [Double] {
-            var result: [Double] = []
-            var sum = 0.0
-            for (i, v) in values.enumerated() {
-                sum += v
-                if i >= window { sum -= values[i - window] }
-                result.append(sum / Double(min(i + 1, window)))
-            }
-            return result
-        }
+        func smoothed(_ values: [Double]) -> [Double] { movingAverage(values, window: window) }
         let xs = lines.map { Double($0.iteration) }
         return LineChart(title: "Meta-training: accuracy on one task per evaluation (moving average of \(window))",
                          xLabel: "meta-iteration", yLabel: "accuracy", yRange: 0...1, legendPosition: .lowerRight,
@@ -96,4 +87,17 @@ struct Metrics {
         guard let directory, !lines.isEmpty else { return }
         try chart().write(to: (directory as NSString).appendingPathComponent(Metrics.curveFile))
     }
+}
+
+/// The mean of each value and the `window − 1` before it (fewer at the start).
+func movingAverage(_ values: [Double], window: Int) -> [Double] {
+    var result: [Double] = []
+    result.reserveCapacity(values.count)
+    var sum = 0.0
+    for (i, v) in values.enumerated() {
+        sum += v
+        if i >= window { sum -= values[i - window] }
+        result.append(sum / Double(min(i + 1, window)))
+    }
+    return result
 }

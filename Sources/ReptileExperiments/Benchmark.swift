@@ -1,0 +1,215 @@
+// `reptile bench`: the speed of meta-training in the paper's settings, measured the same way every
+// time so that optimizations can be compared (median of several timed runs after a warm-up).
+
+import Foundation
+import ReptileData
+import ReptileKernels
+import ReptileMeta
+import ReptileNN
+
+/// One benchmarked setting: a model and the shape of its meta-iterations.
+public struct BenchmarkSetting: Sendable, Codable {
+    public var name: String
+    public var ways: Int
+    public var trainShots: Int
+    public var innerBatch: Int
+    public var innerIterations: Int
+    public var metaBatch: Int
+    /// Evaluation shots and adaptation steps, for the per-task evaluation timings.
+    public var evalShots: Int
+    public var evalBatch: Int
+    public var evalIterations: Int
+
+    /// The paper's settings (SPEC §3) and their PyTorch timings on the 2-core reference machine (ms).
+    public static let omniglot5 = BenchmarkSetting(name: "omniglot-5way", ways: 5, trainShots: 10, innerBatch: 10, innerIterations: 5,
+                                                   metaBatch: 5, evalShots: 1, evalBatch: 5, evalIterations: 50)
+    public static let omniglot20 = BenchmarkSetting(name: "omniglot-20way", ways: 20, trainShots: 10, innerBatch: 20, innerIterations: 10,
+                                                    metaBatch: 5, evalShots: 1, evalBatch: 10, evalIterations: 50)
+    public static let miniImageNet5 = BenchmarkSetting(name: "miniimagenet-5way", ways: 5, trainShots: 15, innerBatch: 10, innerIterations: 8,
+                                                       metaBatch: 5, evalShots: 1, evalBatch: 5, evalIterations: 50)
+    public static let all = [omniglot5, omniglot20, miniImageNet5]
+
+    var isMiniImageNet: Bool { name.hasPrefix("miniimagenet") }
+}
+
+/// What `reptile bench` measured for one setting.
+public struct BenchmarkResult: Sendable, Codable {
+    public var setting: String
+    /// Median milliseconds per meta-iteration, and every timed run's figure.
+    public var msPerMetaIteration: Double
+    public var runsMs: [Double]
+    public var flopsPerMetaIteration: Double
+    public var gflops: Double
+    /// Achieved GFLOP/s over the peak estimate of the threads used.
+    public var fractionOfPeak: Double
+    public var threads: Int
+    /// Milliseconds of one evaluation task (adaptation + prediction), each mode.
+    public var evalTaskMs: Double?
+    public var evalTaskTransductiveMs: Double?
+    /// The reference PyTorch figure on the 2-core machine of the project, for the ratio.
+    public var pytorchMs: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case setting, threads, gflops
+        case msPerMetaIteration = "ms_per_meta_iteration"
+        case runsMs = "runs_ms"
+        case flopsPerMetaIteration = "flops_per_meta_iteration"
+        case fractionOfPeak = "fraction_of_peak"
+        case evalTaskMs = "eval_task_ms"
+        case evalTaskTransductiveMs = "eval_task_transductive_ms"
+        case pytorchMs = "pytorch_ms"
+    }
+}
+
+/// The whole report of `reptile bench`.
+public struct BenchmarkReport: Sendable, Codable {
+    public var results: [BenchmarkResult]
+    /// Peak estimate of one core (GFLOP/s) from ``PeakThroughput``.
+    public var peakGflopsPerCore: Double
+    public var cores: Int
+    /// Peak resident memory of the process at the end (MB).
+    public var peakRSSMegabytes: Double
+    public var cpu: String
+
+    public init(results: [BenchmarkResult], peakGflopsPerCore: Double, cores: Int, peakRSSMegabytes: Double, cpu: String) {
+        self.results = results
+        self.peakGflopsPerCore = peakGflopsPerCore
+        self.cores = cores
+        self.peakRSSMegabytes = peakRSSMegabytes
+        self.cpu = cpu
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case results, cores, cpu
+        case peakGflopsPerCore = "peak_gflops_per_core"
+        case peakRSSMegabytes = "peak_rss_mb"
+    }
+}
+
+public enum Benchmark {
+    /// PyTorch 2.15 (CPU, eager, 2 threads) on the project's 2-core machine, ms per meta-iteration.
+    public static let pytorchMs: [String: Double] = ["omniglot-5way": 297, "omniglot-20way": 700, "miniimagenet-5way": 1783, "sine": 3.2]
+
+    /// Floating-point operations of one meta-iteration: per example and inner step, the forward
+    /// pass (2 flops per multiply-add), the weight gradients (the same) and the input gradients of
+    /// every layer but the first (the same again).
+    public static func flopsPerMetaIteration(model: Sequential, setting: BenchmarkSetting) -> Double {
+        let forward = Double(model.forwardMultiplyAdds)
+        let first = Double(model.layers.first?.forwardMultiplyAdds ?? 0)
+        let perExample = 2 * (3 * forward - first)
+        return perExample * Double(setting.innerBatch * setting.innerIterations * setting.metaBatch)
+    }
+
+    /// Peak resident set size of this process in MB.
+    public static func peakRSSMegabytes() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue == 0 ? __rusage_who_t(0) : __rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024  // KB
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Double(usage.ru_maxrss) / 1_048_576  // bytes
+        #endif
+    }
+
+    /// The CPU's model name (from /proc/cpuinfo on Linux).
+    public static func cpuName() -> String {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let name = line.split(separator: ":", maxSplits: 1).last else { return "unknown" }
+        return name.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Synthetic photos of Mini-ImageNet's shape (84×84 RGB) for timing: the data set is not shipped,
+    /// and the time of a meta-iteration does not depend on the pixels.
+    static func syntheticPhotos(classes: Int, imagesPerClass: Int) -> ImageSet {
+        var rng = RandomGenerator(seed: 7, stream: [0])
+        let count = classes * imagesPerClass * 84 * 84 * 3
+        let pixels = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        return ImageSet(height: 84, width: 84, channels: 3, classNames: (0..<classes).map { "class\($0)" },
+                        imagesPerClass: [Int](repeating: imagesPerClass, count: classes), pixels: pixels, divisor: 255)
+    }
+
+    /// Times `setting`: `warmup` meta-iterations, then `runs` timed runs of `iterations` each.
+    public static func run(_ setting: BenchmarkSetting, omniglot: FewShotSplits?, threads: Int?, runs: Int, iterations: Int,
+                           warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double) throws -> BenchmarkResult {
+        let model: Sequential
+        let dataset: FewShotDataset
+        if setting.isMiniImageNet {
+            model = try Models.miniImageNet(classes: setting.ways)
+            let images = syntheticPhotos(classes: 64, imagesPerClass: 20)
+            dataset = FewShotDataset(images: images, classes: (0..<64).map { FewShotClass(index: $0) })
+        } else {
+            guard let omniglot else { throw ExperimentError("the Omniglot settings need the Omniglot data") }
+            model = try Models.omniglot(classes: setting.ways)
+            dataset = omniglot.train
+        }
+        let config = MetaTrainingConfiguration(
+            inner: InnerLoopConfiguration(batchSize: setting.innerBatch, iterations: setting.innerIterations),
+            metaBatchSize: setting.metaBatch, metaStepSize: 1, metaStepSizeFinal: 0,
+            metaIterations: 1_000_000, seed: 0)
+        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy,
+                                  tasks: FewShotTasks(dataset, ways: setting.ways, shots: setting.trainShots),
+                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.001, beta1: 0),
+                                  configuration: config, threads: threads)
+        for _ in 0..<warmup { trainer.step() }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<iterations { trainer.step() }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
+        }
+        let median = times.sorted()[times.count / 2]
+        let flops = flopsPerMetaIteration(model: model, setting: setting)
+        let gflops = flops / (median / 1000) / 1e9
+
+        // One evaluation task at a time (as ParallelEvaluation runs each on one thread).
+        func evalMs(transductive: Bool) -> Double {
+            let evaluation = FewShotEvaluation(ways: setting.ways, shots: setting.evalShots, batchSize: setting.evalBatch,
+                                               iterations: setting.evalIterations, transductive: transductive)
+            let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
+            let weights = FloatBuffer(count: model.parameterCount)
+            var rng = RandomGenerator(seed: 0, stream: [RandomStream.finalEvaluation.rawValue])
+            return trainer.parameters.withUnsafeBufferPointer { p in
+                _ = evaluation.evaluateTask(dataset, parameters: p.baseAddress!, optimizer: trainer.innerOptimizer,
+                                            learner: learner, weights: weights.pointer, using: &rng)
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<evalTasks {
+                    _ = evaluation.evaluateTask(dataset, parameters: p.baseAddress!, optimizer: trainer.innerOptimizer,
+                                                learner: learner, weights: weights.pointer, using: &rng)
+                }
+                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(evalTasks)
+            }
+        }
+        let (plain, transductive) = evalTasks > 0 ? (evalMs(transductive: false), evalMs(transductive: true)) : (nil, nil)
+        return BenchmarkResult(setting: setting.name, msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
+                               gflops: gflops, fractionOfPeak: gflops * 1e9 / (peakPerCore * Double(trainer.threadCount)),
+                               threads: trainer.threadCount, evalTaskMs: plain, evalTaskTransductiveMs: transductive,
+                               pytorchMs: pytorchMs[setting.name])
+    }
+
+    /// Times the sine demo's meta-iterations (serial Reptile, one task of 50 points, 5 SGD steps).
+    public static func runSine(runs: Int, iterations: Int, peakPerCore: Double) throws -> BenchmarkResult {
+        let model = try SineExperiment.model(activation: .tanh)
+        let tasks = SineTasks()
+        let config = MetaTrainingConfiguration(inner: InnerLoopConfiguration(batchSize: 10, iterations: 5),
+                                               metaStepSize: 0.1, metaStepSizeFinal: 0, metaIterations: 1_000_000, seed: 0)
+        let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: tasks, innerOptimizer: SGD(learningRate: 0.02),
+                                  configuration: config, maxBatch: 50)
+        for _ in 0..<100 { trainer.step() }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<iterations { trainer.step() }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
+        }
+        let median = times.sorted()[times.count / 2]
+        let setting = BenchmarkSetting(name: "sine", ways: 1, trainShots: 50, innerBatch: 10, innerIterations: 5, metaBatch: 1,
+                                       evalShots: 0, evalBatch: 0, evalIterations: 0)
+        let flops = flopsPerMetaIteration(model: model, setting: setting)
+        let gflops = flops / (median / 1000) / 1e9
+        return BenchmarkResult(setting: "sine", msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
+                               gflops: gflops, fractionOfPeak: gflops * 1e9 / peakPerCore, threads: 1,
+                               evalTaskMs: nil, evalTaskTransductiveMs: nil, pytorchMs: pytorchMs["sine"])
+    }
+}
