@@ -29,6 +29,8 @@ func detectTargetCPU() -> String? {
 
 let targetCPU = detectTargetCPU()
 let cpuFlags: [String] = targetCPU.map { ["-target-cpu", $0] } ?? []
+/// The same CPU for the few C loops (clang's spelling).
+let cFlags: [String] = targetCPU.map { ["-march=\($0)"] } ?? []
 #if arch(arm64)
 let hasFMA = true
 #else
@@ -56,7 +58,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "ReptileKernels", swiftSettings: kernelSettings),
+        .target(name: "CReptileKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"] + cFlags)]),
+        .target(name: "ReptileKernels", dependencies: ["CReptileKernels"], swiftSettings: kernelSettings),
         .target(name: "ReptileFormats", dependencies: ["CZlib", "CJPEG"], swiftSettings: optimizedSettings),
         .target(name: "ReptileNN", dependencies: ["ReptileKernels"], swiftSettings: optimizedSettings),
         .target(name: "ReptileMeta", dependencies: ["ReptileNN", "ReptileKernels"], swiftSettings: optimizedSettings),

@@ -141,8 +141,8 @@ public struct GradientCombinationStudy {
         let series = zip(combinations, accuracies).enumerated().map { index, pair in
             Series(name: pair.0.label, x: Array(xs), y: movingAverage(pair.1, window: window), color: RGB.palette(index))
         }
-        return LineChart(title: "Omniglot 5-way: meta-gradients from inner steps g1…gk (test accuracy, moving average of \(window))",
-                         xLabel: "meta-iteration", yLabel: "test accuracy", yRange: 0...1,
+        return LineChart(title: "Omniglot 5-way: meta-gradients made of inner steps g1..gk",
+                         xLabel: "meta-iteration", yLabel: "test accuracy (moving average of \(window))", yRange: 0...1,
                          size: ChartSize(width: 900, height: 620), legendPosition: .lowerRight, showsGrid: true,
                          referenceLines: [ReferenceLine(y: 1 / Double(settings.ways), label: "chance")], series: series)
     }

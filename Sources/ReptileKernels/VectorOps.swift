@@ -1,6 +1,7 @@
 // Vector arithmetic on flat float buffers: what snapshot, interpolate, average and the optimizer
 // updates of a whole parameter vector need.
 
+import CReptileKernels
 import Foundation
 
 /// Elementwise operations on flat float buffers, vectorized 16 lanes at a time.
@@ -132,45 +133,11 @@ public enum OptimizerKernels {
         firstMoment m: UnsafeMutablePointer<Float>?, secondMoment v: UnsafeMutablePointer<Float>,
         correctedStep: Float, beta1: Float, beta2: Float, epsilon: Float, count: Int
     ) {
-        let b2 = SIMD16<Float>(repeating: beta2)
-        let oneMinusB2 = SIMD16<Float>(repeating: 1 - beta2)
-        let lr = SIMD16<Float>(repeating: correctedStep)
-        let eps = SIMD16<Float>(repeating: epsilon)
+        // In C: Swift's `squareRoot()` compiles to one scalar square root per element.
         if let m, beta1 != 0 {
-            let b1 = SIMD16<Float>(repeating: beta1)
-            let oneMinusB1 = SIMD16<Float>(repeating: 1 - beta1)
-            var i = 0
-            while i + 16 <= count {
-                let g = load16(gradients + i)
-                let mi = b1 * load16(m + i) + oneMinusB1 * g
-                let vi = b2 * load16(v + i) + oneMinusB2 * (g * g)
-                store16(mi, m + i)
-                store16(vi, v + i)
-                store16(load16(parameters + i) - lr * mi / (vi.squareRoot() + eps), parameters + i)
-                i += 16
-            }
-            while i < count {
-                let g = gradients[i]
-                m[i] = beta1 * m[i] + (1 - beta1) * g
-                v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                parameters[i] -= correctedStep * m[i] / (v[i].squareRoot() + epsilon)
-                i += 1
-            }
+            reptile_adam(parameters, gradients, m, v, correctedStep, beta1, beta2, epsilon, count)
         } else {
-            var i = 0
-            while i + 16 <= count {
-                let g = load16(gradients + i)
-                let vi = b2 * load16(v + i) + oneMinusB2 * (g * g)
-                store16(vi, v + i)
-                store16(load16(parameters + i) - lr * g / (vi.squareRoot() + eps), parameters + i)
-                i += 16
-            }
-            while i < count {
-                let g = gradients[i]
-                v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                parameters[i] -= correctedStep * g / (v[i].squareRoot() + epsilon)
-                i += 1
-            }
+            reptile_adam_beta1_zero(parameters, gradients, v, correctedStep, beta2, epsilon, count)
         }
     }
 }
