@@ -156,6 +156,19 @@ struct TrainRunner {
     }
 }
 
+/// Where a training run keeps its files, and how it reports.
+struct TrainingRunFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
+    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
+    @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
+    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+
+    func runner(_ benchmark: FewShotBenchmark, flags: FewShotFlags, dataFlags: DataFlags) -> TrainRunner {
+        TrainRunner(benchmark: benchmark, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
+                    checkpointInterval: checkpointInterval, resume: resume, json: json)
+    }
+}
+
 struct TrainOmniglot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omniglot",
@@ -168,14 +181,10 @@ struct TrainOmniglot: ParsableCommand {
         """)
     @OptionGroup var flags: FewShotFlags
     @OptionGroup var dataFlags: DataFlags
-    @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
-    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
-    @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
-    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+    @OptionGroup var runFlags: TrainingRunFlags
 
     func run() throws {
-        try TrainRunner(benchmark: .omniglot, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
-                        checkpointInterval: checkpointInterval, resume: resume, json: json).run()
+        try runFlags.runner(.omniglot, flags: flags, dataFlags: dataFlags).run()
     }
 }
 
@@ -185,14 +194,10 @@ struct TrainMiniImageNet: ParsableCommand {
         abstract: "Meta-train on Mini-ImageNet (--data DIR) and evaluate on its val and test classes.")
     @OptionGroup var flags: FewShotFlags
     @OptionGroup var dataFlags: DataFlags
-    @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
-    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
-    @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
-    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+    @OptionGroup var runFlags: TrainingRunFlags
 
     func run() throws {
-        try TrainRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
-                        checkpointInterval: checkpointInterval, resume: resume, json: json).run()
+        try runFlags.runner(.miniimagenet, flags: flags, dataFlags: dataFlags).run()
     }
 }
 

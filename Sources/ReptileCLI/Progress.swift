@@ -12,6 +12,8 @@ final class ProgressLine {
     private let interactive = isatty(fileno(stderr)) != 0
     private var lastPrinted = Date.distantPast
     private var lastDecile = -1
+    /// The count at the first report of a phase: a resumed run starts past 0.
+    private var firstDone: Int?
 
     init(_ label: String, unit: String = "it") {
         self.label = label
@@ -25,15 +27,23 @@ final class ProgressLine {
             start = Date()
             lastDecile = -1
             lastPrinted = .distantPast
+            firstDone = nil
         }
+        if firstDone == nil { firstDone = done; start = Date() }
         lastDone = done
         let now = Date()
         let elapsed = now.timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let remaining = rate > 0 ? Double(total - done) / rate : 0
         let percent = total > 0 ? 100 * done / total : 100
-        let line = String(format: "%@ %d/%d (%d%%) %.1f %@/s, elapsed %@, ETA %@%@", label, done, total, percent, rate, unit,
-                          formatDuration(elapsed), formatDuration(remaining), extra.isEmpty ? "" : " " + extra)
+        // The rate is only meaningful after a little while (the first report would divide by ~0).
+        let speed: String
+        if elapsed >= 0.5, done > firstDone! {
+            let rate = Double(done - firstDone!) / elapsed
+            speed = String(format: "%.1f %@/s, elapsed %@, ETA %@", rate, unit, formatDuration(elapsed),
+                           formatDuration(Double(total - done) / rate))
+        } else {
+            speed = "elapsed " + formatDuration(elapsed)
+        }
+        let line = String(format: "%@ %d/%d (%d%%) %@%@", label, done, total, percent, speed, extra.isEmpty ? "" : " " + extra)
         if interactive {
             guard now.timeIntervalSince(lastPrinted) > 0.1 || done == total else { return }
             lastPrinted = now

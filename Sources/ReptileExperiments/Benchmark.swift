@@ -152,14 +152,7 @@ public enum Benchmark {
                                   tasks: FewShotTasks(dataset, ways: setting.ways, shots: setting.trainShots),
                                   innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.001, beta1: 0),
                                   configuration: config, threads: threads)
-        for _ in 0..<warmup { trainer.step() }
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<iterations { trainer.step() }
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
-        }
-        let median = times.sorted()[times.count / 2]
+        let (median, times) = timeSteps(trainer, warmup: warmup, runs: runs, iterations: iterations)
         let flops = flopsPerMetaIteration(model: model, setting: setting)
         let gflops = flops / (median / 1000) / 1e9
 
@@ -188,6 +181,19 @@ public enum Benchmark {
                                pytorchMs: pytorchMs[setting.name])
     }
 
+    /// Milliseconds per meta-iteration: the median over `runs` timed runs of `iterations` each
+    /// (after `warmup` untimed iterations), and every run's figure.
+    static func timeSteps<T, O>(_ trainer: MetaTrainer<T, O>, warmup: Int, runs: Int, iterations: Int) -> (Double, [Double]) {
+        for _ in 0..<warmup { trainer.step() }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<iterations { trainer.step() }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
+        }
+        return (times.sorted()[times.count / 2], times)
+    }
+
     /// Times the sine demo's meta-iterations (serial Reptile, one task of 50 points, 5 SGD steps).
     public static func runSine(runs: Int, iterations: Int, peakPerCore: Double) throws -> BenchmarkResult {
         let model = try SineExperiment.model(activation: .tanh)
@@ -196,14 +202,7 @@ public enum Benchmark {
                                                metaStepSize: 0.1, metaStepSizeFinal: 0, metaIterations: 1_000_000, seed: 0)
         let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: tasks, innerOptimizer: SGD(learningRate: 0.02),
                                   configuration: config, maxBatch: 50)
-        for _ in 0..<100 { trainer.step() }
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<iterations { trainer.step() }
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
-        }
-        let median = times.sorted()[times.count / 2]
+        let (median, times) = timeSteps(trainer, warmup: 100, runs: runs, iterations: iterations)
         let setting = BenchmarkSetting(name: "sine", ways: 1, trainShots: 50, innerBatch: 10, innerIterations: 5, metaBatch: 1,
                                        evalShots: 0, evalBatch: 0, evalIterations: 0)
         let flops = flopsPerMetaIteration(model: model, setting: setting)
