@@ -30,13 +30,16 @@ public struct PoolGeometry: Equatable, Hashable, Sendable, Codable {
 /// Max-pooling kernels.
 public enum PoolingKernels {
     /// `y[n, oy, ox, c] = max over the window of x`.
+    ///
+    /// The channel loops are plain scalar loops on purpose: LLVM turns them into packed compares
+    /// and blends, whereas the generic `pointwiseMax` on SIMD types runs lane by lane.
     public static func maxForward(_ g: PoolGeometry, batch: Int, input x: UnsafePointer<Float>, output y: UnsafeMutablePointer<Float>) {
         let c = g.channels
         for n in 0..<batch {
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
                     let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
-                    out.update(repeating: -.infinity, count: c)
+                    var first = true
                     for wy in 0..<g.size {
                         let iy = oy * g.stride - g.padTop + wy
                         if iy < 0 || iy >= g.inputHeight { continue }
@@ -44,11 +47,18 @@ public enum PoolingKernels {
                             let ix = ox * g.stride - g.padLeft + wx
                             if ix < 0 || ix >= g.inputWidth { continue }
                             let inp = x + ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
-                            var j = 0
-                            while j + 16 <= c { store16(pointwiseMax(load16(out + j), load16(inp + j)), out + j); j += 16 }
-                            while j < c { out[j] = max(out[j], inp[j]); j += 1 }
+                            if first {
+                                out.update(from: inp, count: c)
+                                first = false
+                            } else {
+                                for j in 0..<c {
+                                    let v = inp[j], m = out[j]
+                                    out[j] = v > m ? v : m
+                                }
+                            }
                         }
                     }
+                    if first { out.update(repeating: -.infinity, count: c) }
                 }
             }
         }
@@ -60,21 +70,30 @@ public enum PoolingKernels {
                                    outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
         let c = g.channels
         dx.update(repeating: 0, count: batch * g.inputSize)
-        for n in 0..<batch {
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
-                    for j in 0..<c {
-                        let best = y[o + j]
-                        var done = false
-                        for wy in 0..<g.size where !done {
+        // `remaining[j]`: the gradient of channel j not yet given to a window position; the first
+        // position equal to the maximum takes it, later equal ones get nothing.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { remainingBuffer in
+            let remaining = remainingBuffer.baseAddress!
+            for n in 0..<batch {
+                for oy in 0..<g.outputHeight {
+                    for ox in 0..<g.outputWidth {
+                        let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
+                        remaining.update(from: dy + o, count: c)
+                        let best = y + o
+                        for wy in 0..<g.size {
                             let iy = oy * g.stride - g.padTop + wy
                             if iy < 0 || iy >= g.inputHeight { continue }
                             for wx in 0..<g.size {
                                 let ix = ox * g.stride - g.padLeft + wx
                                 if ix < 0 || ix >= g.inputWidth { continue }
-                                let i = ((n * g.inputHeight + iy) * g.inputWidth + ix) * c + j
-                                if x[i] == best { dx[i] += dy[o + j]; done = true; break }
+                                let i = ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
+                                let xi = x + i, dxi = dx + i
+                                for j in 0..<c {
+                                    let hit = xi[j] == best[j]
+                                    let r = remaining[j]
+                                    dxi[j] += hit ? r : 0
+                                    remaining[j] = hit ? 0 : r
+                                }
                             }
                         }
                     }
