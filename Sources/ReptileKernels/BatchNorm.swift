@@ -98,27 +98,35 @@ public enum BatchNormKernels {
             }
         }
         guard let dx else { return }
-        // Pass 2: dx = γ/σ · (g − dβ/N − x̂·dγ/N).
+        // Pass 2: dx = γ/σ · (g − dβ/N − x̂·dγ/N), with dβ/N and dγ/N divided once per channel
+        // instead of once per element.
         let n = Float(rows)
-        for r in 0..<rows {
-            let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
-            var j = 0
-            while j < vectorized {
-                let inv = load16(inverseStd + j)
-                let gam = load16(gamma + j)
-                let xhat = (load16(xr + j) - load16(mean + j)) * inv
-                var g = load16(gr + j)
-                if relu { g.replace(with: zero, where: load16(beta + j).fma(gam, xhat) .<= zero) }
-                let inner = g - load16(dbeta + j) / n - xhat * load16(dgamma + j) / n
-                store16(gam * inv * inner, dxr + j)
-                j += 16
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c + 16) { perChannel in
+            let meanG = perChannel.baseAddress!, meanGX = meanG + c
+            for j in 0..<c {
+                meanG[j] = dbeta[j] / n
+                meanGX[j] = dgamma[j] / n
             }
-            while j < c {
-                let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                var g = gr[j]
-                if relu && gamma[j] * xhat + beta[j] <= 0 { g = 0 }
-                dxr[j] = gamma[j] * inverseStd[j] * (g - dbeta[j] / n - xhat * dgamma[j] / n)
-                j += 1
+            for r in 0..<rows {
+                let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
+                var j = 0
+                while j < vectorized {
+                    let inv = load16(inverseStd + j)
+                    let gam = load16(gamma + j)
+                    let xhat = (load16(xr + j) - load16(mean + j)) * inv
+                    var g = load16(gr + j)
+                    if relu { g.replace(with: zero, where: load16(beta + j).fma(gam, xhat) .<= zero) }
+                    let inner = g - load16(meanG + j) - xhat * load16(meanGX + j)
+                    store16(gam * inv * inner, dxr + j)
+                    j += 16
+                }
+                while j < c {
+                    let xhat = (xr[j] - mean[j]) * inverseStd[j]
+                    var g = gr[j]
+                    if relu && gamma[j] * xhat + beta[j] <= 0 { g = 0 }
+                    dxr[j] = gamma[j] * inverseStd[j] * (g - meanG[j] - xhat * meanGX[j])
+                    j += 1
+                }
             }
         }
     }
