@@ -3,10 +3,12 @@
 // This module owns every loop that touches many floats: vector arithmetic on flat parameter
 // buffers, register-blocked SIMD matrix products, 2-D convolution (forward, input gradient and
 // weight gradient), batch normalization, activations, pooling, losses, image resampling, and the
-// seedable random generator. Everything works on raw `UnsafePointer<Float>` buffers in NHWC order
-// (batch, height, width, channels) so that callers can keep all memory preallocated: nothing here
-// allocates per call except where documented. The module is always compiled with `-Ounchecked`
-// and a target CPU with fused multiply-add (see Package.swift), also in debug builds.
+// seedable random generator, and the multiply-add peak measurement. Adam's element-wise update
+// lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw
+// `UnsafePointer<Float>` buffers in NHWC order (batch, height, width, channels) so that callers can
+// keep all memory preallocated: nothing here allocates per call except where documented. The module
+// is always compiled with `-Ounchecked` and a target CPU with fused multiply-add (see
+// Package.swift), also in debug builds.
 
 /// Extra floats every activation buffer must have readable past its end.
 ///
