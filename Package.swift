@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "Reptile",
                 dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileFormats",
                                "ReptileCheckpoint", "ReptilePlot", "ReptileExperiments"]),
-        .target(name: "ReptileServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+        .target(name: "ReptileServer", dependencies: ["ReptileFormats", .product(name: "Hummingbird", package: "hummingbird")],
                 swiftSettings: optimizedSettings),
         .executableTarget(name: "ReptileCLI",
                           dependencies: ["Reptile", "ReptileServer",

@@ -1,8 +1,10 @@
-// A strict, bounded JSON reader and a string escaper, for safetensors headers. Written here rather than using
-// JSONSerialization so that numbers keep their exact text (64-bit offsets) and output is byte-for-byte stable.
+// A strict, bounded JSON reader and a string escaper, for safetensors headers and the demo server's
+// requests. Written here rather than using JSONSerialization so that numbers keep their exact text
+// (64-bit offsets), output is byte-for-byte stable, and every syntax error is named with its offset
+// (Foundation reports them all as the same "not valid JSON").
 
 /// A parsed JSON value. Objects keep their members in document order; numbers keep their literal text.
-indirect enum JSONValue: Equatable {
+public indirect enum JSONValue: Equatable, Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -10,7 +12,7 @@ indirect enum JSONValue: Equatable {
     case bool(Bool)
     case null
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case let (.object(a), .object(b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
@@ -22,6 +24,18 @@ indirect enum JSONValue: Equatable {
         }
     }
 
+    /// The member `key` of an object (nil for other values and missing keys).
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    /// The value of a number literal as a `Double` (infinite when it overflows, e.g. `1e999`).
+    public var doubleValue: Double? {
+        guard case .number(let text) = self else { return nil }
+        return Double(text)
+    }
+
     /// The value as a non-negative integer, when it is a number literal made only of digits that fits in `Int`.
     var nonNegativeInteger: Int? {
         guard case .number(let text) = self, !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
@@ -29,7 +43,7 @@ indirect enum JSONValue: Equatable {
     }
 
     /// A short description of the value's kind, for error messages.
-    var kind: String {
+    public var kind: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -43,10 +57,12 @@ indirect enum JSONValue: Equatable {
 
 /// Parses RFC 8259 JSON. Rejects duplicate object keys, invalid UTF-8, unescaped control characters and
 /// nesting deeper than 64 levels (so hostile input cannot exhaust the stack).
-struct JSONParser {
-    struct Failure: Error {
-        var message: String
-        var offset: Int
+public struct JSONParser {
+    /// Why a text is not JSON, and the byte offset where that was found.
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var message: String
+        public var offset: Int
+        public var description: String { "\(message) at byte \(offset)" }
     }
 
     private let bytes: UnsafeRawBufferPointer
@@ -55,12 +71,19 @@ struct JSONParser {
     private static let maximumDepth = 64
 
     /// Parses one JSON value that fills `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        parser.skipWhitespace()
+        guard parser.position < bytes.count else { throw parser.failure(bytes.isEmpty ? "empty input" : "no JSON value") }
         let value = try parser.parseValue()
         parser.skipWhitespace()
         guard parser.position == bytes.count else { throw parser.failure("unexpected text after the JSON value") }
         return value
+    }
+
+    /// Parses one JSON value that fills `bytes` (surrounding whitespace allowed).
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        try bytes.withUnsafeBytes { try parse($0) }
     }
 
     private init(bytes: UnsafeRawBufferPointer) {
@@ -77,9 +100,10 @@ struct JSONParser {
 
     private mutating func expect(_ literal: StaticString, value: JSONValue) throws -> JSONValue {
         let count = literal.utf8CodeUnitCount
-        guard position + count <= bytes.count else { throw failure("invalid literal") }
         let expected = UnsafeBufferPointer(start: literal.utf8Start, count: count)
-        for index in 0..<count where bytes[position + index] != expected[index] { throw failure("invalid literal") }
+        for index in 0..<count where position + index >= bytes.count || bytes[position + index] != expected[index] {
+            throw failure("invalid literal (expected \(literal))")
+        }
         position += count
         return value
     }
@@ -95,14 +119,16 @@ struct JSONParser {
         case UInt8(ascii: "f"): return try expect("false", value: .bool(false))
         case UInt8(ascii: "n"): return try expect("null", value: .null)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
-        default: throw failure("unexpected character")
+        default:
+            let shown = (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+            throw failure("unexpected character \(shown)")
         }
     }
 
     private mutating func nested(_ body: (inout JSONParser) throws -> JSONValue) throws -> JSONValue {
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Self.maximumDepth else { throw failure("nested too deeply") }
+        guard depth <= Self.maximumDepth else { throw failure("nested too deeply (more than \(Self.maximumDepth) levels of nesting)") }
         return try body(&self)
     }
 
@@ -161,6 +187,7 @@ struct JSONParser {
         if current == UInt8(ascii: "-") { position += 1 }
         if current == UInt8(ascii: "0") {
             position += 1
+            if let byte = current, (0x30...0x39).contains(byte) { throw failure("invalid number: leading zero") }
         } else if digits() == 0 {
             throw failure("invalid number")
         }

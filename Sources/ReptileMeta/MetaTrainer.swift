@@ -121,6 +121,8 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     private let taskWeights: [FloatBuffer]
     private let metaGradients: [FloatBuffer]
     private let taskLosses: FloatBuffer
+    /// Per-task copies of the inner optimizer (parallel execution), reused every meta-iteration.
+    private var optimizerCopies: [InnerOptimizer]
 
     /// - Parameters:
     ///   - parameters: the initialization to start from (default: the model's initializers,
@@ -155,6 +157,8 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         taskWeights = (0..<workers).map { _ in FloatBuffer(count: model.parameterCount) }
         metaGradients = (0..<configuration.metaBatchSize).map { _ in FloatBuffer(count: model.parameterCount) }
         taskLosses = FloatBuffer(count: configuration.metaBatchSize)
+        optimizerCopies = configuration.taskExecution == .parallel
+            ? [InnerOptimizer](repeating: innerOptimizer, count: configuration.metaBatchSize) : []
     }
 
     /// Runs one meta-iteration and advances ``iteration``.
@@ -171,19 +175,24 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
             for t in 0..<n { runTask(t, iteration: i, worker: 0, optimizer: &optimizer) }
             innerOptimizer = optimizer
         case .parallel:
-            var copies = [InnerOptimizer](repeating: innerOptimizer, count: n)
-            copies.withUnsafeMutableBufferPointer { copiesBuffer in
-                let box = UnsafeSendable(copiesBuffer)
-                let workers = threadCount
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    var t = w
-                    while t < n {
-                        runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
-                        t += workers
+            // Each task starts from a copy of the shared state; the copies' buffers are kept
+            // between meta-iterations so that this allocates nothing.
+            do {  // `start` ends here, so that the merge below writes into unshared buffers.
+                let start = innerOptimizer
+                optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
+                    let box = UnsafeSendable(copiesBuffer)
+                    let workers = threadCount
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        var t = w
+                        while t < n {
+                            box.value[t].assign(from: start)
+                            runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
+                            t += workers
+                        }
                     }
                 }
             }
-            innerOptimizer.merge(copies, stepsEach: c.inner.iterations)
+            innerOptimizer.merge(optimizerCopies, stepsEach: c.inner.iterations)
         }
         // Mean meta-gradient, reduced in task order (deterministic whatever the thread count).
         let mean = metaGradients[0].pointer

@@ -16,6 +16,10 @@ public protocol Optimizer: Sendable {
     /// (tasks of one meta-batch), in their given order, into `self`.
     mutating func merge(_ copies: [Self], stepsEach: Int)
 
+    /// Makes `self` equal to `other`, reusing `self`'s storage where it can, so that a training
+    /// step can reset per-task copies without allocating.
+    mutating func assign(from other: Self)
+
     /// The optimizer's state as named tensors (for checkpoints); empty when it has none.
     var stateTensors: [StateTensor] { get }
 
@@ -36,6 +40,8 @@ public struct StateTensor: Sendable, Equatable {
 }
 
 extension Optimizer {
+    public mutating func assign(from other: Self) { self = other }
+
     /// Convenience for arrays.
     public mutating func update(_ parameters: inout [Float], gradients: [Float]) {
         precondition(parameters.count == gradients.count, "parameters and gradients differ in size")
@@ -121,23 +127,35 @@ public struct Adam: Optimizer, Equatable {
     public mutating func merge(_ copies: [Adam], stepsEach: Int) {
         guard let first = copies.first else { return }
         let scale = 1 / Float(copies.count)
-        var v = first.state.secondMoment
-        var m = first.state.firstMoment
-        v.withUnsafeMutableBufferPointer { vb in
-            for copy in copies.dropFirst() {
-                copy.state.secondMoment.withUnsafeBufferPointer { Vector.add($0.baseAddress!, into: vb.baseAddress!, count: vb.count) }
-            }
-            Vector.scale(vb.baseAddress!, by: scale, count: vb.count)
-        }
-        if !m.isEmpty {
-            m.withUnsafeMutableBufferPointer { mb in
+        // Into `self`'s own buffers (first copy, then the others added in order, then scaled).
+        func average(_ target: inout [Float], _ moment: (Adam) -> [Float]) {
+            target.withUnsafeMutableBufferPointer { tb in
+                moment(first).withUnsafeBufferPointer { tb.baseAddress!.update(from: $0.baseAddress!, count: tb.count) }
                 for copy in copies.dropFirst() {
-                    copy.state.firstMoment.withUnsafeBufferPointer { Vector.add($0.baseAddress!, into: mb.baseAddress!, count: mb.count) }
+                    moment(copy).withUnsafeBufferPointer { Vector.add($0.baseAddress!, into: tb.baseAddress!, count: tb.count) }
                 }
-                Vector.scale(mb.baseAddress!, by: scale, count: mb.count)
+                Vector.scale(tb.baseAddress!, by: scale, count: tb.count)
             }
         }
-        state = State(firstMoment: m, secondMoment: v, step: state.step + stepsEach)
+        average(&state.secondMoment) { $0.state.secondMoment }
+        if !state.firstMoment.isEmpty { average(&state.firstMoment) { $0.state.firstMoment } }
+        state.step += stepsEach
+    }
+
+    public mutating func assign(from other: Adam) {
+        learningRate = other.learningRate
+        beta1 = other.beta1
+        beta2 = other.beta2
+        epsilon = other.epsilon
+        func copy(_ target: inout [Float], _ source: [Float]) {
+            guard target.count == source.count else { target = source; return }
+            target.withUnsafeMutableBufferPointer { t in
+                source.withUnsafeBufferPointer { t.baseAddress!.update(from: $0.baseAddress!, count: t.count) }
+            }
+        }
+        copy(&state.secondMoment, other.state.secondMoment)
+        copy(&state.firstMoment, other.state.firstMoment)
+        state.step = other.state.step
     }
 
     public var stateTensors: [StateTensor] {

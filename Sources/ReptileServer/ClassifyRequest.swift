@@ -2,6 +2,7 @@
 // one message that names the offending key or element (for example `train[1][17]`).
 
 import Hummingbird
+import ReptileFormats
 
 /// A validated classification request.
 struct ClassifyRequest: Sendable, Equatable {
@@ -18,26 +19,24 @@ struct ClassifyRequest: Sendable, Equatable {
     static func decode(_ body: [UInt8]) throws(APIError) -> ClassifyRequest {
         let json: JSONValue
         do {
-            json = try StrictJSONParser.parse(body)
-        } catch let error as JSONSyntaxError {
-            throw APIError(.badRequest, "malformed JSON: \(error)")
+            json = try JSONParser.parse(body)
         } catch {
             throw APIError(.badRequest, "malformed JSON: \(error)")
         }
-        guard case .object(let members) = json else {
-            throw APIError(.badRequest, "the body must be a JSON object with keys \"train\" and \"input\", got \(json.kindDescription)")
+        guard case .object = json else {
+            throw APIError(.badRequest, "the body must be a JSON object with keys \"train\" and \"input\", got \(json.kind)")
         }
-        guard let trainValue = members["train"] else {
+        guard let trainValue = json["train"] else {
             throw APIError(.badRequest, "missing key \"train\" (an array of 2 to 5 drawings, one per class, each 784 numbers)")
         }
-        guard let inputValue = members["input"] else {
+        guard let inputValue = json["input"] else {
             throw APIError(.badRequest, "missing key \"input\" (an array of 784 numbers)")
         }
         guard case .array(let drawings) = trainValue else {
-            throw APIError(.badRequest, "\"train\" must be an array of drawings (arrays of 784 numbers), got \(trainValue.kindDescription)")
+            throw APIError(.badRequest, "\"train\" must be an array of drawings (arrays of 784 numbers), got \(trainValue.kind)")
         }
         guard case .array = inputValue else {
-            throw APIError(.badRequest, "\"input\" must be an array of 784 numbers, got \(inputValue.kindDescription)")
+            throw APIError(.badRequest, "\"input\" must be an array of 784 numbers, got \(inputValue.kind)")
         }
         guard classRange.contains(drawings.count) else {
             let noun = drawings.count == 1 ? "drawing" : "drawings"
@@ -57,7 +56,7 @@ struct ClassifyRequest: Sendable, Equatable {
     /// A drawing: an array of exactly 784 finite numbers in [0, 1].
     private static func pixels(_ value: JSONValue, name: String) throws(APIError) -> [Float] {
         guard case .array(let elements) = value else {
-            throw APIError(.badRequest, "\(name) must be an array of \(pixelCount) numbers, got \(value.kindDescription)")
+            throw APIError(.badRequest, "\(name) must be an array of \(pixelCount) numbers, got \(value.kind)")
         }
         guard elements.count == pixelCount else {
             throw APIError(.badRequest,
@@ -65,8 +64,8 @@ struct ClassifyRequest: Sendable, Equatable {
         }
         var result = [Float](repeating: 0, count: pixelCount)
         for (index, element) in elements.enumerated() {
-            guard case .number(let number) = element else {
-                var got = element.kindDescription
+            guard let number = element.doubleValue else {
+                var got = element.kind
                 if case .string(let string) = element {
                     got += " (\"\(string.count > 20 ? String(string.prefix(20)) + "…" : string)\")"
                 }
