@@ -48,7 +48,7 @@ struct Serve: AsyncParsableCommand {
         do {
             model = try DrawingClassifierModel(checkpoint: directory, steps: adaptationSteps)
         } catch {
-            throw ExperimentError("cannot load the demo model from \(directory): \(error)")
+            throw ExperimentError("cannot load the demo model: \(error)")
         }
         let server = DemoServer(classifier: MetaLearnedDrawingClassifier(model: model), host: host, port: port)
         let shownHost = host.contains(":") ? "[\(host)]" : host
