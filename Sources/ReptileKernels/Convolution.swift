@@ -83,6 +83,46 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     }
 }
 
+/// Walks output rows in order without divisions: for the current row, the offset of its
+/// image's first input float and its output position, from which each tap's input pixel follows.
+struct OutputRowCursor {
+    let g: ConvGeometry
+    var imageBase: Int
+    var oy: Int
+    var ox: Int
+
+    /// Positioned on output row `m`.
+    init(_ g: ConvGeometry, row m: Int) {
+        self.g = g
+        let perImage = g.outputHeight * g.outputWidth
+        let n = m / perImage
+        let rest = m - n * perImage
+        imageBase = n * g.inputSize
+        oy = rest / g.outputWidth
+        ox = rest - oy * g.outputWidth
+    }
+
+    /// Moves to the next output row.
+    @inline(__always)
+    mutating func advance() {
+        ox += 1
+        if ox == g.outputWidth {
+            ox = 0
+            oy += 1
+            if oy == g.outputHeight { oy = 0; imageBase += g.inputSize }
+        }
+    }
+
+    /// Offset of the input pixel under kernel position (ky, kx), or nil in the padding.
+    @inline(__always)
+    func offset(ky: Int, kx: Int) -> Int? {
+        let iy = oy * g.strideY - g.padTop + ky
+        let ix = ox * g.strideX - g.padLeft + kx
+        if iy < 0 || iy >= g.inputHeight || ix < 0 || ix >= g.inputWidth { return nil }
+        return imageBase + (iy * g.inputWidth + ix) * g.inputChannels
+    }
+}
+
 /// 2-D convolution kernels.
 ///
 /// With 16·j output channels the three products (forward, input gradient, weight gradient) run on
@@ -124,14 +164,20 @@ public enum Convolution {
         ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
             let rows = block.rows
             var m0 = 0
+            var cursor = OutputRowCursor(g, row: 0)
             while m0 < rowsTotal {
                 for r in 0..<rows {
                     let m = m0 + r
                     if m < rowsTotal {
                         cTable[r] = output + m * outC + c0
-                        for t in 0..<taps {
-                            aTable[t * rows + r] = g.inputOffset(outputRow: m, tap: t).map { input + $0 } ?? zeros
+                        var t = 0
+                        for ky in 0..<g.kernelHeight {
+                            for kx in 0..<g.kernelWidth {
+                                aTable[t * rows + r] = cursor.offset(ky: ky, kx: kx).map { input + $0 } ?? zeros
+                                t += 1
+                            }
                         }
+                        cursor.advance()
                     } else {
                         cTable[r] = junk
                         for t in 0..<taps { aTable[t * rows + r] = zeros }
@@ -171,19 +217,24 @@ public enum Convolution {
         ColumnBlock.forEach(columns: inC, rowsHint: rowsTotal) { c0, block in
             let rows = block.rows
             var m0 = 0
+            var cursor = OutputRowCursor(g, row: 0)
             while m0 < rowsTotal {
                 for r in 0..<rows {
                     let m = m0 + r
                     aTable[r] = m < rowsTotal ? dy + m * outC : zeros
                 }
+                let tileStart = cursor
                 for t in 0..<taps {
+                    let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+                    cursor = tileStart
                     for r in 0..<rows {
                         let m = m0 + r
-                        if m < rowsTotal, let off = g.inputOffset(outputRow: m, tap: t) {
+                        if m < rowsTotal, let off = cursor.offset(ky: ky, kx: kx) {
                             cTable[r] = dx + off + c0
                         } else {
                             cTable[r] = junk
                         }
+                        cursor.advance()
                     }
                     // Different rows of one tap land on different input pixels, so the
                     // accumulating stores never collide.
@@ -218,33 +269,45 @@ public enum Convolution {
         }
         scratch.ensureZerosAndJunk(64)
         let junk = scratch.junk.pointer
-        let aTable = scratch.pointers(2 * rowsTotal)
-        let bTable = aTable + rowsTotal
+        // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
+        // every tap and tile passes over them; each chunk's sums are added into dW in order. The
+        // chunk size depends on the shape only, so results do not depend on threads.
+        let chunk = Matmul.reductionChunk(columns: outC)
+        let aTable = scratch.pointers(2 * min(rowsTotal, chunk))
+        let bTable = aTable + min(rowsTotal, chunk)
         let cTable = scratch.mutablePointers(12)
-        for t in 0..<taps {
-            // The output rows whose receptive field includes this tap inside the image.
-            var count = 0
-            for m in 0..<rowsTotal {
-                if let off = g.inputOffset(outputRow: m, tap: t) {
-                    aTable[count] = input + off
-                    bTable[count] = dy + m * outC
-                    count += 1
-                }
-            }
-            var bOffset = 0  // column offset the B rows currently point at
-            ColumnBlock.forEach(columns: outC, rowsHint: inC) { c0, block in
-                if c0 != bOffset {
-                    for j in 0..<count { bTable[j] += c0 - bOffset }
-                    bOffset = c0
-                }
-                let rows = block.rows
-                var i0 = 0
-                while i0 < inC {
-                    for r in 0..<rows {
-                        cTable[r] = i0 + r < inC ? dw + (t * inC + i0 + r) * outC + c0 : junk
+        for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
+            let chunkEnd = min(rowsTotal, chunkStart + chunk)
+            let accumulate = chunkStart > 0
+            let chunkCursor = OutputRowCursor(g, row: chunkStart)
+            for t in 0..<taps {
+                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+                // The output rows whose receptive field includes this tap inside the image.
+                var count = 0
+                var cursor = chunkCursor
+                for m in chunkStart..<chunkEnd {
+                    if let off = cursor.offset(ky: ky, kx: kx) {
+                        aTable[count] = input + off
+                        bTable[count] = dy + m * outC
+                        count += 1
                     }
-                    block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: false)
-                    i0 += rows
+                    cursor.advance()
+                }
+                var bOffset = 0  // column offset the B rows currently point at
+                ColumnBlock.forEach(columns: outC, rowsHint: inC) { c0, block in
+                    if c0 != bOffset {
+                        for j in 0..<count { bTable[j] += c0 - bOffset }
+                        bOffset = c0
+                    }
+                    let rows = block.rows
+                    var i0 = 0
+                    while i0 < inC {
+                        for r in 0..<rows {
+                            cTable[r] = i0 + r < inC ? dw + (t * inC + i0 + r) * outC + c0 : junk
+                        }
+                        block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: accumulate)
+                        i0 += rows
+                    }
                 }
             }
         }
@@ -256,20 +319,35 @@ public enum Convolution {
         for r in 0..<rows { Vector.add(x + r * columns, into: out, count: columns) }
     }
 
-    /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros for padding).
+    /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros
+    /// for padding). A kernel row lying wholly inside the image is one contiguous copy.
     static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
-        let inC = g.inputChannels, taps = g.taps
-        let depth = taps * inC
-        for m in 0..<rowsTotal {
-            let row = col + m * depth
-            for t in 0..<taps {
-                if let off = g.inputOffset(outputRow: m, tap: t) {
-                    for c in 0..<inC { row[t * inC + c] = input[off + c] }
+        let inC = g.inputChannels
+        let spanCount = g.kernelWidth * inC
+        var cursor = OutputRowCursor(g, row: 0)
+        var dst = col
+        for _ in 0..<rowsTotal {
+            let ix0 = cursor.ox * g.strideX - g.padLeft
+            let wholeRow = ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth
+            for ky in 0..<g.kernelHeight {
+                let iy = cursor.oy * g.strideY - g.padTop + ky
+                if iy < 0 || iy >= g.inputHeight {
+                    dst.update(repeating: 0, count: spanCount)
+                } else if wholeRow {
+                    dst.update(from: input + cursor.imageBase + (iy * g.inputWidth + ix0) * inC, count: spanCount)
                 } else {
-                    for c in 0..<inC { row[t * inC + c] = 0 }
+                    for kx in 0..<g.kernelWidth {
+                        if let off = cursor.offset(ky: ky, kx: kx) {
+                            (dst + kx * inC).update(from: input + off, count: inC)
+                        } else {
+                            (dst + kx * inC).update(repeating: 0, count: inC)
+                        }
+                    }
                 }
+                dst += spanCount
             }
+            cursor.advance()
         }
     }
 

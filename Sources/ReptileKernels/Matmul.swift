@@ -145,20 +145,28 @@ public enum Matmul {
             } else {
                 scratch.ensureZerosAndJunk(64)
                 let junk = scratch.junk.pointer
-                let aTable = scratch.pointers(2 * k)
-                let bTable = aTable + k
+                // Long sums (a convolution's weight gradient over every output pixel of a batch)
+                // run in chunks of rows that stay in L2 while all tiles pass over them; each
+                // chunk's sums are added into C in order.
+                let chunk = reductionChunk(columns: fast)
+                let aTable = scratch.pointers(2 * min(k, chunk))
+                let bTable = aTable + min(k, chunk)
                 let cTable = scratch.mutablePointers(12)
-                for j in 0..<k { aTable[j] = a + j * lda }
-                ColumnBlock.forEach(columns: fast, rowsHint: m) { c0, block in
-                    for j in 0..<k { bTable[j] = b + j * ldb + c0 }
-                    let rows = block.rows
-                    var m0 = 0
-                    while m0 < m {
-                        for r in 0..<rows {
-                            cTable[r] = m0 + r < m ? c + (m0 + r) * ldc + c0 : junk
+                for k0 in stride(from: 0, to: k, by: chunk) {
+                    let count = min(k, k0 + chunk) - k0
+                    for j in 0..<count { aTable[j] = a + (k0 + j) * lda }
+                    ColumnBlock.forEach(columns: fast, rowsHint: m) { c0, block in
+                        for j in 0..<count { bTable[j] = b + (k0 + j) * ldb + c0 }
+                        let rows = block.rows
+                        var m0 = 0
+                        while m0 < m {
+                            for r in 0..<rows {
+                                cTable[r] = m0 + r < m ? c + (m0 + r) * ldc + c0 : junk
+                            }
+                            block.outerKernel(aTable, aOffset: m0, bTable, count: count, cTable,
+                                              accumulate: accumulate || k0 > 0)
+                            m0 += rows
                         }
-                        block.outerKernel(aTable, aOffset: m0, bTable, count: k, cTable, accumulate: accumulate)
-                        m0 += rows
                     }
                 }
             }
@@ -173,6 +181,10 @@ public enum Matmul {
             }
         }
     }
+
+    /// Rows per chunk of a long reduction over rows of `columns` floats: about 512 KB of them,
+    /// and at least 1 024 rows.
+    static func reductionChunk(columns: Int) -> Int { max(1024, 131_072 / max(columns, 1)) }
 
     /// `C ← A·Bᵀ` or, with `accumulate`, `C ← C + A·Bᵀ`. A is `m×k`, B is `n×k`, C is `m×n`
     /// (the input gradient `dY·Wᵀ` of a dense layer). Uses `scratch.floats` for Bᵀ.

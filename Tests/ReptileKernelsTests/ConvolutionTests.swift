@@ -27,6 +27,10 @@ let convCases: [(String, ConvGeometry, Int)] = [
     ("wide-80", .same(inputHeight: 5, inputWidth: 6, inputChannels: 48, outputChannels: 80, kernelSize: 3, stride: 1), 2),
     ("narrow-16", .same(inputHeight: 5, inputWidth: 5, inputChannels: 16, outputChannels: 16, kernelSize: 3, stride: 2), 3),
     ("fallback-5", .same(inputHeight: 6, inputWidth: 5, inputChannels: 3, outputChannels: 5, kernelSize: 3, stride: 1), 2),
+    // Batches large enough that the weight gradient sums over several row chunks.
+    ("omniglot-2-chunked", .same(inputHeight: 14, inputWidth: 14, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 50),
+    ("mini-1-chunked", .same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1), 40),
+    ("mini-2-chunked", .same(inputHeight: 11, inputWidth: 11, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 40),
     ("valid-5x5", .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 48, kernelSize: 5, stride: 2), 2),
 ]
 
