@@ -23,6 +23,13 @@ public struct PoolGeometry: Equatable, Hashable, Sendable, Codable {
                             stride: stride, padTop: padH / 2, padLeft: padW / 2, outputHeight: outH, outputWidth: outW)
     }
 
+    /// Whether every input position lies in exactly one window (no overlap, nothing left out),
+    /// as with 2×2 windows, stride 2 and "same" padding.
+    public var windowsTile: Bool {
+        size == stride && padTop == 0 && padLeft == 0
+            && outputHeight * stride >= inputHeight && outputWidth * stride >= inputWidth
+    }
+
     public var inputSize: Int { inputHeight * inputWidth * channels }
     public var outputSize: Int { outputHeight * outputWidth * channels }
 }
@@ -69,7 +76,10 @@ public enum PoolingKernels {
     public static func maxBackward(_ g: PoolGeometry, batch: Int, input x: UnsafePointer<Float>, output y: UnsafePointer<Float>,
                                    outputGradient dy: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>) {
         let c = g.channels
-        dx.update(repeating: 0, count: batch * g.inputSize)
+        // When the windows tile the input (2×2, stride 2, "same": every input position lies in
+        // exactly one window) each position is written once, so there is nothing to clear first.
+        let tiles = g.windowsTile
+        if !tiles { dx.update(repeating: 0, count: batch * g.inputSize) }
         // `remaining[j]`: the gradient of channel j not yet given to a window position; the first
         // position equal to the maximum takes it, later equal ones get nothing.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { remainingBuffer in
@@ -88,11 +98,20 @@ public enum PoolingKernels {
                                 if ix < 0 || ix >= g.inputWidth { continue }
                                 let i = ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
                                 let xi = x + i, dxi = dx + i
-                                for j in 0..<c {
-                                    let hit = xi[j] == best[j]
-                                    let r = remaining[j]
-                                    dxi[j] += hit ? r : 0
-                                    remaining[j] = hit ? 0 : r
+                                if tiles {
+                                    for j in 0..<c {
+                                        let hit = xi[j] == best[j]
+                                        let r = remaining[j]
+                                        dxi[j] = 0 + (hit ? r : 0)  // as 0 += …: −0 becomes +0
+                                        remaining[j] = hit ? 0 : r
+                                    }
+                                } else {
+                                    for j in 0..<c {
+                                        let hit = xi[j] == best[j]
+                                        let r = remaining[j]
+                                        dxi[j] += hit ? r : 0
+                                        remaining[j] = hit ? 0 : r
+                                    }
                                 }
                             }
                         }

@@ -163,6 +163,10 @@ public final class BatchNorm: Layer {
     public let epsilon: Float
     /// Set by ``Sequential`` when a ReLU follows and has been fused into this layer.
     public internal(set) var fusedReLU = false
+    /// Set by ``Sequential`` when max pooling whose windows tile its input follows (after the
+    /// ReLU, if any) and has been fused into this layer: the full-size normalized activation is
+    /// then never written, only its pooled maxima (Mini-ImageNet's 84×84 layers are memory-bound).
+    public internal(set) var fusedPool: PoolGeometry?
     private var rowsPerExample = 1
     public var kind: String { "bn" }
 
@@ -190,6 +194,12 @@ public final class BatchNorm: Layer {
 
     public func forward(_ p: ForwardPass) {
         let c = featureCount
+        if let pool = fusedPool {
+            BatchNormKernels.forwardPooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
+                                           epsilon: epsilon, relu: fusedReLU, output: p.output, mean: p.saved,
+                                           inverseStd: p.saved + c, scratch: p.scratch.floats(c))
+            return
+        }
         BatchNormKernels.forward(p.input, rows: p.batch * rowsPerExample, channels: c,
                                  gamma: p.parameters, beta: p.parameters + c, epsilon: epsilon, relu: fusedReLU,
                                  output: p.output, mean: p.saved, inverseStd: p.saved + c)
@@ -197,6 +207,15 @@ public final class BatchNorm: Layer {
 
     public func backward(_ p: BackwardPass) {
         let c = featureCount
+        if let pool = fusedPool {
+            BatchNormKernels.backwardPooled(p.input, batch: p.batch, pool: pool, output: p.output,
+                                            outputGradient: p.outputGradient, gamma: p.parameters, beta: p.parameters + c,
+                                            relu: fusedReLU, mean: p.saved, inverseStd: p.saved + c,
+                                            inputGradient: p.inputGradient, gammaGradient: p.parameterGradients,
+                                            betaGradient: p.parameterGradients + c,
+                                            scratch: p.scratch.floats(pool.size * pool.inputWidth * c + c))
+            return
+        }
         BatchNormKernels.backward(p.input, outputGradient: p.outputGradient, rows: p.batch * rowsPerExample, channels: c,
                                   gamma: p.parameters, beta: p.parameters + c, relu: fusedReLU,
                                   mean: p.saved, inverseStd: p.saved + c, inputGradient: p.inputGradient,

@@ -44,7 +44,7 @@ public final class Sequential: @unchecked Sendable {
         let layer: any Layer
         let parameterOffset: Int
         let outputCount: Int
-        /// The ReLU after a BatchNorm is fused into it: no stage of its own.
+        /// The ReLU and pooling after a BatchNorm are fused into it: no stages of their own.
     }
     let stages: [Stage]
     /// Floats per input example.
@@ -54,7 +54,11 @@ public final class Sequential: @unchecked Sendable {
 
     /// Builds a model for inputs of shape `inputShape`; throws ``ModelError`` when a layer cannot
     /// take the shape its predecessor produces.
-    public init(inputShape: Shape, layers: [any Layer]) throws {
+    ///
+    /// A ``BatchNorm`` followed by a ``ReLU`` and/or a ``MaxPool2d`` whose windows tile its input
+    /// runs them in one stage (the same floats, less memory traffic); `fusing: false` keeps every
+    /// layer a stage of its own (the tests compare both).
+    public init(inputShape: Shape, layers: [any Layer], fusing: Bool = true) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("input shape must have positive sizes, got \(inputShape)")
         }
@@ -74,13 +78,35 @@ public final class Sequential: @unchecked Sendable {
             for spec in layer.parameterSpecs {
                 layout.append(name: "\(layer.kind)\(index).\(spec.name)", shape: spec.shape, initializer: spec.initializer)
             }
-            stages.append(Stage(layer: layer, parameterOffset: offset, outputCount: shape.reduce(1, *)))
-            if let norm = layer as? BatchNorm, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
-                norm.fusedReLU = true
-                shape = try relu.bind(inputShape: shape)
-                counters["relu", default: 0] += 1
-                i += 1
+            if let norm = layer as? BatchNorm {
+                norm.fusedReLU = false
+                norm.fusedPool = nil
+                if fusing, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
+                    norm.fusedReLU = true
+                    shape = try relu.bind(inputShape: shape)
+                    counters["relu", default: 0] += 1
+                    i += 1
+                }
+                if fusing, i + 1 < layers.count, let pool = layers[i + 1] as? MaxPool2d {
+                    let pooled = try pool.bind(inputShape: shape)
+                    if let geometry = pool.geometry, geometry.windowsTile {
+                        norm.fusedPool = geometry
+                        shape = pooled
+                        counters["pool", default: 0] += 1
+                        i += 1
+                        // Max pooling then ReLU (the Mini-ImageNet block) equals ReLU then max
+                        // pooling, values and gradients: ReLU is monotone, and a window whose
+                        // maximum is ≤ 0 passes no gradient either way.
+                        if !norm.fusedReLU, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
+                            norm.fusedReLU = true
+                            shape = try relu.bind(inputShape: shape)
+                            counters["relu", default: 0] += 1
+                            i += 1
+                        }
+                    }
+                }
             }
+            stages.append(Stage(layer: layer, parameterOffset: offset, outputCount: shape.reduce(1, *)))
             i += 1
         }
         self.stages = stages

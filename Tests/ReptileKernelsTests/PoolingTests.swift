@@ -31,6 +31,24 @@ private func naivePool(_ g: PoolGeometry, batch: Int, x: [Float], dy: [Float]) -
 @Test(arguments: [(21, 21, 32), (84, 84, 16), (6, 5, 20), (3, 3, 1)])
 func maxPoolingMatchesTheDefinitionIncludingTies(height: Int, width: Int, channels: Int) {
     let g = PoolGeometry.same(inputHeight: height, inputWidth: width, channels: channels, size: 2, stride: 2)
+    checkPooling(g)
+}
+
+/// Windows that overlap (3×3, stride 2) or leave the last row and column out ("valid" 2×2 on an
+/// odd size): the input gradient must still be zero where no window routes anything.
+@Test(arguments: [(9, 7, 16, 3, 2, false), (7, 9, 20, 2, 2, true)])
+func maxPoolingWithOverlapsAndUncoveredEdges(height: Int, width: Int, channels: Int, size: Int, stride: Int, valid: Bool) {
+    var g = PoolGeometry.same(inputHeight: height, inputWidth: width, channels: channels, size: size, stride: stride)
+    if valid {
+        g.padTop = 0; g.padLeft = 0
+        g.outputHeight = (height - size) / stride + 1
+        g.outputWidth = (width - size) / stride + 1
+    }
+    checkPooling(g)
+}
+
+private func checkPooling(_ g: PoolGeometry) {
+    let height = g.inputHeight, channels = g.channels
     let batch = 2
     var rng = RandomGenerator(seed: 5, stream: [UInt64(height), UInt64(channels)])
     // Few distinct values, so that windows often hold several equal maxima.

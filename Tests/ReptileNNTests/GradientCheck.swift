@@ -263,3 +263,57 @@ func omniglotModel(classes: Int) throws -> Sequential {
         #expect("\(error)".contains("Linear(100, 5) needs inputs of shape [100], got [784]"))
     }
 }
+
+/// Runs one forward and backward pass of `model` and returns (output, parameter gradients,
+/// input gradient).
+private func passes(_ model: Sequential, parameters: [Float], input: [Float], batch: Int) -> ([Float], [Float], [Float]) {
+    let workspace = model.makeWorkspace(maxBatch: batch)
+    let x = FloatBuffer(count: input.count)
+    input.withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: input.count) }
+    let gradients = FloatBuffer(count: model.parameterCount)
+    let inputGradient = FloatBuffer(count: input.count)
+    return parameters.withUnsafeBufferPointer { p in
+        let out = model.forward(parameters: p.baseAddress!, input: x.pointer, batch: batch, workspace: workspace)
+        let output = Array(UnsafeBufferPointer(start: out, count: batch * model.outputCount))
+        let dy = FloatBuffer(count: output.count)
+        for i in 0..<output.count { dy.pointer[i] = Float(i % 7) - 3 }
+        model.backward(parameters: p.baseAddress!, outputGradient: dy.pointer, gradients: gradients.pointer,
+                       workspace: workspace, inputGradient: inputGradient.pointer)
+        return (output, gradients.array, inputGradient.array)
+    }
+}
+
+@Test("batch norm fused with ReLU and max pooling gives the floats of the separate layers",
+      arguments: [false, true])
+func fusedBatchNormPoolingMatchesSeparateLayers(reluFirst: Bool) throws {
+    // Both orders of the Mini-ImageNet block (pool then ReLU, as the paper's model; ReLU then
+    // pool), on odd sizes (the last window sees one row) and 84×84-like even ones.
+    func layers() -> [any Layer] {
+        var list: [any Layer] = []
+        for i in 0..<2 {
+            list.append(Conv2d(inputChannels: i == 0 ? 3 : 32, outputChannels: 32, kernelSize: 3))
+            list.append(BatchNorm(featureCount: 32))
+            if reluFirst { list.append(ReLU()) }
+            list.append(MaxPool2d(kernelSize: 2, stride: 2))
+            if !reluFirst { list.append(ReLU()) }
+        }
+        list.append(Flatten())
+        list.append(Linear(4 * 4 * 32, 5))
+        return list
+    }
+    let fused = try Sequential(inputShape: [14, 13, 3], layers: layers())
+    let separate = try Sequential(inputShape: [14, 13, 3], layers: layers(), fusing: false)
+    #expect(fused.layout == separate.layout)
+    #expect((fused.layers[1] as? BatchNorm)?.fusedPool != nil && (fused.layers[1] as? BatchNorm)?.fusedReLU == true)
+    #expect((separate.layers[1] as? BatchNorm)?.fusedPool == nil)
+    var rng = RandomGenerator(seed: 3)
+    let parameters = fused.initialParameters(using: &rng)
+    let batch = 3
+    // Coarse values: windows often hold equal maxima, and some windows are all ≤ 0 after BN.
+    let input = (0..<batch * fused.inputCount).map { _ in rng.uniform(Float(0), Float(4)).rounded(.down) }
+    let (y1, g1, dx1) = passes(fused, parameters: parameters, input: input, batch: batch)
+    let (y2, g2, dx2) = passes(separate, parameters: parameters, input: input, batch: batch)
+    #expect(y1 == y2)
+    #expect(g1 == g2)
+    #expect(dx1 == dx2)
+}
