@@ -2,7 +2,7 @@
 //
 // This module owns every loop that touches many floats: vector arithmetic on flat parameter
 // buffers, register-blocked SIMD matrix products, 2-D convolution (forward, input gradient and
-// weight gradient), batch normalization, activations, pooling, losses, image resampling, and the
+// weight gradient), batch normalization (alone, or fused with ReLU and max pooling), activations, pooling, losses, image resampling, and the
 // seedable random generator, and the multiply-add peak measurement. Adam's element-wise update
 // lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw
 // `UnsafePointer<Float>` buffers in NHWC order (batch, height, width, channels) so that callers can
