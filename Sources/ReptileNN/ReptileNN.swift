@@ -5,6 +5,5 @@
 // live in one flat `[Float]` with named views (`ParameterLayout`) and which runs a batch norm with
 // the ReLU and max pooling around it as one stage (the same floats, less memory traffic), the
 // per-thread `Workspace` that holds activations so that a training step allocates nothing, the
-// `Loss` functions, and the
-// inner-loop optimizers (`SGD`, `Adam`) whose state can be snapshotted and restored separately from
-// the weights. The numeric work itself is done by ReptileKernels.
+// `Loss` functions, and the inner-loop optimizers (`SGD`, `Adam`) whose state can be snapshotted
+// and restored separately from the weights. The numeric work itself is done by ReptileKernels.
