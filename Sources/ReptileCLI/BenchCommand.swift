@@ -22,7 +22,7 @@ struct Bench: ParsableCommand {
     }
 
     @Option(name: .customLong("setting"), parsing: .upToNextOption,
-            help: "Settings to run (default: all).")
+            help: "Settings to run.")
     var settings: [Setting] = Setting.allCases
     @Option(help: "Timed runs per setting; the median is reported.") var runs = 5
     @Option(help: "Meta-iterations per timed run (default: about one second of work per run).") var iterations: Int?

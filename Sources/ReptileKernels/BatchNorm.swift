@@ -207,24 +207,11 @@ extension BatchNormKernels {
                 for ox in 0..<g.outputWidth {
                     let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                     var first = true
-                    for wy in 0..<g.size {
-                        let iy = oy * g.stride + wy
-                        if iy >= g.inputHeight { continue }
-                        for wx in 0..<g.size {
-                            let ix = ox * g.stride + wx
-                            if ix >= g.inputWidth { continue }
-                            let target = first ? out : value
-                            normalizeRows(x + ((n * g.inputHeight + iy) * g.inputWidth + ix) * c, rows: 1, channels: c,
-                                          gamma: gamma, beta: beta, relu: relu, mean: mean, inverseStd: inverseStd,
-                                          output: target)
-                            if !first {
-                                for j in 0..<c {
-                                    let v = value[j], m = out[j]
-                                    out[j] = v > m ? v : m
-                                }
-                            }
-                            first = false
-                        }
+                    g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                        normalizeRows(x + i, rows: 1, channels: c, gamma: gamma, beta: beta, relu: relu,
+                                      mean: mean, inverseStd: inverseStd, output: first ? out : value)
+                        if !first { PoolingKernels.keepMaximum(of: value, in: out, count: c) }
+                        first = false
                     }
                 }
             }
@@ -260,27 +247,20 @@ extension BatchNormKernels {
             for n in 0..<batch {
                 for oy in 0..<g.outputHeight {
                     let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
+                    // Offset of the window row's first input float: positions map into `routed`
+                    // by their offset from it.
+                    let windowRow = (n * g.inputHeight + oy * g.stride) * rowFloats
                     for ox in 0..<g.outputWidth {
                         let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                         remaining.update(from: dy + o, count: c)
-                        let best = y + o
-                        for wy in 0..<rowsHere {
-                            let iy = oy * g.stride + wy
-                            for wx in 0..<g.size {
-                                let ix = ox * g.stride + wx
-                                if ix >= g.inputWidth { continue }
-                                let position = routed + wy * rowFloats + ix * c
-                                // The pooling layer's input at this position, as the forward pass made it.
-                                normalizeRows(x + ((n * g.inputHeight + iy) * g.inputWidth + ix) * c, rows: 1, channels: c,
-                                              gamma: gamma, beta: beta, relu: relu, mean: mean, inverseStd: inverseStd,
-                                              output: position)
-                                for j in 0..<c {
-                                    let hit = position[j] == best[j]
-                                    let r = remaining[j]
-                                    position[j] = 0 + (hit ? r : 0)
-                                    remaining[j] = hit ? 0 : r
-                                }
-                            }
+                        g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                            // The pooling layer's input at this position, as the forward pass made
+                            // it, replaced by the gradient routed to it.
+                            let position = routed + (i - windowRow)
+                            normalizeRows(x + i, rows: 1, channels: c, gamma: gamma, beta: beta, relu: relu,
+                                          mean: mean, inverseStd: inverseStd, output: position)
+                            PoolingKernels.route(input: position, maximum: y + o, remaining: remaining, into: position,
+                                                 count: c, overwrite: true)
                         }
                     }
                     for wy in 0..<rowsHere {

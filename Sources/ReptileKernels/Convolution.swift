@@ -315,32 +315,25 @@ public enum Convolution {
 
     /// Sums the rows of a `rows × columns` matrix: `out[c] = Σ_r x[r][c]`.
     public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        // Blocks of up to 64 columns summed in registers (the same additions, row by row, as
-        // accumulating in `out`, without a store and reload per row).
+        // Up to four 16-column vectors summed in registers per pass over the rows (the same
+        // additions, row by row, as accumulating in `out`, without a store and reload per row).
+        // Explicit SIMD16 variables: generic SIMD32/SIMD64 sums compile to one add per lane.
         var c0 = 0
-        while columns - c0 >= 64 {
+        while columns - c0 >= 16 {
+            let vectors = min(4, (columns - c0) / 16)
             var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
             for r in 0..<rows {
                 let p = x + r * columns + c0
-                s0 += load16(p); s1 += load16(p + 16); s2 += load16(p + 32); s3 += load16(p + 48)
+                s0 += load16(p)
+                if vectors > 1 { s1 += load16(p + 16) }
+                if vectors > 2 { s2 += load16(p + 32) }
+                if vectors > 3 { s3 += load16(p + 48) }
             }
-            store16(s0, out + c0); store16(s1, out + c0 + 16); store16(s2, out + c0 + 32); store16(s3, out + c0 + 48)
-            c0 += 64
-        }
-        if columns - c0 >= 32 {
-            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>()
-            for r in 0..<rows {
-                let p = x + r * columns + c0
-                s0 += load16(p); s1 += load16(p + 16)
-            }
-            store16(s0, out + c0); store16(s1, out + c0 + 16)
-            c0 += 32
-        }
-        while columns - c0 >= 16 {
-            var s0 = SIMD16<Float>()
-            for r in 0..<rows { s0 += load16(x + r * columns + c0) }
             store16(s0, out + c0)
-            c0 += 16
+            if vectors > 1 { store16(s1, out + c0 + 16) }
+            if vectors > 2 { store16(s2, out + c0 + 32) }
+            if vectors > 3 { store16(s3, out + c0 + 48) }
+            c0 += 16 * vectors
         }
         if c0 < columns {
             (out + c0).update(repeating: 0, count: columns - c0)

@@ -31,6 +31,21 @@ public struct PoolGeometry: Equatable, Hashable, Sendable, Codable {
     }
 
     public var inputSize: Int { inputHeight * inputWidth * channels }
+
+    /// Calls `body(offset)` with the offset (in floats) of each input pixel of window (n, oy, ox)
+    /// that lies inside the image, in row-major window order.
+    @inline(__always)
+    func forEachPosition(image n: Int, outputY oy: Int, outputX ox: Int, _ body: (Int) -> Void) {
+        for wy in 0..<size {
+            let iy = oy * stride - padTop + wy
+            if iy < 0 || iy >= inputHeight { continue }
+            for wx in 0..<size {
+                let ix = ox * stride - padLeft + wx
+                if ix < 0 || ix >= inputWidth { continue }
+                body(((n * inputHeight + iy) * inputWidth + ix) * channels)
+            }
+        }
+    }
     public var outputSize: Int { outputHeight * outputWidth * channels }
 }
 
@@ -47,26 +62,50 @@ public enum PoolingKernels {
                 for ox in 0..<g.outputWidth {
                     let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                     var first = true
-                    for wy in 0..<g.size {
-                        let iy = oy * g.stride - g.padTop + wy
-                        if iy < 0 || iy >= g.inputHeight { continue }
-                        for wx in 0..<g.size {
-                            let ix = ox * g.stride - g.padLeft + wx
-                            if ix < 0 || ix >= g.inputWidth { continue }
-                            let inp = x + ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
-                            if first {
-                                out.update(from: inp, count: c)
-                                first = false
-                            } else {
-                                for j in 0..<c {
-                                    let v = inp[j], m = out[j]
-                                    out[j] = v > m ? v : m
-                                }
-                            }
+                    g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                        if first {
+                            out.update(from: x + i, count: c)
+                            first = false
+                        } else {
+                            keepMaximum(of: x + i, in: out, count: c)
                         }
                     }
                     if first { out.update(repeating: -.infinity, count: c) }
                 }
+            }
+        }
+    }
+
+    /// `out[j] = max(out[j], v[j])`, keeping `out[j]` on ties (and when `v[j]` is NaN).
+    @inline(__always)
+    static func keepMaximum(of v: UnsafePointer<Float>, in out: UnsafeMutablePointer<Float>, count: Int) {
+        for j in 0..<count {
+            let a = v[j], m = out[j]
+            out[j] = a > m ? a : m
+        }
+    }
+
+    /// One window position of the backward pass: where the position's input `xi` equals the
+    /// window's maximum and the channel's gradient is still `remaining`, the position takes it
+    /// (later equal positions get nothing). Writes `dxi` (or, with `overwrite: false`, adds to it).
+    /// `dxi` may be `xi`.
+    @inline(__always)
+    static func route(input xi: UnsafePointer<Float>, maximum best: UnsafePointer<Float>,
+                      remaining: UnsafeMutablePointer<Float>, into dxi: UnsafeMutablePointer<Float>,
+                      count: Int, overwrite: Bool) {
+        if overwrite {
+            for j in 0..<count {
+                let hit = xi[j] == best[j]
+                let r = remaining[j]
+                dxi[j] = 0 + (hit ? r : 0)  // as 0 += …: −0 becomes +0
+                remaining[j] = hit ? 0 : r
+            }
+        } else {
+            for j in 0..<count {
+                let hit = xi[j] == best[j]
+                let r = remaining[j]
+                dxi[j] += hit ? r : 0
+                remaining[j] = hit ? 0 : r
             }
         }
     }
@@ -80,8 +119,6 @@ public enum PoolingKernels {
         // exactly one window) each position is written once, so there is nothing to clear first.
         let tiles = g.windowsTile
         if !tiles { dx.update(repeating: 0, count: batch * g.inputSize) }
-        // `remaining[j]`: the gradient of channel j not yet given to a window position; the first
-        // position equal to the maximum takes it, later equal ones get nothing.
         withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { remainingBuffer in
             let remaining = remainingBuffer.baseAddress!
             for n in 0..<batch {
@@ -89,31 +126,8 @@ public enum PoolingKernels {
                     for ox in 0..<g.outputWidth {
                         let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
                         remaining.update(from: dy + o, count: c)
-                        let best = y + o
-                        for wy in 0..<g.size {
-                            let iy = oy * g.stride - g.padTop + wy
-                            if iy < 0 || iy >= g.inputHeight { continue }
-                            for wx in 0..<g.size {
-                                let ix = ox * g.stride - g.padLeft + wx
-                                if ix < 0 || ix >= g.inputWidth { continue }
-                                let i = ((n * g.inputHeight + iy) * g.inputWidth + ix) * c
-                                let xi = x + i, dxi = dx + i
-                                if tiles {
-                                    for j in 0..<c {
-                                        let hit = xi[j] == best[j]
-                                        let r = remaining[j]
-                                        dxi[j] = 0 + (hit ? r : 0)  // as 0 += …: −0 becomes +0
-                                        remaining[j] = hit ? 0 : r
-                                    }
-                                } else {
-                                    for j in 0..<c {
-                                        let hit = xi[j] == best[j]
-                                        let r = remaining[j]
-                                        dxi[j] += hit ? r : 0
-                                        remaining[j] = hit ? 0 : r
-                                    }
-                                }
-                            }
+                        g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                            route(input: x + i, maximum: y + o, remaining: remaining, into: dx + i, count: c, overwrite: tiles)
                         }
                     }
                 }
