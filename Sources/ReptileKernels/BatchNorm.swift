@@ -5,7 +5,107 @@
 /// `rows = batch · height · width`), always with the statistics of the current batch: the
 /// reference models normalize with batch statistics in training *and* at test time, which is why
 /// transductive and non-transductive evaluation differ.
+///
+/// Per-channel sums run over the rows in order, in registers, 16 channels at a time; every
+/// variant (alone, fused with pooling) computes each element with the same per-vector functions
+/// (``normalized(_:a:b:relu:)``, ``accumulate(_:routed:channel:_:)``,
+/// ``inputGradient(_:routed:channel:_:)``), so fused and separate layers give the same floats.
 public enum BatchNormKernels {
+    /// The per-channel values the passes read: the saved statistics, the affine parameters, and
+    /// what is derived from them once per call.
+    struct Channels {
+        var gamma, beta, mean, inverseStd: UnsafePointer<Float>
+        /// `a = γ/σ` and `b = β − a·μ`, so that the output is `a·x + b`.
+        var a, b: UnsafeMutablePointer<Float>
+        /// dβ/N and dγ/N (backward passes only).
+        var meanG, meanGX: UnsafeMutablePointer<Float>
+
+        /// Points `a`, `b`, `meanG` and `meanGX` into `scratch` (`4 · count` floats) and fills `a` and `b`.
+        @inline(__always)
+        init(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+             inverseStd: UnsafePointer<Float>, count c: Int, scratch: UnsafeMutablePointer<Float>) {
+            (self.gamma, self.beta, self.mean, self.inverseStd) = (gamma, beta, mean, inverseStd)
+            (a, b, meanG, meanGX) = (scratch, scratch + c, scratch + 2 * c, scratch + 3 * c)
+            let vectorized = c - c % 16
+            var j = 0
+            while j < vectorized {
+                let aj = load16(gamma + j) * load16(inverseStd + j)
+                store16(aj, a + j)
+                store16(load16(beta + j) - aj * load16(mean + j), b + j)
+                j += 16
+            }
+            while j < c { a[j] = gamma[j] * inverseStd[j]; b[j] = beta[j] - a[j] * mean[j]; j += 1 }
+        }
+
+        /// Fills `meanG` and `meanGX` from the summed gradients: divided once per channel instead
+        /// of once per element.
+        @inline(__always)
+        func setGradientMeans(rows: Int, count c: Int, gammaGradient dgamma: UnsafePointer<Float>,
+                              betaGradient dbeta: UnsafePointer<Float>) {
+            let n = Float(rows)
+            for j in 0..<c {
+                meanG[j] = dbeta[j] / n
+                meanGX[j] = dgamma[j] / n
+            }
+        }
+    }
+
+    /// Floats of scratch space the passes need for `channels` channels (besides what the pooled
+    /// variants add).
+    static func channelScratch(_ channels: Int) -> Int { 4 * channels }
+
+    /// The running sums of pass 1 of the backward pass for 16 channels: Σg and Σg·x̂.
+    struct GradientSums {
+        var beta = SIMD16<Float>(), gamma = SIMD16<Float>()
+    }
+
+    // MARK: Per-vector operations (16 channels starting at channel j)
+
+    /// `y = a·x + b` and, with `relu`, `max(0, y)`.
+    @inline(__always)
+    static func normalized(_ x: SIMD16<Float>, a: SIMD16<Float>, b: SIMD16<Float>, relu: Bool) -> SIMD16<Float> {
+        let v = b.fma(a, x)
+        return relu ? pointwiseMax(v, SIMD16<Float>()) : v
+    }
+
+    /// Pass 1 of the backward pass: adds g and g·x̂ to `sums`, where g is the output gradient
+    /// masked by the ReLU (γ·x̂ + β > 0).
+    @inline(__always)
+    static func accumulate(_ x: SIMD16<Float>, routed g: SIMD16<Float>, channel j: Int, _ p: Channels, relu: Bool,
+                           into sums: inout GradientSums) {
+        let xhat = (x - load16(p.mean + j)) * load16(p.inverseStd + j)
+        var g = g
+        if relu { g.replace(with: SIMD16<Float>(), where: load16(p.beta + j).fma(load16(p.gamma + j), xhat) .<= SIMD16<Float>()) }
+        sums.beta += g
+        sums.gamma = sums.gamma.fma(g, xhat)
+    }
+
+    /// Pass 2: dx = γ/σ · (g − dβ/N − x̂·dγ/N), with g masked as in pass 1.
+    @inline(__always)
+    static func inputGradient(_ x: SIMD16<Float>, routed g: SIMD16<Float>, channel j: Int, _ p: Channels,
+                              relu: Bool) -> SIMD16<Float> {
+        let xhat = (x - load16(p.mean + j)) * load16(p.inverseStd + j)
+        var g = g
+        if relu { g.replace(with: SIMD16<Float>(), where: load16(p.beta + j).fma(load16(p.gamma + j), xhat) .<= SIMD16<Float>()) }
+        let inner = g - load16(p.meanG + j) - xhat * load16(p.meanGX + j)
+        return load16(p.a + j) * inner
+    }
+
+    /// The scalar forms, for channels past the last multiple of 16.
+    @inline(__always)
+    static func normalized(_ x: Float, channel j: Int, _ p: Channels, relu: Bool) -> Float {
+        let v = p.a[j] * x + p.b[j]
+        return relu ? max(0, v) : v
+    }
+
+    @inline(__always)
+    static func maskedGradient(_ x: Float, _ g: Float, channel j: Int, _ p: Channels, relu: Bool) -> (xhat: Float, g: Float) {
+        let xhat = (x - p.mean[j]) * p.inverseStd[j]
+        return (xhat, relu && p.gamma[j] * xhat + p.beta[j] <= 0 ? 0 : g)
+    }
+
+    // MARK: Batch norm alone
+
     /// `y = γ·(x − μ)/√(σ² + ε) + β` per channel, with μ and σ² (biased) over the rows; with `relu`,
     /// `y = max(0, …)`. Saves μ and 1/√(σ² + ε) in `mean` and `inverseStd` for the backward pass.
     public static func forward(
@@ -13,69 +113,64 @@ public enum BatchNormKernels {
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
         output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
     ) {
-        statistics(x, rows: rows, channels: channels, epsilon: epsilon, mean: mean, inverseStd: inverseStd)
-        normalizeRows(x, rows: rows, channels: channels, gamma: gamma, beta: beta, relu: relu,
-                      mean: mean, inverseStd: inverseStd, output: y)
+        let c = channels
+        statistics(x, rows: rows, channels: c, epsilon: epsilon, mean: mean, inverseStd: inverseStd)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
+            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
+                             scratch: scratch.baseAddress!)
+            let vectorized = c - c % 16
+            unswitched(relu) { relu in
+                for r in 0..<rows {
+                    let xr = x + r * c, yr = y + r * c
+                    var j = 0
+                    while j < vectorized {
+                        store16(normalized(load16(xr + j), a: load16(p.a + j), b: load16(p.b + j), relu: relu), yr + j)
+                        j += 16
+                    }
+                    while j < c { yr[j] = normalized(xr[j], channel: j, p, relu: relu); j += 1 }
+                }
+            }
+        }
     }
 
     /// μ and 1/√(σ² + ε) per channel over the rows.
-    static func statistics(_ x: UnsafePointer<Float>, rows: Int, channels: Int, epsilon: Float,
+    static func statistics(_ x: UnsafePointer<Float>, rows: Int, channels c: Int, epsilon: Float,
                            mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>) {
-        let c = channels
         let vectorized = c - c % 16
         let scale = 1 / Float(rows)
         // Mean.
-        mean.update(repeating: 0, count: c)
-        for r in 0..<rows {
-            let xr = x + r * c
-            var j = 0
-            while j < vectorized { store16(load16(mean + j) + load16(xr + j), mean + j); j += 16 }
-            while j < c { mean[j] += xr[j]; j += 1 }
+        forEachChannelBlock(channels: vectorized) { c0, vectors in
+            var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
+            for r in 0..<rows {
+                let xr = x + r * c + c0
+                sums.update { s, k in s += load16(xr + k) }
+            }
+            sums.update { s, k in store16(s, mean + c0 + k) }
+        }
+        for j in vectorized..<c {
+            var s: Float = 0
+            for r in 0..<rows { s += x[r * c + j] }
+            mean[j] = s
         }
         for j in 0..<c { mean[j] *= scale }
         // Variance around the mean (two passes: no cancellation when |μ| ≫ σ).
-        inverseStd.update(repeating: 0, count: c)
-        for r in 0..<rows {
-            let xr = x + r * c
-            var j = 0
-            while j < vectorized {
-                let d = load16(xr + j) - load16(mean + j)
-                store16(load16(inverseStd + j).fma(d, d), inverseStd + j)
-                j += 16
+        forEachChannelBlock(channels: vectorized) { c0, vectors in
+            var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
+            for r in 0..<rows {
+                let xr = x + r * c + c0
+                sums.update { s, k in
+                    let d = load16(xr + k) - load16(mean + c0 + k)
+                    s = s.fma(d, d)
+                }
             }
-            while j < c { let d = xr[j] - mean[j]; inverseStd[j] += d * d; j += 1 }
+            sums.update { s, k in store16(s, inverseStd + c0 + k) }
+        }
+        for j in vectorized..<c {
+            var s: Float = 0
+            for r in 0..<rows { let d = x[r * c + j] - mean[j]; s += d * d }
+            inverseStd[j] = s
         }
         for j in 0..<c { inverseStd[j] = 1 / (inverseStd[j] * scale + epsilon).squareRoot() }
-    }
-
-    /// `y = a·x + b` with a = γ/σ and b = β − a·μ (recomputed per row: cheaper than scratch
-    /// space), then the ReLU; the one definition of the output that the pooled variant shares.
-    @inline(__always)
-    static func normalizeRows(_ x: UnsafePointer<Float>, rows: Int, channels c: Int,
-                              gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
-                              mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-                              output y: UnsafeMutablePointer<Float>) {
-        let vectorized = c - c % 16
-        let zero = SIMD16<Float>()
-        for r in 0..<rows {
-            let xr = x + r * c, yr = y + r * c
-            var j = 0
-            while j < vectorized {
-                let a = load16(gamma + j) * load16(inverseStd + j)
-                let b = load16(beta + j) - a * load16(mean + j)
-                var v = b.fma(a, load16(xr + j))
-                if relu { v = pointwiseMax(v, zero) }
-                store16(v, yr + j)
-                j += 16
-            }
-            while j < c {
-                let a = gamma[j] * inverseStd[j]
-                var v = a * xr[j] + (beta[j] - a * mean[j])
-                if relu { v = max(0, v) }
-                yr[j] = v
-                j += 1
-            }
-        }
     }
 
     /// The backward pass of ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``:
@@ -89,93 +184,46 @@ public enum BatchNormKernels {
         gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
     ) {
         let c = channels
-        dgamma.update(repeating: 0, count: c)
-        dbeta.update(repeating: 0, count: c)
-        accumulateRows(x, outputGradient: dy, rows: rows, channels: c, gamma: gamma, beta: beta, relu: relu,
-                       mean: mean, inverseStd: inverseStd, gammaGradient: dgamma, betaGradient: dbeta)
-        guard let dx else { return }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c + 16) { perChannel in
-            let meanG = perChannel.baseAddress!, meanGX = meanG + c
-            perChannelMeans(rows: rows, channels: c, gammaGradient: dgamma, betaGradient: dbeta, meanG: meanG, meanGX: meanGX)
-            inputGradientRows(x, outputGradient: dy, rows: rows, channels: c, gamma: gamma, beta: beta, relu: relu,
-                              mean: mean, inverseStd: inverseStd, meanG: meanG, meanGX: meanGX, inputGradient: dx)
-        }
-    }
-
-    /// Pass 1 of the backward pass over some rows: dβ += Σ g, dγ += Σ g·x̂, where g is dy masked
-    /// by the ReLU (y > 0).
-    @inline(__always)
-    static func accumulateRows(
-        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels c: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
-        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
-    ) {
         let vectorized = c - c % 16
-        let zero = SIMD16<Float>()
-        for r in 0..<rows {
-            let xr = x + r * c, gr = dy + r * c
-            var j = 0
-            while j < vectorized {
-                let xhat = (load16(xr + j) - load16(mean + j)) * load16(inverseStd + j)
-                var g = load16(gr + j)
-                if relu { g.replace(with: zero, where: load16(beta + j).fma(load16(gamma + j), xhat) .<= zero) }
-                store16(load16(dbeta + j) + g, dbeta + j)
-                store16(load16(dgamma + j).fma(g, xhat), dgamma + j)
-                j += 16
-            }
-            while j < c {
-                let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                var g = gr[j]
-                if relu && gamma[j] * xhat + beta[j] <= 0 { g = 0 }
-                dbeta[j] += g
-                dgamma[j] += g * xhat
-                j += 1
-            }
-        }
-    }
-
-    /// dβ/N and dγ/N, divided once per channel instead of once per element.
-    @inline(__always)
-    static func perChannelMeans(rows: Int, channels c: Int, gammaGradient dgamma: UnsafePointer<Float>,
-                                betaGradient dbeta: UnsafePointer<Float>,
-                                meanG: UnsafeMutablePointer<Float>, meanGX: UnsafeMutablePointer<Float>) {
-        let n = Float(rows)
-        for j in 0..<c {
-            meanG[j] = dbeta[j] / n
-            meanGX[j] = dgamma[j] / n
-        }
-    }
-
-    /// Pass 2 over some rows: dx = γ/σ · (g − dβ/N − x̂·dγ/N).
-    @inline(__always)
-    static func inputGradientRows(
-        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels c: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
-        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        meanG: UnsafePointer<Float>, meanGX: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>
-    ) {
-        let vectorized = c - c % 16
-        let zero = SIMD16<Float>()
-        for r in 0..<rows {
-            let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
-            var j = 0
-            while j < vectorized {
-                let inv = load16(inverseStd + j)
-                let gam = load16(gamma + j)
-                let xhat = (load16(xr + j) - load16(mean + j)) * inv
-                var g = load16(gr + j)
-                if relu { g.replace(with: zero, where: load16(beta + j).fma(gam, xhat) .<= zero) }
-                let inner = g - load16(meanG + j) - xhat * load16(meanGX + j)
-                store16(gam * inv * inner, dxr + j)
-                j += 16
-            }
-            while j < c {
-                let xhat = (xr[j] - mean[j]) * inverseStd[j]
-                var g = gr[j]
-                if relu && gamma[j] * xhat + beta[j] <= 0 { g = 0 }
-                dxr[j] = gamma[j] * inverseStd[j] * (g - meanG[j] - xhat * meanGX[j])
-                j += 1
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
+            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
+                             scratch: scratch.baseAddress!)
+            unswitched(relu) { relu in
+                // Pass 1: dβ = Σg, dγ = Σg·x̂.
+                forEachChannelBlock(channels: vectorized) { c0, vectors in
+                    var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
+                    for r in 0..<rows {
+                        let xr = x + r * c + c0, gr = dy + r * c + c0
+                        sums.update { s, k in accumulate(load16(xr + k), routed: load16(gr + k), channel: c0 + k, p, relu: relu, into: &s) }
+                    }
+                    sums.update { s, k in store16(s.beta, dbeta + c0 + k); store16(s.gamma, dgamma + c0 + k) }
+                }
+                for j in vectorized..<c {
+                    var sumG: Float = 0, sumGX: Float = 0
+                    for r in 0..<rows {
+                        let (xhat, g) = maskedGradient(x[r * c + j], dy[r * c + j], channel: j, p, relu: relu)
+                        sumG += g
+                        sumGX += g * xhat
+                    }
+                    dbeta[j] = sumG
+                    dgamma[j] = sumGX
+                }
+                guard let dx else { return }
+                // Pass 2: dx.
+                p.setGradientMeans(rows: rows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
+                for r in 0..<rows {
+                    let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
+                    var j = 0
+                    while j < vectorized {
+                        store16(inputGradient(load16(xr + j), routed: load16(gr + j), channel: j, p, relu: relu), dxr + j)
+                        j += 16
+                    }
+                    while j < c {
+                        let (xhat, g) = maskedGradient(xr[j], gr[j], channel: j, p, relu: relu)
+                        dxr[j] = p.a[j] * (g - p.meanG[j] - xhat * p.meanGX[j])
+                        j += 1
+                    }
+                }
             }
         }
     }
@@ -184,34 +232,54 @@ public enum BatchNormKernels {
 // MARK: - Fused with max pooling
 
 extension BatchNormKernels {
-    /// Batch norm (+ ReLU) followed by max pooling whose windows tile the input
-    /// (``PoolGeometry/windowsTile``), without writing the full-size activation: the statistics
-    /// pass over `x` as in ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``,
-    /// then each window's positions are normalized one at a time and only their maximum is
-    /// written. The floats are those of the layers run one after another.
-    ///
-    /// - Parameter scratch: `channels` floats.
+    /// Whether batch norm (+ ReLU) can run fused with a max pooling of geometry `g`: its windows
+    /// tile the input (``PoolGeometry/windowsTile``) and the channels come in whole 16-float vectors.
+    public static func canFusePooling(_ g: PoolGeometry) -> Bool {
+        g.windowsTile && g.channels % 16 == 0
+    }
+
+    /// Floats of scratch space ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)`` needs.
+    public static func forwardPooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) }
+
+    /// Floats of scratch space ``backwardPooled(_:batch:pool:output:outputGradient:gamma:beta:relu:mean:inverseStd:inputGradient:gammaGradient:betaGradient:scratch:)``
+    /// needs: the per-channel values and one row of windows' undistributed gradients.
+    public static func backwardPooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) + g.outputWidth * g.channels }
+
+    /// Batch norm (+ ReLU) followed by max pooling (``canFusePooling(_:)``), without writing the
+    /// full-size activation: the statistics pass over `x` as in
+    /// ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``, then each
+    /// window's positions are normalized in registers and only their maximum is written. The
+    /// floats are those of the layers run one after another.
     public static func forwardPooled(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
         output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        precondition(g.windowsTile, "fused pooling needs windows that tile the input")
+        precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
         statistics(x, rows: batch * g.inputHeight * g.inputWidth, channels: c, epsilon: epsilon,
                    mean: mean, inverseStd: inverseStd)
-        let value = scratch
-        for n in 0..<batch {
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
-                    var first = true
-                    g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
-                        normalizeRows(x + i, rows: 1, channels: c, gamma: gamma, beta: beta, relu: relu,
-                                      mean: mean, inverseStd: inverseStd, output: first ? out : value)
-                        if !first { PoolingKernels.keepMaximum(of: value, in: out, count: c) }
-                        first = false
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
+        unswitched(relu) { relu in
+            forEachChannelBlock(channels: c) { c0, vectors in
+                for n in 0..<batch {
+                    for oy in 0..<g.outputHeight {
+                        for ox in 0..<g.outputWidth {
+                            var maxima = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
+                            var first = true
+                            g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                                let xi = x + i + c0
+                                maxima.update { m, k in
+                                    let v = normalized(load16(xi + k), a: load16(p.a + c0 + k), b: load16(p.b + c0 + k), relu: relu)
+                                    // As max pooling: the first maximum stays on ties.
+                                    if first { m = v } else { m.replace(with: v, where: v .> m) }
+                                }
+                                first = false
+                            }
+                            let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
+                            maxima.update { m, k in store16(m, out + k) }
+                        }
                     }
                 }
             }
@@ -219,12 +287,14 @@ extension BatchNormKernels {
     }
 
     /// The backward pass of ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)``
-    /// from the gradient of the pooled output `dy`: for each row of windows, the gradient that max
-    /// pooling routes to each input position (the first position equal to the window's maximum) is
-    /// rebuilt in `scratch`, and the batch-norm passes run over those input rows in order — the
-    /// same sums, in the same order, as the layers one after another.
+    /// from the gradient of the pooled output `dy`. The input positions are visited in row order;
+    /// at each, the gradient that max pooling routes to it (its window's gradient if it is the
+    /// first position, in row-major window order, equal to the window's maximum) is rebuilt in
+    /// registers and fed to the batch-norm passes — the same sums, in the same order, as the
+    /// layers one after another. A window's undistributed gradient waits in `scratch` between its
+    /// rows.
     ///
-    /// - Parameter scratch: `size × inputWidth × channels + channels` floats.
+    /// - Parameter scratch: ``backwardPooledScratch(_:)`` floats.
     public static func backwardPooled(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
         outputGradient dy: UnsafePointer<Float>,
@@ -234,56 +304,65 @@ extension BatchNormKernels {
         gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        precondition(g.windowsTile, "fused pooling needs windows that tile the input")
+        precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
-        let rowFloats = g.inputWidth * c
-        let routed = scratch, remaining = scratch + g.size * rowFloats
-        dgamma.update(repeating: 0, count: c)
-        dbeta.update(repeating: 0, count: c)
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
+        let waiting = scratch + channelScratch(c)
 
-        /// Calls `body(inputRow, routedGradientOfThatRow)` for the input rows of image n under
-        /// window row oy, after routing the pooled gradient into `routed`.
-        func forEachRoutedRow(_ body: (Int, UnsafePointer<Float>) -> Void) {
+        /// Visits every input position of channels c0..<c0 + 16·vectors in row order with the
+        /// gradient routed to it: `body(&state, routed, x, channel, offset)` per 16 channels.
+        @inline(__always)
+        func forEachRoutedPosition(c0: Int, vectors: Int, relu: Bool,
+                                   _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void)
+            -> ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)> {
+            var state = ChannelBlock(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
             for n in 0..<batch {
                 for oy in 0..<g.outputHeight {
                     let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
-                    // Offset of the window row's first input float: positions map into `routed`
-                    // by their offset from it.
-                    let windowRow = (n * g.inputHeight + oy * g.stride) * rowFloats
-                    for ox in 0..<g.outputWidth {
-                        let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c
-                        remaining.update(from: dy + o, count: c)
-                        g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
-                            // The pooling layer's input at this position, as the forward pass made
-                            // it, replaced by the gradient routed to it.
-                            let position = routed + (i - windowRow)
-                            normalizeRows(x + i, rows: 1, channels: c, gamma: gamma, beta: beta, relu: relu,
-                                          mean: mean, inverseStd: inverseStd, output: position)
-                            PoolingKernels.route(input: position, maximum: y + o, remaining: remaining, into: position,
-                                                 count: c, overwrite: true)
-                        }
-                    }
                     for wy in 0..<rowsHere {
-                        body((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth, routed + wy * rowFloats)
+                        let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
+                        for ox in 0..<g.outputWidth {
+                            let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
+                            let saved = waiting + ox * c + c0
+                            let source = wy == 0 ? dy + o : UnsafePointer(saved)
+                            state.update { s, k in s.remaining = load16(source + k) }
+                            for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
+                                let i = rowStart + ix * c
+                                state.update { s, k in
+                                    let j = c0 + k
+                                    let xv = load16(x + i + k)
+                                    // The pooling layer's input here, as the forward pass made it.
+                                    let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
+                                    let hit = v .== load16(y + o + k)
+                                    var routed = SIMD16<Float>()
+                                    routed.replace(with: s.remaining, where: hit)
+                                    routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
+                                    s.remaining.replace(with: SIMD16<Float>(), where: hit)
+                                    body(&s.sums, routed, xv, j, i + k)
+                                }
+                            }
+                            if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
+                        }
                     }
                 }
             }
+            return state
         }
 
-        forEachRoutedRow { row, gradient in
-            accumulateRows(x + row * c, outputGradient: gradient, rows: g.inputWidth, channels: c,
-                           gamma: gamma, beta: beta, relu: relu, mean: mean, inverseStd: inverseStd,
-                           gammaGradient: dgamma, betaGradient: dbeta)
-        }
-        guard let dx else { return }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c + 16) { perChannel in
-            let meanG = perChannel.baseAddress!, meanGX = meanG + c
-            perChannelMeans(rows: batch * g.inputHeight * g.inputWidth, channels: c, gammaGradient: dgamma,
-                            betaGradient: dbeta, meanG: meanG, meanGX: meanGX)
-            forEachRoutedRow { row, gradient in
-                inputGradientRows(x + row * c, outputGradient: gradient, rows: g.inputWidth, channels: c,
-                                  gamma: gamma, beta: beta, relu: relu, mean: mean, inverseStd: inverseStd,
-                                  meanG: meanG, meanGX: meanGX, inputGradient: dx + row * c)
+        unswitched(relu) { relu in
+            forEachChannelBlock(channels: c) { c0, vectors in
+                var state = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { sums, routed, xv, j, _ in
+                    accumulate(xv, routed: routed, channel: j, p, relu: relu, into: &sums)
+                }
+                state.update { s, k in store16(s.sums.beta, dbeta + c0 + k); store16(s.sums.gamma, dgamma + c0 + k) }
+            }
+            guard let dx else { return }
+            p.setGradientMeans(rows: batch * g.inputHeight * g.inputWidth, count: c, gammaGradient: dgamma,
+                               betaGradient: dbeta)
+            forEachChannelBlock(channels: c) { c0, vectors in
+                _ = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { _, routed, xv, j, i in
+                    store16(inputGradient(xv, routed: routed, channel: j, p, relu: relu), dx + i)
+                }
             }
         }
     }

@@ -41,3 +41,46 @@ func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
 func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+
+/// One value per 16-channel vector of a block of up to 64 channels, kept in registers across a
+/// loop over rows (running sums, a window's running maximum). Explicit fields: an array would live
+/// in memory, and generic SIMD32/SIMD64 arithmetic compiles to one operation per lane.
+struct ChannelBlock<Element> {
+    var e0, e1, e2, e3: Element
+    /// Vectors in use, 1…4.
+    let vectors: Int
+
+    @inline(__always)
+    init(vectors: Int, repeating value: Element) {
+        self.vectors = vectors
+        (e0, e1, e2, e3) = (value, value, value, value)
+    }
+
+    /// Calls `body(&element, offset)` for each vector in use; `offset` is its first channel
+    /// within the block (0, 16, 32, 48).
+    @inline(__always)
+    mutating func update(_ body: (inout Element, Int) -> Void) {
+        body(&e0, 0)
+        if vectors > 1 { body(&e1, 16) }
+        if vectors > 2 { body(&e2, 32) }
+        if vectors > 3 { body(&e3, 48) }
+    }
+}
+
+/// Splits `channels` (a multiple of 16) into blocks of up to 64: calls `body(firstChannel, vectors)`.
+@inline(__always)
+func forEachChannelBlock(channels: Int, _ body: (Int, Int) -> Void) {
+    var c0 = 0
+    while c0 < channels {
+        let vectors = min(4, (channels - c0) / 16)
+        body(c0, vectors)
+        c0 += 16 * vectors
+    }
+}
+
+/// Calls `body` with `flag` as a literal, so that once inlined, each copy of the loop in `body`
+/// has its tests of the flag folded away instead of branching per element.
+@inline(__always)
+func unswitched(_ flag: Bool, _ body: (Bool) -> Void) {
+    if flag { body(true) } else { body(false) }
+}

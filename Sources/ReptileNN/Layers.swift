@@ -197,7 +197,8 @@ public final class BatchNorm: Layer {
         if let pool = fusedPool {
             BatchNormKernels.forwardPooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
                                            epsilon: epsilon, relu: fusedReLU, output: p.output, mean: p.saved,
-                                           inverseStd: p.saved + c, scratch: p.scratch.floats(c))
+                                           inverseStd: p.saved + c,
+                                           scratch: p.scratch.floats(BatchNormKernels.forwardPooledScratch(pool)))
             return
         }
         BatchNormKernels.forward(p.input, rows: p.batch * rowsPerExample, channels: c,
@@ -213,7 +214,7 @@ public final class BatchNorm: Layer {
                                             relu: fusedReLU, mean: p.saved, inverseStd: p.saved + c,
                                             inputGradient: p.inputGradient, gammaGradient: p.parameterGradients,
                                             betaGradient: p.parameterGradients + c,
-                                            scratch: p.scratch.floats(pool.size * pool.inputWidth * c + c))
+                                            scratch: p.scratch.floats(BatchNormKernels.backwardPooledScratch(pool)))
             return
         }
         BatchNormKernels.backward(p.input, outputGradient: p.outputGradient, rows: p.batch * rowsPerExample, channels: c,

@@ -56,7 +56,7 @@ public final class Sequential: @unchecked Sendable {
     /// take the shape its predecessor produces.
     ///
     /// A ``BatchNorm`` followed by a ``ReLU`` and/or a ``MaxPool2d`` whose windows tile its input
-    /// runs them in one stage (the same floats, less memory traffic); `fusing: false` keeps every
+    /// (with channels in multiples of 16, ``BatchNormKernels/canFusePooling(_:)``) runs them in one stage (the same floats, less memory traffic); `fusing: false` keeps every
     /// layer a stage of its own (the tests compare both).
     public init(inputShape: Shape, layers: [any Layer], fusing: Bool = true) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
@@ -89,7 +89,7 @@ public final class Sequential: @unchecked Sendable {
                 }
                 if fusing, i + 1 < layers.count, let pool = layers[i + 1] as? MaxPool2d {
                     let pooled = try pool.bind(inputShape: shape)
-                    if let geometry = pool.geometry, geometry.windowsTile {
+                    if let geometry = pool.geometry, BatchNormKernels.canFusePooling(geometry) {
                         norm.fusedPool = geometry
                         shape = pooled
                         counters["pool", default: 0] += 1

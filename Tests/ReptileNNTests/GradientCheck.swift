@@ -284,21 +284,22 @@ private func passes(_ model: Sequential, parameters: [Float], input: [Float], ba
 }
 
 @Test("batch norm fused with ReLU and max pooling gives the floats of the separate layers",
-      arguments: [false, true])
-func fusedBatchNormPoolingMatchesSeparateLayers(reluFirst: Bool) throws {
+      arguments: [false, true], [32, 80])
+func fusedBatchNormPoolingMatchesSeparateLayers(reluFirst: Bool, channels: Int) throws {
     // Both orders of the Mini-ImageNet block (pool then ReLU, as the paper's model; ReLU then
-    // pool), on odd sizes (the last window sees one row) and 84×84-like even ones.
+    // pool), on odd sizes (the last window sees one row) and 84×84-like even ones; 32 channels
+    // (the paper's) and 80 (a block of 64 and one of 16).
     func layers() -> [any Layer] {
         var list: [any Layer] = []
         for i in 0..<2 {
-            list.append(Conv2d(inputChannels: i == 0 ? 3 : 32, outputChannels: 32, kernelSize: 3))
-            list.append(BatchNorm(featureCount: 32))
+            list.append(Conv2d(inputChannels: i == 0 ? 3 : channels, outputChannels: channels, kernelSize: 3))
+            list.append(BatchNorm(featureCount: channels))
             if reluFirst { list.append(ReLU()) }
             list.append(MaxPool2d(kernelSize: 2, stride: 2))
             if !reluFirst { list.append(ReLU()) }
         }
         list.append(Flatten())
-        list.append(Linear(4 * 4 * 32, 5))
+        list.append(Linear(4 * 4 * channels, 5))
         return list
     }
     let fused = try Sequential(inputShape: [14, 13, 3], layers: layers())
@@ -316,4 +317,19 @@ func fusedBatchNormPoolingMatchesSeparateLayers(reluFirst: Bool) throws {
     #expect(y1 == y2)
     #expect(g1 == g2)
     #expect(dx1 == dx2)
+}
+
+@Test("batch norm is fused with pooling only when the windows tile the input and the channels fill 16-float vectors")
+func batchNormPoolingFusionConditions() throws {
+    func firstNorm(channels: Int, poolStride: Int) throws -> BatchNorm? {
+        let model = try Sequential(inputShape: [8, 8, 1], layers: [
+            Conv2d(inputChannels: 1, outputChannels: channels, kernelSize: 3), BatchNorm(featureCount: channels),
+            MaxPool2d(kernelSize: 2, stride: poolStride), ReLU(), Flatten(),
+        ])
+        return model.layers[1] as? BatchNorm
+    }
+    #expect(try firstNorm(channels: 16, poolStride: 2)?.fusedPool != nil)
+    #expect(try firstNorm(channels: 12, poolStride: 2)?.fusedPool == nil)  // 12 channels: separate stages
+    #expect(try firstNorm(channels: 16, poolStride: 1)?.fusedPool == nil)  // overlapping windows
+    #expect(try firstNorm(channels: 12, poolStride: 2)?.fusedReLU == false)
 }
