@@ -56,9 +56,17 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
 
     /// Whether the register-blocked kernels apply (output channels in multiples of 16).
     var usesFastPath: Bool { outputChannels % 16 == 0 }
-    /// Whether the forward pass and weight gradient go through an explicit im2col buffer (few
-    /// input channels: the implicit form would run very short inner loops).
-    var usesIm2col: Bool { inputChannels % 16 != 0 }
+    /// Whether the forward pass and weight gradient read a zero-padded copy of the input with one
+    /// tap per kernel row (few input channels, the first layer: per-pixel taps would run inner
+    /// loops of 1 or 3 floats, whereas a kernel row of `kernelWidth × inputChannels` floats is
+    /// contiguous in the padded copy).
+    var usesPaddedRows: Bool { inputChannels % 16 != 0 }
+    /// Rows of the zero-padded copy: all that the output's receptive fields cover.
+    var paddedHeight: Int { (outputHeight - 1) * strideY + kernelHeight }
+    /// Columns of the zero-padded copy.
+    var paddedWidth: Int { (outputWidth - 1) * strideX + kernelWidth }
+    /// Floats per image of the zero-padded copy.
+    var paddedSize: Int { paddedHeight * paddedWidth * inputChannels }
 
     /// Offset of input pixel (image n, row iy, column ix) for output row `m` and tap `t`, or nil
     /// if that tap falls into the padding.
@@ -77,9 +85,10 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
         return ((n * inputHeight + iy) * inputWidth + ix) * inputChannels
     }
 
-    /// Floats of scratch the forward pass keeps for the backward pass (the im2col buffer).
+    /// Floats of scratch the forward pass keeps for the backward pass (the zero-padded copy of
+    /// the input, for layers with few input channels).
     public func savedScratchCount(batch: Int) -> Int {
-        usesFastPath && usesIm2col ? batch * outputHeight * outputWidth * taps * inputChannels : 0
+        usesFastPath && usesPaddedRows ? batch * paddedSize + kernelReadSlack : 0
     }
 }
 
@@ -87,6 +96,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
 /// image's first input float and its output position, from which each tap's input pixel follows.
 struct OutputRowCursor {
     let g: ConvGeometry
+    var image: Int
     var imageBase: Int
     var oy: Int
     var ox: Int
@@ -97,6 +107,7 @@ struct OutputRowCursor {
         let perImage = g.outputHeight * g.outputWidth
         let n = m / perImage
         let rest = m - n * perImage
+        image = n
         imageBase = n * g.inputSize
         oy = rest / g.outputWidth
         ox = rest - oy * g.outputWidth
@@ -109,7 +120,7 @@ struct OutputRowCursor {
         if ox == g.outputWidth {
             ox = 0
             oy += 1
-            if oy == g.outputHeight { oy = 0; imageBase += g.inputSize }
+            if oy == g.outputHeight { oy = 0; image += 1; imageBase += g.inputSize }
         }
     }
 
@@ -121,16 +132,23 @@ struct OutputRowCursor {
         if iy < 0 || iy >= g.inputHeight || ix < 0 || ix >= g.inputWidth { return nil }
         return imageBase + (iy * g.inputWidth + ix) * g.inputChannels
     }
+
+    /// Offset, in the zero-padded copy of the input, of the first float under kernel row `ky`.
+    @inline(__always)
+    func paddedOffset(ky: Int) -> Int {
+        ((image * g.paddedHeight + oy * g.strideY + ky) * g.paddedWidth + ox * g.strideX) * g.inputChannels
+    }
 }
 
 /// 2-D convolution kernels.
 ///
 /// With 16·j output channels the three products (forward, input gradient, weight gradient) run on
 /// the register-blocked microkernels in implicit-GEMM form: each output pixel's receptive field is
-/// read in place through a table of row pointers (padding rows point at a block of zeros), so no
-/// im2col matrix is materialized — except for layers with few input channels (the first layer,
-/// 1 or 3 channels), where an explicit im2col buffer is cheaper and is kept for the weight
-/// gradient. Other channel counts fall back to the plain loops of ``Convolution/Reference``.
+/// read in place through a table of pointers, one per tap, so no im2col matrix is materialized.
+/// A tap is one kernel position over all input channels (padding taps point at a block of zeros)
+/// — except for layers with few input channels (the first layer, 1 or 3 channels), whose taps are
+/// whole kernel rows in a zero-padded copy of the input, kept for the weight gradient. Other
+/// channel counts fall back to the plain loops of ``Convolution/Reference``.
 public enum Convolution {
     /// `output = conv(input, weights) + bias` for `batch` images.
     ///
@@ -145,20 +163,37 @@ public enum Convolution {
             Reference.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output)
             return
         }
+        if g.usesPaddedRows {
+            let padded = saved!
+            copyPadded(g, batch: batch, input: input, into: padded)
+            let depth = g.kernelWidth * g.inputChannels
+            forwardTaps(g, batch: batch, taps: g.kernelHeight, depth: depth, weights: weights, bias: bias,
+                        output: output, scratch: scratch) { cursor, ky in UnsafePointer(padded) + cursor.paddedOffset(ky: ky) }
+        } else {
+            scratch.ensureZerosAndJunk(max(g.inputChannels, 64))
+            let zeros = UnsafePointer(scratch.zeros.pointer)
+            forwardTaps(g, batch: batch, taps: g.taps, depth: g.inputChannels, weights: weights, bias: bias,
+                        output: output, scratch: scratch) { cursor, t in
+                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+                return cursor.offset(ky: ky, kx: kx).map { input + $0 } ?? zeros
+            }
+        }
+    }
+
+    /// The forward product over `taps` taps of `depth` floats each, whose weights follow one
+    /// another (`depth × outputChannels` floats per tap): `tap(cursor, t)` points at tap t's
+    /// input floats for the cursor's output row.
+    @inline(__always)
+    private static func forwardTaps(
+        _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
+        tap: (OutputRowCursor, Int) -> UnsafePointer<Float>
+    ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
-        scratch.ensureZerosAndJunk(max(g.inputChannels * g.taps, 64))
+        scratch.ensureZerosAndJunk(max(depth, 64))
         let zeros = UnsafePointer(scratch.zeros.pointer)
         let junk = scratch.junk.pointer
-        if g.usesIm2col {
-            let depth = g.taps * g.inputChannels
-            let col = saved!
-            im2col(g, batch: batch, input: input, into: col)
-            Matmul.multiply(m: rowsTotal, n: outC, k: depth, a: col, lda: depth, b: weights, ldb: outC,
-                            c: output, ldc: outC, bias: bias, scratch: scratch)
-            return
-        }
-        let taps = g.taps
         let aTable = scratch.pointers(taps * 12)
         let cTable = scratch.mutablePointers(12)
         ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
@@ -167,24 +202,17 @@ public enum Convolution {
             var cursor = OutputRowCursor(g, row: 0)
             while m0 < rowsTotal {
                 for r in 0..<rows {
-                    let m = m0 + r
-                    if m < rowsTotal {
-                        cTable[r] = output + m * outC + c0
-                        var t = 0
-                        for ky in 0..<g.kernelHeight {
-                            for kx in 0..<g.kernelWidth {
-                                aTable[t * rows + r] = cursor.offset(ky: ky, kx: kx).map { input + $0 } ?? zeros
-                                t += 1
-                            }
-                        }
+                    if m0 + r < rowsTotal {
+                        cTable[r] = output + (m0 + r) * outC + c0
+                        for t in 0..<taps { aTable[t * rows + r] = tap(cursor, t) }
                         cursor.advance()
                     } else {
                         cTable[r] = junk
                         for t in 0..<taps { aTable[t * rows + r] = zeros }
                     }
                 }
-                block.rowsKernel(aTable, taps: taps, depth: g.inputChannels, weights + c0, ldb: outC,
-                                 tapStride: g.inputChannels * outC, cTable, accumulate: false,
+                block.rowsKernel(aTable, taps: taps, depth: depth, weights + c0, ldb: outC,
+                                 tapStride: depth * outC, cTable, accumulate: false,
                                  bias: bias.map { $0 + c0 })
                 m0 += rows
             }
@@ -197,7 +225,7 @@ public enum Convolution {
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
     ) {
-        guard g.usesFastPath, !g.usesIm2col else {
+        guard g.usesFastPath, !g.usesPaddedRows else {
             Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
             return
         }
@@ -261,12 +289,30 @@ public enum Convolution {
             Reference.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw)
             return
         }
-        if g.usesIm2col {
-            let depth = taps * inC
-            Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
-                                        c: dw, ldc: outC, scratch: scratch)
-            return
+        if g.usesPaddedRows {
+            let padded = UnsafePointer(saved!)
+            weightGradientTaps(g, batch: batch, taps: g.kernelHeight, depth: g.kernelWidth * inC, outputGradient: dy,
+                               weightGradient: dw, scratch: scratch) { cursor, ky in padded + cursor.paddedOffset(ky: ky) }
+        } else {
+            weightGradientTaps(g, batch: batch, taps: taps, depth: inC, outputGradient: dy, weightGradient: dw,
+                               scratch: scratch) { cursor, t in
+                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+                return cursor.offset(ky: ky, kx: kx).map { input + $0 }
+            }
         }
+    }
+
+    /// The weight gradient over `taps` taps of `depth` floats each (dW rows `t·depth ..< (t+1)·depth`):
+    /// `tap(cursor, t)` points at tap t's input floats for the cursor's output row, or is nil
+    /// where the tap falls into the padding.
+    @inline(__always)
+    private static func weightGradientTaps(
+        _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
+        weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch,
+        tap: (OutputRowCursor, Int) -> UnsafePointer<Float>?
+    ) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let outC = g.outputChannels
         scratch.ensureZerosAndJunk(64)
         let junk = scratch.junk.pointer
         // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
@@ -281,29 +327,28 @@ public enum Convolution {
             let accumulate = chunkStart > 0
             let chunkCursor = OutputRowCursor(g, row: chunkStart)
             for t in 0..<taps {
-                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
                 // The output rows whose receptive field includes this tap inside the image.
                 var count = 0
                 var cursor = chunkCursor
                 for m in chunkStart..<chunkEnd {
-                    if let off = cursor.offset(ky: ky, kx: kx) {
-                        aTable[count] = input + off
+                    if let a = tap(cursor, t) {
+                        aTable[count] = a
                         bTable[count] = dy + m * outC
                         count += 1
                     }
                     cursor.advance()
                 }
                 var bOffset = 0  // column offset the B rows currently point at
-                ColumnBlock.forEach(columns: outC, rowsHint: inC) { c0, block in
+                ColumnBlock.forEach(columns: outC, rowsHint: depth) { c0, block in
                     if c0 != bOffset {
                         for j in 0..<count { bTable[j] += c0 - bOffset }
                         bOffset = c0
                     }
                     let rows = block.rows
                     var i0 = 0
-                    while i0 < inC {
+                    while i0 < depth {
                         for r in 0..<rows {
-                            cTable[r] = i0 + r < inC ? dw + (t * inC + i0 + r) * outC + c0 : junk
+                            cTable[r] = i0 + r < depth ? dw + (t * depth + i0 + r) * outC + c0 : junk
                         }
                         block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: accumulate)
                         i0 += rows
@@ -343,35 +388,21 @@ public enum Convolution {
         }
     }
 
-    /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros
-    /// for padding). A kernel row lying wholly inside the image is one contiguous copy.
-    static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
-        let rowsTotal = batch * g.outputHeight * g.outputWidth
+    /// Copies the input into a zero-padded buffer of ``ConvGeometry/paddedHeight`` ×
+    /// ``ConvGeometry/paddedWidth`` pixels per image, so that every kernel row of every output
+    /// pixel is `kernelWidth × inputChannels` contiguous floats.
+    static func copyPadded(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
         let inC = g.inputChannels
-        let spanCount = g.kernelWidth * inC
-        var cursor = OutputRowCursor(g, row: 0)
-        var dst = col
-        for _ in 0..<rowsTotal {
-            let ix0 = cursor.ox * g.strideX - g.padLeft
-            let wholeRow = ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth
-            for ky in 0..<g.kernelHeight {
-                let iy = cursor.oy * g.strideY - g.padTop + ky
-                if iy < 0 || iy >= g.inputHeight {
-                    dst.update(repeating: 0, count: spanCount)
-                } else if wholeRow {
-                    dst.update(from: input + cursor.imageBase + (iy * g.inputWidth + ix0) * inC, count: spanCount)
-                } else {
-                    for kx in 0..<g.kernelWidth {
-                        if let off = cursor.offset(ky: ky, kx: kx) {
-                            (dst + kx * inC).update(from: input + off, count: inC)
-                        } else {
-                            (dst + kx * inC).update(repeating: 0, count: inC)
-                        }
-                    }
-                }
-                dst += spanCount
+        padded.update(repeating: 0, count: batch * g.paddedSize + kernelReadSlack)
+        let rows = min(g.inputHeight, g.paddedHeight - g.padTop)
+        let columns = min(g.inputWidth, g.paddedWidth - g.padLeft)
+        guard rows > 0, columns > 0 else { return }
+        for n in 0..<batch {
+            for iy in 0..<rows {
+                let from = input + ((n * g.inputHeight + iy) * g.inputWidth) * inC
+                let to = padded + ((n * g.paddedHeight + iy + g.padTop) * g.paddedWidth + g.padLeft) * inC
+                to.update(from: from, count: columns * inC)
             }
-            cursor.advance()
         }
     }
 
