@@ -60,7 +60,12 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     /// tap per kernel row (few input channels, the first layer: per-pixel taps would run inner
     /// loops of 1 or 3 floats, whereas a kernel row of `kernelWidth × inputChannels` floats is
     /// contiguous in the padded copy).
-    var usesPaddedRows: Bool { inputChannels % 16 != 0 }
+    /// Kernel rows shorter than 8 floats (one input channel) would leave most rows of the
+    /// weight gradient's register tiles empty: those layers use an explicit im2col matrix instead.
+    var usesPaddedRows: Bool { inputChannels % 16 != 0 && kernelWidth * inputChannels >= 8 }
+    /// Whether the forward pass and weight gradient go through an explicit im2col buffer, kept
+    /// for the weight gradient (one input channel: see ``usesPaddedRows``).
+    var usesIm2col: Bool { inputChannels % 16 != 0 && !usesPaddedRows }
     /// Rows of the zero-padded copy: all that the output's receptive fields cover.
     var paddedHeight: Int { (outputHeight - 1) * strideY + kernelHeight }
     /// Columns of the zero-padded copy.
@@ -85,10 +90,13 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
         return ((n * inputHeight + iy) * inputWidth + ix) * inputChannels
     }
 
-    /// Floats of scratch the forward pass keeps for the backward pass (the zero-padded copy of
-    /// the input, for layers with few input channels).
+    /// Floats of scratch the forward pass keeps for the backward pass (for layers with few input
+    /// channels: the zero-padded copy of the input, or the im2col matrix).
     public func savedScratchCount(batch: Int) -> Int {
-        usesFastPath && usesPaddedRows ? batch * paddedSize + kernelReadSlack : 0
+        guard usesFastPath else { return 0 }
+        if usesPaddedRows { return batch * paddedSize + kernelReadSlack }
+        if usesIm2col { return batch * outputHeight * outputWidth * taps * inputChannels }
+        return 0
     }
 }
 
@@ -146,9 +154,10 @@ struct OutputRowCursor {
 /// the register-blocked microkernels in implicit-GEMM form: each output pixel's receptive field is
 /// read in place through a table of pointers, one per tap, so no im2col matrix is materialized.
 /// A tap is one kernel position over all input channels (padding taps point at a block of zeros)
-/// — except for layers with few input channels (the first layer, 1 or 3 channels), whose taps are
-/// whole kernel rows in a zero-padded copy of the input, kept for the weight gradient. Other
-/// channel counts fall back to the plain loops of ``Convolution/Reference``.
+/// — except for layers with few input channels (the first layer): with 3 channels the taps are
+/// whole kernel rows in a zero-padded copy of the input, with 1 channel an explicit im2col matrix
+/// is multiplied; either is kept for the weight gradient. Other channel counts fall back to the
+/// plain loops of ``Convolution/Reference``.
 public enum Convolution {
     /// `output = conv(input, weights) + bias` for `batch` images.
     ///
@@ -163,7 +172,12 @@ public enum Convolution {
             Reference.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output)
             return
         }
-        if g.usesPaddedRows {
+        if g.usesIm2col {
+            let depth = g.taps * g.inputChannels
+            im2col(g, batch: batch, input: input, into: saved!)
+            Matmul.multiply(m: batch * g.outputHeight * g.outputWidth, n: g.outputChannels, k: depth, a: saved!, lda: depth,
+                            b: weights, ldb: g.outputChannels, c: output, ldc: g.outputChannels, bias: bias, scratch: scratch)
+        } else if g.usesPaddedRows {
             let padded = saved!
             copyPadded(g, batch: batch, input: input, into: padded)
             let depth = g.kernelWidth * g.inputChannels
@@ -225,7 +239,7 @@ public enum Convolution {
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
     ) {
-        guard g.usesFastPath, !g.usesPaddedRows else {
+        guard g.usesFastPath, !g.usesPaddedRows, !g.usesIm2col else {
             Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
             return
         }
@@ -289,7 +303,11 @@ public enum Convolution {
             Reference.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw)
             return
         }
-        if g.usesPaddedRows {
+        if g.usesIm2col {
+            let depth = taps * inC
+            Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
+                                        c: dw, ldc: outC, scratch: scratch)
+        } else if g.usesPaddedRows {
             let padded = UnsafePointer(saved!)
             weightGradientTaps(g, batch: batch, taps: g.kernelHeight, depth: g.kernelWidth * inC, outputGradient: dy,
                                weightGradient: dw, scratch: scratch) { cursor, ky in padded + cursor.paddedOffset(ky: ky) }
@@ -403,6 +421,38 @@ public enum Convolution {
                 let to = padded + ((n * g.paddedHeight + iy + g.padTop) * g.paddedWidth + g.padLeft) * inC
                 to.update(from: from, count: columns * inC)
             }
+        }
+    }
+
+    /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros
+    /// for padding). A kernel row lying wholly inside the image is one contiguous copy.
+    static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let inC = g.inputChannels
+        let spanCount = g.kernelWidth * inC
+        var cursor = OutputRowCursor(g, row: 0)
+        var dst = col
+        for _ in 0..<rowsTotal {
+            let ix0 = cursor.ox * g.strideX - g.padLeft
+            let wholeRow = ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth
+            for ky in 0..<g.kernelHeight {
+                let iy = cursor.oy * g.strideY - g.padTop + ky
+                if iy < 0 || iy >= g.inputHeight {
+                    dst.update(repeating: 0, count: spanCount)
+                } else if wholeRow {
+                    dst.update(from: input + cursor.imageBase + (iy * g.inputWidth + ix0) * inC, count: spanCount)
+                } else {
+                    for kx in 0..<g.kernelWidth {
+                        if let off = cursor.offset(ky: ky, kx: kx) {
+                            (dst + kx * inC).update(from: input + off, count: inC)
+                        } else {
+                            (dst + kx * inC).update(repeating: 0, count: inC)
+                        }
+                    }
+                }
+                dst += spanCount
+            }
+            cursor.advance()
         }
     }
 

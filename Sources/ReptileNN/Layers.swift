@@ -164,7 +164,8 @@ public final class BatchNorm: Layer {
     /// Set by ``Sequential`` when a ReLU follows and has been fused into this layer.
     public internal(set) var fusedReLU = false
     /// Set by ``Sequential`` when max pooling whose windows tile its input follows (after the
-    /// ReLU, if any) and has been fused into this layer: the full-size normalized activation is
+    /// ReLU, if any) and has been fused into this layer (features in multiples of 16,
+    /// ``BatchNormKernels/canFusePooling(_:)``): the full-size normalized activation is
     /// then never written, only its pooled maxima (Mini-ImageNet's 84×84 layers are memory-bound).
     public internal(set) var fusedPool: PoolGeometry?
     private var rowsPerExample = 1

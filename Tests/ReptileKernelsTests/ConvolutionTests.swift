@@ -32,9 +32,10 @@ let convCases: [(String, ConvGeometry, Int)] = [
     ("mini-1-chunked", .same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1), 40),
     ("mini-2-chunked", .same(inputHeight: 11, inputWidth: 11, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 40),
     ("valid-5x5", .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 48, kernelSize: 5, stride: 2), 2),
-    // Few input channels (kernel-row taps over a padded copy) where the strides leave the last
-    // input row and column unread, and a 5-wide kernel.
-    ("few-channels-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 2, outputChannels: 16, kernelSize: 3, stride: 2), 3),
+    // Few input channels (kernel-row taps over a padded copy; im2col for one channel) where the
+    // strides leave the last input row and column unread, and a 5-wide kernel.
+    ("few-channels-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 2), 3),
+    ("one-channel-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2), 3),
     ("few-channels-5x5", .same(inputHeight: 9, inputWidth: 7, inputChannels: 3, outputChannels: 64, kernelSize: 5, stride: 2), 2),
 ]
 
