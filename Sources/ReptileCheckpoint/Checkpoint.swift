@@ -104,7 +104,9 @@ public struct Checkpoint: Sendable {
             throw CheckpointError("\(directory): no checkpoint here (missing \(tensorsFile))")
         }
         let file: SafeTensors.File
-        do { file = try SafeTensors.File(path: path) } catch {
+        do { file = try SafeTensors.File(path: path) } catch let error as FormatError {
+            throw CheckpointError("\(error.source): corrupt checkpoint: \(error.problem)")
+        } catch {
             throw CheckpointError("\(path): corrupt checkpoint: \(error)")
         }
         var parameters = [Float](repeating: 0, count: layout.count)

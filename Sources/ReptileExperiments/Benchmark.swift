@@ -104,7 +104,7 @@ public enum Benchmark {
     public static func peakRSSMegabytes() -> Double {
         var usage = rusage()
         #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue == 0 ? __rusage_who_t(0) : __rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)  // Glibc imports the constant as an enum
         return Double(usage.ru_maxrss) / 1024  // KB
         #else
         getrusage(RUSAGE_SELF, &usage)

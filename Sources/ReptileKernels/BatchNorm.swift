@@ -138,20 +138,7 @@ public enum BatchNormKernels {
                            mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>) {
         let vectorized = c - c % 16
         let scale = 1 / Float(rows)
-        // Mean.
-        forEachChannelBlock(channels: vectorized) { c0, vectors in
-            var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
-            for r in 0..<rows {
-                let xr = x + r * c + c0
-                sums.update { s, k in s += load16(xr + k) }
-            }
-            sums.update { s, k in store16(s, mean + c0 + k) }
-        }
-        for j in vectorized..<c {
-            var s: Float = 0
-            for r in 0..<rows { s += x[r * c + j] }
-            mean[j] = s
-        }
+        Vector.columnSums(x, rows: rows, columns: c, into: mean)
         for j in 0..<c { mean[j] *= scale }
         // Variance around the mean (two passes: no cancellation when |μ| ≫ σ).
         forEachChannelBlock(channels: vectorized) { c0, vectors in

@@ -56,16 +56,16 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
 
     /// Whether the register-blocked kernels apply (output channels in multiples of 16).
     var usesFastPath: Bool { outputChannels % 16 == 0 }
-    /// Whether the forward pass and weight gradient read a zero-padded copy of the input with one
-    /// tap per kernel row (few input channels, the first layer: per-pixel taps would run inner
-    /// loops of 1 or 3 floats, whereas a kernel row of `kernelWidth × inputChannels` floats is
-    /// contiguous in the padded copy).
-    /// Kernel rows shorter than 8 floats (one input channel) would leave most rows of the
-    /// weight gradient's register tiles empty: those layers use an explicit im2col matrix instead.
-    var usesPaddedRows: Bool { inputChannels % 16 != 0 && kernelWidth * inputChannels >= 8 }
-    /// Whether the forward pass and weight gradient go through an explicit im2col buffer, kept
-    /// for the weight gradient (one input channel: see ``usesPaddedRows``).
-    var usesIm2col: Bool { inputChannels % 16 != 0 && !usesPaddedRows }
+    /// Whether the input channels do not fill 16-float vectors (the first layer): per-pixel taps
+    /// would run inner loops of 1 or 3 floats, so the forward pass and weight gradient take one
+    /// of the two forms below, and the input gradient the reference loops.
+    var hasFewInputChannels: Bool { inputChannels % 16 != 0 }
+    /// Few input channels, read as one tap per kernel row of a zero-padded copy of the input,
+    /// where a kernel row's `kernelWidth × inputChannels` floats are contiguous.
+    var usesPaddedRows: Bool { hasFewInputChannels && kernelWidth * inputChannels >= 8 }
+    /// Few input channels with kernel rows shorter than 8 floats (one channel), which would leave
+    /// most rows of the weight gradient's register tiles empty: an explicit im2col matrix instead.
+    var usesIm2col: Bool { hasFewInputChannels && !usesPaddedRows }
     /// Rows of the zero-padded copy: all that the output's receptive fields cover.
     var paddedHeight: Int { (outputHeight - 1) * strideY + kernelHeight }
     /// Columns of the zero-padded copy.
@@ -239,7 +239,7 @@ public enum Convolution {
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
     ) {
-        guard g.usesFastPath, !g.usesPaddedRows, !g.usesIm2col else {
+        guard g.usesFastPath, !g.hasFewInputChannels else {
             Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
             return
         }
@@ -298,7 +298,7 @@ public enum Convolution {
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
-        if let db { columnSums(dy, rows: rowsTotal, columns: outC, into: db) }
+        if let db { Vector.columnSums(dy, rows: rowsTotal, columns: outC, into: db) }
         guard g.usesFastPath else {
             Reference.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw)
             return
@@ -372,36 +372,6 @@ public enum Convolution {
                         i0 += rows
                     }
                 }
-            }
-        }
-    }
-
-    /// Sums the rows of a `rows × columns` matrix: `out[c] = Σ_r x[r][c]`.
-    public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        // Up to four 16-column vectors summed in registers per pass over the rows (the same
-        // additions, row by row, as accumulating in `out`, without a store and reload per row).
-        // Explicit SIMD16 variables: generic SIMD32/SIMD64 sums compile to one add per lane.
-        var c0 = 0
-        while columns - c0 >= 16 {
-            let vectors = min(4, (columns - c0) / 16)
-            var s0 = SIMD16<Float>(), s1 = SIMD16<Float>(), s2 = SIMD16<Float>(), s3 = SIMD16<Float>()
-            for r in 0..<rows {
-                let p = x + r * columns + c0
-                s0 += load16(p)
-                if vectors > 1 { s1 += load16(p + 16) }
-                if vectors > 2 { s2 += load16(p + 32) }
-                if vectors > 3 { s3 += load16(p + 48) }
-            }
-            store16(s0, out + c0)
-            if vectors > 1 { store16(s1, out + c0 + 16) }
-            if vectors > 2 { store16(s2, out + c0 + 32) }
-            if vectors > 3 { store16(s3, out + c0 + 48) }
-            c0 += 16 * vectors
-        }
-        if c0 < columns {
-            (out + c0).update(repeating: 0, count: columns - c0)
-            for r in 0..<rows {
-                for j in c0..<columns { out[j] += x[r * columns + j] }
             }
         }
     }

@@ -88,7 +88,6 @@ public enum PoolingKernels {
     /// One window position of the backward pass: where the position's input `xi` equals the
     /// window's maximum and the channel's gradient is still `remaining`, the position takes it
     /// (later equal positions get nothing). Writes `dxi` (or, with `overwrite: false`, adds to it).
-    /// `dxi` may be `xi`.
     @inline(__always)
     static func route(input xi: UnsafePointer<Float>, maximum best: UnsafePointer<Float>,
                       remaining: UnsafeMutablePointer<Float>, into dxi: UnsafeMutablePointer<Float>,

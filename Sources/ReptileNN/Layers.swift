@@ -58,8 +58,8 @@ public final class Linear: Layer {
                                     b: p.outputGradient, ldb: outputCount, c: p.parameterGradients, ldc: outputCount,
                                     scratch: p.scratch)
         if hasBias {
-            Convolution.columnSums(p.outputGradient, rows: p.batch, columns: outputCount,
-                                   into: p.parameterGradients + inputCount * outputCount)
+            Vector.columnSums(p.outputGradient, rows: p.batch, columns: outputCount,
+                              into: p.parameterGradients + inputCount * outputCount)
         }
         if let dx = p.inputGradient {
             Matmul.multiplyTransposingB(m: p.batch, n: inputCount, k: outputCount, a: p.outputGradient, lda: outputCount,
