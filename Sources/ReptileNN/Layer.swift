@@ -60,12 +60,17 @@ public protocol Layer: AnyObject {
     func forward(_ pass: ForwardPass)
     /// Computes the gradients.
     func backward(_ pass: BackwardPass)
+    /// Whether ``backward(_:)`` may write the input gradient over the output gradient (an
+    /// element-wise layer whose input and output have the same size). ``Sequential`` then passes
+    /// one buffer for both, which keeps the gradient in cache instead of streaming a second one.
+    var computesInputGradientInPlace: Bool { get }
 }
 
 extension Layer {
     public var parameterSpecs: [ParameterSpec] { [] }
     public func savedCount(batch: Int) -> Int { 0 }
     public var forwardMultiplyAdds: Int { 0 }
+    public var computesInputGradientInPlace: Bool { false }
 }
 
 /// A model that cannot be built as described (mismatched shapes, invalid sizes).

@@ -193,6 +193,10 @@ public final class BatchNorm: Layer {
 
     public func savedCount(batch: Int) -> Int { 2 * featureCount }
 
+    /// Unpooled, each element's input gradient needs only its own output gradient (and the
+    /// per-channel sums of the first backward pass).
+    public var computesInputGradientInPlace: Bool { fusedPool == nil }
+
     public func forward(_ p: ForwardPass) {
         let c = featureCount
         if let pool = fusedPool {

@@ -171,7 +171,8 @@ public final class Sequential: @unchecked Sendable {
         for s in stride(from: stages.count - 1, through: 0, by: -1) {
             let stage = stages[s]
             let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : input
-            let dx: UnsafeMutablePointer<Float>? = s > 0 ? workspace.gradients[s - 1].pointer : inputGradient
+            let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
+                : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
             stage.layer.backward(BackwardPass(batch: batch, input: layerInput, output: workspace.activations[s].pointer,
                                               outputGradient: dy, inputGradient: dx,
                                               parameters: parameters + stage.parameterOffset,
@@ -214,7 +215,12 @@ public final class Workspace: @unchecked Sendable {
         self.model = model
         self.maxBatch = maxBatch
         activations = model.stages.map { FloatBuffer(count: maxBatch * $0.outputCount) }
-        gradients = model.stages.map { FloatBuffer(count: maxBatch * $0.outputCount) }
+        // A stage that back-propagates in place writes its input gradient over its output
+        // gradient, so its predecessor needs no gradient buffer of its own.
+        gradients = model.stages.indices.map { s in
+            let inPlaceNext = s + 1 < model.stages.count && model.stages[s + 1].layer.computesInputGradientInPlace
+            return FloatBuffer(count: inPlaceNext ? 0 : maxBatch * model.stages[s].outputCount)
+        }
         saved = model.stages.map { FloatBuffer(count: $0.layer.savedCount(batch: maxBatch)) }
     }
 
