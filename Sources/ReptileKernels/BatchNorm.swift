@@ -111,16 +111,18 @@ public enum BatchNormKernels {
     public static func forward(
         _ x: UnsafePointer<Float>, rows: Int, channels: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
-        output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+        output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
+        team: LoopTeam? = nil
     ) {
         let c = channels
-        statistics(x, rows: rows, channels: c, epsilon: epsilon, mean: mean, inverseStd: inverseStd)
+        statistics(x, rows: rows, channels: c, epsilon: epsilon, mean: mean, inverseStd: inverseStd, team: team)
         withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
                              scratch: scratch.baseAddress!)
             let vectorized = c - c % 16
+            let items = team.map { min(rows, 4 * $0.size) } ?? 1
             unswitched(relu) { relu in
-                for r in 0..<rows {
+                shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
                     let xr = x + r * c, yr = y + r * c
                     var j = 0
                     while j < vectorized {
@@ -128,20 +130,21 @@ public enum BatchNormKernels {
                         j += 16
                     }
                     while j < c { yr[j] = normalized(xr[j], channel: j, p, relu: relu); j += 1 }
-                }
+                } }
             }
         }
     }
 
     /// μ and 1/√(σ² + ε) per channel over the rows.
     static func statistics(_ x: UnsafePointer<Float>, rows: Int, channels c: Int, epsilon: Float,
-                           mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>) {
+                           mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
+                           team: LoopTeam?) {
         let vectorized = c - c % 16
         let scale = 1 / Float(rows)
-        Vector.columnSums(x, rows: rows, columns: c, into: mean)
-        for j in 0..<c { mean[j] *= scale }
-        // Variance around the mean (two passes: no cancellation when |μ| ≫ σ).
-        forEachChannelBlock(channels: vectorized) { c0, vectors in
+        forEachChannelBlock(channels: vectorized, team: team) { c0, vectors in
+            Vector.columnSums(x + c0, rows: rows, columns: 16 * vectors, rowStride: c, into: mean + c0)
+            for j in c0..<c0 + 16 * vectors { mean[j] *= scale }
+            // Variance around the mean (two passes: no cancellation when |μ| ≫ σ).
             var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
             for r in 0..<rows {
                 let xr = x + r * c + c0
@@ -151,6 +154,10 @@ public enum BatchNormKernels {
                 }
             }
             sums.update { s, k in store16(s, inverseStd + c0 + k) }
+        }
+        if vectorized < c {
+            Vector.columnSums(x + vectorized, rows: rows, columns: c - vectorized, rowStride: c, into: mean + vectorized)
+            for j in vectorized..<c { mean[j] *= scale }
         }
         for j in vectorized..<c {
             var s: Float = 0
@@ -168,7 +175,8 @@ public enum BatchNormKernels {
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
         mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>?,
-        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
+        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
+        team: LoopTeam? = nil
     ) {
         let c = channels
         let vectorized = c - c % 16
@@ -177,7 +185,7 @@ public enum BatchNormKernels {
                              scratch: scratch.baseAddress!)
             unswitched(relu) { relu in
                 // Pass 1: dβ = Σg, dγ = Σg·x̂.
-                forEachChannelBlock(channels: vectorized) { c0, vectors in
+                forEachChannelBlock(channels: vectorized, team: team) { c0, vectors in
                     var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
                     for r in 0..<rows {
                         let xr = x + r * c + c0, gr = dy + r * c + c0
@@ -198,7 +206,8 @@ public enum BatchNormKernels {
                 guard let dx else { return }
                 // Pass 2: dx.
                 p.setGradientMeans(rows: rows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
-                for r in 0..<rows {
+                let items = team.map { min(rows, 4 * $0.size) } ?? 1
+                shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
                     let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
                     var j = 0
                     while j < vectorized {
@@ -210,7 +219,7 @@ public enum BatchNormKernels {
                         dxr[j] = p.a[j] * (g - p.meanG[j] - xhat * p.meanGX[j])
                         j += 1
                     }
-                }
+                } }
             }
         }
     }
@@ -241,15 +250,15 @@ extension BatchNormKernels {
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
         output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, team: LoopTeam? = nil
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
         statistics(x, rows: batch * g.inputHeight * g.inputWidth, channels: c, epsilon: epsilon,
-                   mean: mean, inverseStd: inverseStd)
+                   mean: mean, inverseStd: inverseStd, team: team)
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
         unswitched(relu) { relu in
-            forEachChannelBlock(channels: c) { c0, vectors in
+            forEachChannelBlock(channels: c, team: team) { c0, vectors in
                 for n in 0..<batch {
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
@@ -289,7 +298,7 @@ extension BatchNormKernels {
         mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>?,
         gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, team: LoopTeam? = nil
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
@@ -336,8 +345,10 @@ extension BatchNormKernels {
             return state
         }
 
+        // Channel blocks are independent, also in `scratch`'s row of waiting gradients, so a
+        // team's members may take different blocks.
         unswitched(relu) { relu in
-            forEachChannelBlock(channels: c) { c0, vectors in
+            forEachChannelBlock(channels: c, team: team) { c0, vectors in
                 var state = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { sums, routed, xv, j, _ in
                     accumulate(xv, routed: routed, channel: j, p, relu: relu, into: &sums)
                 }
@@ -346,7 +357,7 @@ extension BatchNormKernels {
             guard let dx else { return }
             p.setGradientMeans(rows: batch * g.inputHeight * g.inputWidth, count: c, gammaGradient: dgamma,
                                betaGradient: dbeta)
-            forEachChannelBlock(channels: c) { c0, vectors in
+            forEachChannelBlock(channels: c, team: team) { c0, vectors in
                 _ = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { _, routed, xv, j, i in
                     store16(inputGradient(xv, routed: routed, channel: j, p, relu: relu), dx + i)
                 }

@@ -205,30 +205,38 @@ public enum Convolution {
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
-        scratch.ensureZerosAndJunk(max(depth, 64))
-        let zeros = UnsafePointer(scratch.zeros.pointer)
-        let junk = scratch.junk.pointer
-        let aTable = scratch.pointers(taps * 12)
-        let cTable = scratch.mutablePointers(12)
         ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
+            // Each output row is computed alone (its own accumulators), so the tiles may be
+            // split among a team's members in any way.
             let rows = block.rows
-            var m0 = 0
-            var cursor = OutputRowCursor(g, row: 0)
-            while m0 < rowsTotal {
-                for r in 0..<rows {
-                    if m0 + r < rowsTotal {
-                        cTable[r] = output + (m0 + r) * outC + c0
-                        for t in 0..<taps { aTable[t * rows + r] = tap(cursor, t) }
-                        cursor.advance()
-                    } else {
-                        cTable[r] = junk
-                        for t in 0..<taps { aTable[t * rows + r] = zeros }
+            let tileCount = (rowsTotal + rows - 1) / rows
+            let team = scratch.sharingTeam
+            let items = itemCount(units: tileCount, team: team)
+            shareLoop(team, count: items, scratch: scratch) { item, s in
+                s.ensureZerosAndJunk(max(depth, 64))
+                let zeros = UnsafePointer(s.zeros.pointer)
+                let junk = s.junk.pointer
+                let aTable = s.pointers(taps * 12)
+                let cTable = s.mutablePointers(12)
+                let tiles = partRange(item, of: items, count: tileCount)
+                var m0 = tiles.lowerBound * rows
+                var cursor = OutputRowCursor(g, row: m0)
+                for _ in tiles {
+                    for r in 0..<rows {
+                        if m0 + r < rowsTotal {
+                            cTable[r] = output + (m0 + r) * outC + c0
+                            for t in 0..<taps { aTable[t * rows + r] = tap(cursor, t) }
+                            cursor.advance()
+                        } else {
+                            cTable[r] = junk
+                            for t in 0..<taps { aTable[t * rows + r] = zeros }
+                        }
                     }
+                    block.rowsKernel(aTable, taps: taps, depth: depth, weights + c0, ldb: outC,
+                                     tapStride: depth * outC, cTable, accumulate: false,
+                                     bias: bias.map { $0 + c0 })
+                    m0 += rows
                 }
-                block.rowsKernel(aTable, taps: taps, depth: depth, weights + c0, ldb: outC,
-                                 tapStride: depth * outC, cTable, accumulate: false,
-                                 bias: bias.map { $0 + c0 })
-                m0 += rows
             }
         }
     }
@@ -244,46 +252,54 @@ public enum Convolution {
             return
         }
         let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
-        dx.update(repeating: 0, count: batch * g.inputSize)
         // Per tap, Wᵀ as [outC][inC] so that rows of dY (over outC) multiply rows of Wᵀ (over inC).
         let wt = scratch.floats(taps * outC * inC + kernelReadSlack)
         for t in 0..<taps {
             Vector.transpose(weights + t * inC * outC, rows: inC, columns: outC, into: wt + t * outC * inC)
         }
-        scratch.ensureZerosAndJunk(max(outC, 64))
-        let zeros = UnsafePointer(scratch.zeros.pointer)
-        let junk = scratch.junk.pointer
-        let rowsTotal = batch * g.outputHeight * g.outputWidth
-        let aTable = scratch.pointers(12)
-        let cTable = scratch.mutablePointers(12)
-        ColumnBlock.forEach(columns: inC, rowsHint: rowsTotal) { c0, block in
-            let rows = block.rows
-            var m0 = 0
-            var cursor = OutputRowCursor(g, row: 0)
-            while m0 < rowsTotal {
-                for r in 0..<rows {
-                    let m = m0 + r
-                    aTable[r] = m < rowsTotal ? dy + m * outC : zeros
-                }
-                let tileStart = cursor
-                for t in 0..<taps {
-                    let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
-                    cursor = tileStart
+        // Tiles of output rows add into the input pixels their taps cover, so two tiles of one
+        // image may touch the same pixel: the images are cut into two fixed halves (whatever
+        // the team) whose tiles run separately, and a team's members take whole halves.
+        let perImage = g.outputHeight * g.outputWidth
+        let parts = min(batch, 2)
+        shareLoop(scratch.sharingTeam, count: parts, scratch: scratch) { part, s in
+            let images = partRange(part, of: parts, count: batch)
+            (dx + images.lowerBound * g.inputSize).update(repeating: 0, count: images.count * g.inputSize)
+            s.ensureZerosAndJunk(max(outC, 64))
+            let zeros = UnsafePointer(s.zeros.pointer)
+            let junk = s.junk.pointer
+            let aTable = s.pointers(12)
+            let cTable = s.mutablePointers(12)
+            let rowStart = images.lowerBound * perImage, rowEnd = images.upperBound * perImage
+            ColumnBlock.forEach(columns: inC, rowsHint: rowEnd - rowStart) { c0, block in
+                let rows = block.rows
+                var m0 = rowStart
+                var cursor = OutputRowCursor(g, row: rowStart)
+                while m0 < rowEnd {
                     for r in 0..<rows {
                         let m = m0 + r
-                        if m < rowsTotal, let off = cursor.offset(ky: ky, kx: kx) {
-                            cTable[r] = dx + off + c0
-                        } else {
-                            cTable[r] = junk
-                        }
-                        cursor.advance()
+                        aTable[r] = m < rowEnd ? dy + m * outC : zeros
                     }
-                    // Different rows of one tap land on different input pixels, so the
-                    // accumulating stores never collide.
-                    block.rowsKernel(aTable, taps: 1, depth: outC, UnsafePointer(wt) + t * outC * inC + c0, ldb: inC,
-                                     tapStride: 0, cTable, accumulate: true, bias: nil)
+                    let tileStart = cursor
+                    for t in 0..<taps {
+                        let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+                        cursor = tileStart
+                        for r in 0..<rows {
+                            let m = m0 + r
+                            if m < rowEnd, let off = cursor.offset(ky: ky, kx: kx) {
+                                cTable[r] = dx + off + c0
+                            } else {
+                                cTable[r] = junk
+                            }
+                            cursor.advance()
+                        }
+                        // Different rows of one tap land on different input pixels, so the
+                        // accumulating stores never collide.
+                        block.rowsKernel(aTable, taps: 1, depth: outC, UnsafePointer(wt) + t * outC * inC + c0, ldb: inC,
+                                         tapStride: 0, cTable, accumulate: true, bias: nil)
+                    }
+                    m0 += rows
                 }
-                m0 += rows
             }
         }
     }
@@ -331,20 +347,26 @@ public enum Convolution {
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
-        scratch.ensureZerosAndJunk(64)
-        let junk = scratch.junk.pointer
         // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
         // every tap and tile passes over them; each chunk's sums are added into dW in order. The
         // chunk size depends on the shape only, so results do not depend on threads.
         let chunk = Matmul.reductionChunk(columns: outC)
-        let aTable = scratch.pointers(2 * min(rowsTotal, chunk))
-        let bTable = aTable + min(rowsTotal, chunk)
-        let cTable = scratch.mutablePointers(12)
+        let rowTiles = (depth + 5) / 6  // about how many dW row tiles a tap has
+        let team = scratch.sharingTeam
+        let splits = team == nil ? 1 : min(rowTiles, 2)
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
             let chunkEnd = min(rowsTotal, chunkStart + chunk)
             let accumulate = chunkStart > 0
             let chunkCursor = OutputRowCursor(g, row: chunkStart)
-            for t in 0..<taps {
+            // Items are (tap, share of its dW rows): each dW float is summed by one item, over
+            // the chunk's rows in order, however the items are spread.
+            shareLoop(team, count: taps * splits, scratch: scratch) { item, s in
+                let t = item / splits, split = item - t * splits
+                s.ensureZerosAndJunk(64)
+                let junk = s.junk.pointer
+                let aTable = s.pointers(2 * min(rowsTotal, chunk))
+                let bTable = aTable + min(rowsTotal, chunk)
+                let cTable = s.mutablePointers(12)
                 // The output rows whose receptive field includes this tap inside the image.
                 var count = 0
                 var cursor = chunkCursor
@@ -363,13 +385,13 @@ public enum Convolution {
                         bOffset = c0
                     }
                     let rows = block.rows
-                    var i0 = 0
-                    while i0 < depth {
+                    let tiles = partRange(split, of: splits, count: (depth + rows - 1) / rows)
+                    for tile in tiles {
+                        let i0 = tile * rows
                         for r in 0..<rows {
                             cTable[r] = i0 + r < depth ? dw + (t * depth + i0 + r) * outC + c0 : junk
                         }
                         block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: accumulate)
-                        i0 += rows
                     }
                 }
             }

@@ -10,19 +10,22 @@ import Foundation
 /// `θ ← θ + ε (W − θ)` is a single call of ``interpolate(_:toward:by:count:)``.
 public enum Vector {
     /// Sums the rows of a `rows × columns` matrix: `out[c] = Σ_r x[r][c]`, row by row in order.
-    public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Rows start `rowStride` floats apart (default: `columns`).
+    public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int? = nil,
+                                  into out: UnsafeMutablePointer<Float>) {
+        let stride = rowStride ?? columns
         let vectorized = columns - columns % 16
         forEachChannelBlock(channels: vectorized) { c0, vectors in
             var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
             for r in 0..<rows {
-                let xr = x + r * columns + c0
+                let xr = x + r * stride + c0
                 sums.update { s, k in s += load16(xr + k) }
             }
             sums.update { s, k in store16(s, out + c0 + k) }
         }
         for j in vectorized..<columns {
             var s: Float = 0
-            for r in 0..<rows { s += x[r * columns + j] }
+            for r in 0..<rows { s += x[r * stride + j] }
             out[j] = s
         }
     }

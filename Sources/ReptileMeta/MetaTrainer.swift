@@ -17,7 +17,9 @@ public enum OuterOptimizer: Sendable, Equatable, Codable {
 public enum TaskExecution: String, Sendable, Equatable, Codable, CaseIterable {
     /// Tasks run at the same time on copies of the optimizer's state at the start of the
     /// meta-iteration; afterwards the copies are merged in task order (Adam: moments averaged, step
-    /// count advanced by one task's steps). Results do not depend on the number of threads.
+    /// count advanced by one task's steps). When the tasks do not divide evenly among the threads
+    /// (5 tasks on 2 cores), the threads left without a task help the last ones split their
+    /// kernels' loops (``LoopTeam``). Results do not depend on the number of threads.
     case parallel
     /// Tasks run one after another and the optimizer's state flows from each task to the next,
     /// exactly like the reference implementation. Uses one core.
@@ -123,6 +125,11 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     private let taskLosses: FloatBuffer
     /// Per-task copies of the inner optimizer (parallel execution), reused every meta-iteration.
     private var optimizerCopies: [InnerOptimizer]
+    /// With several workers, worker w leads team w while it trains a task; the others are its
+    /// members 1, 2, … in worker order, and help it once no task is left for them.
+    private let teams: [LoopTeam]
+    /// Hands the tasks of a meta-batch to the workers.
+    private let dispenser = TaskDispenser()
 
     /// - Parameters:
     ///   - parameters: the initialization to start from (default: the model's initializers,
@@ -159,6 +166,12 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         taskLosses = FloatBuffer(count: configuration.metaBatchSize)
         optimizerCopies = configuration.taskExecution == .parallel
             ? [InnerOptimizer](repeating: innerOptimizer, count: configuration.metaBatchSize) : []
+        let scratches = learners.map { $0.workspace.scratch }
+        // Helpers wait by spinning, which only pays when every worker has a core of its own.
+        let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount
+        teams = !sharing ? [] : (0..<workers).map { w in
+            LoopTeam(scratches: [scratches[w]] + scratches.indices.filter { $0 != w }.map { scratches[$0] })
+        }
     }
 
     /// Runs one meta-iteration and advances ``iteration``.
@@ -179,15 +192,32 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
             // between meta-iterations so that this allocates nothing.
             do {  // `start` ends here, so that the merge below writes into unshared buffers.
                 let start = innerOptimizer
+                let workers = threadCount
+                // Workers take tasks in order from a shared counter; one that finds none left
+                // helps the tasks still running split their kernels' loops (see `LoopTeam`).
+                // Which worker runs (or helps) a task changes nothing in its result.
+                let tasks = dispenser
+                tasks.reset(count: n)
                 optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
                     let box = UnsafeSendable(copiesBuffer)
-                    let workers = threadCount
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        var t = w
-                        while t < n {
+                        let scratch = learners[w].workspace.scratch
+                        let team = teams.isEmpty ? nil : teams[w]
+                        while let t = tasks.take() {
+                            team?.open()
+                            scratch.team = team
                             box.value[t].assign(from: start)
                             runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
-                            t += workers
+                            scratch.team = nil
+                            team?.dismiss()
+                            tasks.finish()
+                        }
+                        guard !teams.isEmpty else { return }
+                        while !tasks.allFinished {
+                            for v in 0..<workers where v != w {
+                                teams[v].help(as: v < w ? w : w + 1)
+                            }
+                            TaskDispenser.pause()
                         }
                     }
                 }

@@ -203,12 +203,13 @@ public final class BatchNorm: Layer {
             BatchNormKernels.forwardPooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
                                            epsilon: epsilon, relu: fusedReLU, output: p.output, mean: p.saved,
                                            inverseStd: p.saved + c,
-                                           scratch: p.scratch.floats(BatchNormKernels.forwardPooledScratch(pool)))
+                                           scratch: p.scratch.floats(BatchNormKernels.forwardPooledScratch(pool)),
+                                           team: p.scratch.sharingTeam)
             return
         }
         BatchNormKernels.forward(p.input, rows: p.batch * rowsPerExample, channels: c,
                                  gamma: p.parameters, beta: p.parameters + c, epsilon: epsilon, relu: fusedReLU,
-                                 output: p.output, mean: p.saved, inverseStd: p.saved + c)
+                                 output: p.output, mean: p.saved, inverseStd: p.saved + c, team: p.scratch.sharingTeam)
     }
 
     public func backward(_ p: BackwardPass) {
@@ -219,13 +220,15 @@ public final class BatchNorm: Layer {
                                             relu: fusedReLU, mean: p.saved, inverseStd: p.saved + c,
                                             inputGradient: p.inputGradient, gammaGradient: p.parameterGradients,
                                             betaGradient: p.parameterGradients + c,
-                                            scratch: p.scratch.floats(BatchNormKernels.backwardPooledScratch(pool)))
+                                            scratch: p.scratch.floats(BatchNormKernels.backwardPooledScratch(pool)),
+                                            team: p.scratch.sharingTeam)
             return
         }
         BatchNormKernels.backward(p.input, outputGradient: p.outputGradient, rows: p.batch * rowsPerExample, channels: c,
                                   gamma: p.parameters, beta: p.parameters + c, relu: fusedReLU,
                                   mean: p.saved, inverseStd: p.saved + c, inputGradient: p.inputGradient,
-                                  gammaGradient: p.parameterGradients, betaGradient: p.parameterGradients + c)
+                                  gammaGradient: p.parameterGradients, betaGradient: p.parameterGradients + c,
+                                  team: p.scratch.sharingTeam)
     }
 }
 

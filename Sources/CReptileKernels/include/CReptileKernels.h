@@ -1,5 +1,6 @@
 // Loops that Swift cannot vectorize: packed square roots (Swift's `squareRoot()` keeps libm's
-// errno semantics, which forces one scalar square root per element).
+// errno semantics, which forces one scalar square root per element). And the few sequentially
+// consistent atomic operations that let the threads of a `LoopTeam` share a kernel's loop.
 #ifndef C_REPTILE_KERNELS_H
 #define C_REPTILE_KERNELS_H
 
@@ -10,5 +11,19 @@ void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict g
 /// One Adam step: m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - step m / (sqrt(v) + eps).
 void reptile_adam(float *restrict parameters, const float *restrict gradients, float *restrict m, float *restrict v,
                   float step, float beta1, float beta2, float epsilon, long count);
+
+/// Atomic operations on a shared word (sequentially consistent).
+static inline long reptile_atomic_load(const long *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
+static inline void reptile_atomic_store(long *word, long value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
+static inline long reptile_atomic_fetch_add(long *word, long value) { return __atomic_fetch_add(word, value, __ATOMIC_SEQ_CST); }
+
+/// Tells the core that this thread is spinning (lets a sibling hyperthread run; saves power).
+static inline void reptile_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 #endif
