@@ -154,16 +154,18 @@ func shareLoop(_ team: LoopTeam?, count: Int, _ body: (Int) -> Void) {
 }
 
 /// Splits `channels` (a multiple of 16) into blocks of up to 64 — smaller when a team shares them,
-/// so that each member gets some — and calls `body(firstChannel, vectors)` for each. Per-channel
-/// results do not depend on the grouping (the channels are independent lanes).
+/// so that each member gets some, but not below 32: a pass over 16 channels of 32 or more reads
+/// every other 64-byte line, and the line-pair prefetcher fetches the rest for nothing — and calls
+/// `body(firstChannel, vectors)` for each. Per-channel results do not depend on the grouping (the
+/// channels are independent lanes).
 @inline(__always)
 func forEachChannelBlock(channels: Int, team: LoopTeam?, _ body: (Int, Int) -> Void) {
     let vectorCount = channels / 16
-    guard let team, vectorCount > 1 else {
+    guard let team, vectorCount > 2 else {
         forEachChannelBlock(channels: channels, body)
         return
     }
-    let perBlock = max(1, min(4, vectorCount / team.size))
+    let perBlock = max(2, min(4, vectorCount / team.size))
     let blocks = (vectorCount + perBlock - 1) / perBlock
     team.forEach(blocks) { block, _ in
         let v0 = block * perBlock
