@@ -69,6 +69,10 @@ struct DataFlags: ParsableArguments {
     var data: String?
 
     @Option(help: "Worker threads (default: one per core).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
 }
 
 /// Loads the splits of a benchmark, printing what it does.

@@ -32,7 +32,6 @@ struct GradientCombinations: ParsableCommand {
 
     func validate() throws {
         guard metaIters >= 1 else { throw ValidationError("--meta-iters must be at least 1, got \(metaIters)") }
-        if let threads = dataFlags.threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {

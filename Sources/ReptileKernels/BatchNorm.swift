@@ -120,7 +120,7 @@ public enum BatchNormKernels {
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
                              scratch: scratch.baseAddress!)
             let vectorized = c - c % 16
-            let items = team.map { min(rows, 4 * $0.size) } ?? 1
+            let items = itemCount(units: rows, team: team)
             unswitched(relu) { relu in
                 shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
                     let xr = x + r * c, yr = y + r * c
@@ -206,7 +206,7 @@ public enum BatchNormKernels {
                 guard let dx else { return }
                 // Pass 2: dx.
                 p.setGradientMeans(rows: rows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
-                let items = team.map { min(rows, 4 * $0.size) } ?? 1
+                let items = itemCount(units: rows, team: team)
                 shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
                     let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
                     var j = 0

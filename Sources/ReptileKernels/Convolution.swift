@@ -351,9 +351,9 @@ public enum Convolution {
         // every tap and tile passes over them; each chunk's sums are added into dW in order. The
         // chunk size depends on the shape only, so results do not depend on threads.
         let chunk = Matmul.reductionChunk(columns: outC)
-        let rowTiles = (depth + 5) / 6  // about how many dW row tiles a tap has
         let team = scratch.sharingTeam
-        let splits = team == nil ? 1 : min(rowTiles, 2)
+        // Tiles are at most 12 rows tall: a tap of depth ≤ 12 is one tile and is not split.
+        let splits = team == nil || depth <= 12 ? 1 : 2
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
             let chunkEnd = min(rowsTotal, chunkStart + chunk)
             let accumulate = chunkStart > 0

@@ -60,9 +60,10 @@ public protocol Layer: AnyObject {
     func forward(_ pass: ForwardPass)
     /// Computes the gradients.
     func backward(_ pass: BackwardPass)
-    /// Whether ``backward(_:)`` may write the input gradient over the output gradient (an
-    /// element-wise layer whose input and output have the same size). ``Sequential`` then passes
-    /// one buffer for both, which keeps the gradient in cache instead of streaming a second one.
+    /// Whether ``backward(_:)`` may write the input gradient over the output gradient: input and
+    /// output have the same size, and each element's input gradient is written only after that
+    /// element's output gradient has been read for the last time. ``Sequential`` then passes one
+    /// buffer for both, which keeps the gradient in cache instead of streaming a second one.
     var computesInputGradientInPlace: Bool { get }
 }
 

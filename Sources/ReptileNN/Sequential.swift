@@ -56,8 +56,9 @@ public final class Sequential: @unchecked Sendable {
     /// take the shape its predecessor produces.
     ///
     /// A ``BatchNorm`` followed by a ``ReLU`` and/or a ``MaxPool2d`` whose windows tile its input
-    /// (with channels in multiples of 16, ``BatchNormKernels/canFusePooling(_:)``) runs them in one stage (the same floats, less memory traffic); `fusing: false` keeps every
-    /// layer a stage of its own (the tests compare both).
+    /// (with channels in multiples of 16, ``BatchNormKernels/canFusePooling(_:)``) runs them in
+    /// one stage (the same floats, less memory traffic); `fusing: false` keeps every layer a
+    /// stage of its own (the tests compare both).
     public init(inputShape: Shape, layers: [any Layer], fusing: Bool = true) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("input shape must have positive sizes, got \(inputShape)")
