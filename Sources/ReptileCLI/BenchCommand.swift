@@ -14,11 +14,27 @@ struct Bench: ParsableCommand {
         evaluation task in both modes, and the ratio to PyTorch's time on the project's 2-core reference \
         machine. Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time does \
         not depend on the pixels). Ends with the process's peak resident memory.
+
+        With --layers, each few-shot setting is followed by the time of every stage of its model \
+        (a convolution, or a batch norm with the ReLU and pooling fused into it) for one inner batch \
+        on one thread: the best of 20 forward and backward passes (5 for Mini-ImageNet), with the \
+        GFLOP/s of the stages that multiply. These figures move much less with other work on the \
+        machine than whole meta-iterations, so they are the ones to compare kernel changes with.
         """
     )
 
     enum Setting: String, ExpressibleByArgument, CaseIterable {
         case omniglot5 = "omniglot-5way", omniglot20 = "omniglot-20way", miniimagenet5 = "miniimagenet-5way", sine
+
+        /// The few-shot setting benchmarked (nil for the sine demo).
+        var paperSetting: BenchmarkSetting? {
+            switch self {
+            case .omniglot5: return .omniglot5
+            case .omniglot20: return .omniglot20
+            case .miniimagenet5: return .miniImageNet5
+            case .sine: return nil
+            }
+        }
     }
 
     @Option(name: .customLong("setting"), parsing: .upToNextOption,
@@ -28,6 +44,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Meta-iterations per timed run (default: about one second of work per run).") var iterations: Int?
     @Option(help: "Worker threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("eval-tasks"), help: "Evaluation tasks timed per mode (0 = skip).") var evalTasks = 10
+    @Flag(help: "Also time every layer's forward and backward pass on one thread.") var layers = false
     @Flag(help: "Print one JSON object on standard output.") var json = false
 
     func validate() throws {
@@ -46,6 +63,24 @@ struct Bench: ParsableCommand {
         }.joined(separator: " ")
     }
 
+    /// The per-layer table of `--layers`, indented under its setting's row.
+    private func printStages(_ stages: [StageTiming]) {
+        func cells(_ name: String, _ shape: String, _ fwdMs: Double, _ fwdMAdds: Int, _ bwdMs: Double, _ bwdMAdds: Int) -> String {
+            func gflops(_ mAdds: Int, _ ms: Double) -> String {
+                mAdds > 0 && ms > 0 ? String(format: "%.1f", 2 * Double(mAdds) / ms / 1e6) : "-"
+            }
+            return "  " + row([name, shape, String(format: "%.3f", fwdMs), gflops(fwdMAdds, fwdMs),
+                               String(format: "%.3f", bwdMs), gflops(bwdMAdds, bwdMs)])
+        }
+        print("  " + row(["layer (1 thread)", "output", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s"]))
+        for stage in stages {
+            print(cells(stage.name, stage.outputShape.map(String.init).joined(separator: "×"), stage.forwardMs,
+                        stage.forwardMultiplyAdds, stage.backwardMs, stage.backwardMultiplyAdds))
+        }
+        print(cells("total", "", stages.reduce(0) { $0 + $1.forwardMs }, stages.reduce(0) { $0 + $1.forwardMultiplyAdds },
+                    stages.reduce(0) { $0 + $1.backwardMs }, stages.reduce(0) { $0 + $1.backwardMultiplyAdds }))
+    }
+
     func run() throws {
         let peak = PeakThroughput.measurePerCore()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -61,7 +96,7 @@ struct Bench: ParsableCommand {
         }
         var results: [BenchmarkResult] = []
         for setting in settings {
-            let result: BenchmarkResult
+            var result: BenchmarkResult
             switch setting {
             case .sine:
                 result = try Benchmark.runSine(runs: runs, iterations: iterations ?? 3000, peakPerCore: peak)
@@ -75,6 +110,9 @@ struct Bench: ParsableCommand {
                 result = try Benchmark.run(.miniImageNet5, omniglot: nil, threads: threads, runs: runs, iterations: iterations ?? 3,
                                            evalTasks: min(evalTasks, 3), peakPerCore: peak)
             }
+            if layers, let paper = setting.paperSetting {
+                result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20)
+            }
             results.append(result)
             if !json {
                 func f(_ x: Double?, _ format: String) -> String { x.map { String(format: format, $0) } ?? "-" }
@@ -82,6 +120,7 @@ struct Bench: ParsableCommand {
                            f(result.pytorchMs.map { $0 / result.msPerMetaIteration }, "%.1fx"),
                            f(result.gflops, "%.1f"), f(result.fractionOfPeak * 100, "%.0f%%"), String(result.threads),
                            f(result.evalTaskMs, "%.1f"), f(result.evalTaskTransductiveMs, "%.1f")]))
+                if let stages = result.layers { printStages(stages) }
             }
         }
         let report = BenchmarkReport(results: results, peakGflopsPerCore: peak / 1e9, cores: cores,

@@ -29,7 +29,7 @@ public struct BenchmarkSetting: Sendable, Codable {
                                                        metaBatch: 5, evalShots: 1, evalBatch: 5, evalIterations: 50)
     public static let all = [omniglot5, omniglot20, miniImageNet5]
 
-    var isMiniImageNet: Bool { name.hasPrefix("miniimagenet") }
+    public var isMiniImageNet: Bool { name.hasPrefix("miniimagenet") }
 }
 
 /// What `reptile bench` measured for one setting.
@@ -48,9 +48,11 @@ public struct BenchmarkResult: Sendable, Codable {
     public var evalTaskTransductiveMs: Double?
     /// The reference PyTorch figure on the 2-core machine of the project, for the ratio.
     public var pytorchMs: Double?
+    /// Per-stage times of one inner step on one thread (`reptile bench --layers`).
+    public var layers: [StageTiming]?
 
     enum CodingKeys: String, CodingKey {
-        case setting, threads, gflops
+        case setting, threads, gflops, layers
         case msPerMetaIteration = "ms_per_meta_iteration"
         case runsMs = "runs_ms"
         case flopsPerMetaIteration = "flops_per_meta_iteration"
@@ -179,6 +181,21 @@ public enum Benchmark {
                                gflops: gflops, fractionOfPeak: gflops * 1e9 / (peakPerCore * Double(trainer.threadCount)),
                                threads: trainer.threadCount, evalTaskMs: plain, evalTaskTransductiveMs: transductive,
                                pytorchMs: pytorchMs[setting.name])
+    }
+
+    /// Times every stage of the setting's model on one thread: `repetitions` forward and backward
+    /// passes of one inner batch (random pixels in [0, 1), freshly initialized weights), the best
+    /// time of each stage. Kernel changes show here with less noise than in whole meta-iterations.
+    public static func profileLayers(_ setting: BenchmarkSetting, repetitions: Int) throws -> [StageTiming] {
+        let model = try setting.isMiniImageNet ? Models.miniImageNet(classes: setting.ways) : Models.omniglot(classes: setting.ways)
+        var rng = RandomGenerator(seed: 0)
+        let parameters = model.initialParameters(using: &rng)
+        let input = FloatBuffer(count: setting.innerBatch * model.inputCount)
+        for i in 0..<input.count { input.pointer[i] = rng.nextFloat() }
+        return parameters.withUnsafeBufferPointer { p in
+            model.profileStages(parameters: p.baseAddress!, input: input.pointer, batch: setting.innerBatch,
+                                repetitions: repetitions)
+        }
     }
 
     /// Milliseconds per meta-iteration: the median over `runs` timed runs of `iterations` each

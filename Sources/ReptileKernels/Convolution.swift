@@ -141,10 +141,88 @@ struct OutputRowCursor {
         return imageBase + (iy * g.inputWidth + ix) * g.inputChannels
     }
 
+    /// Calls `body(t, offset)` for every tap in order with the offset of its input pixel, or nil
+    /// in the padding; a receptive field wholly inside the image (the common case) costs one
+    /// addition per tap.
+    @inline(__always)
+    func forEachTap(_ body: (Int, Int?) -> Void) {
+        let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
+        if iy0 >= 0 && iy0 + g.kernelHeight <= g.inputHeight && ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth {
+            var rowStart = imageBase + (iy0 * g.inputWidth + ix0) * g.inputChannels
+            var t = 0
+            for _ in 0..<g.kernelHeight {
+                var offset = rowStart
+                for _ in 0..<g.kernelWidth {
+                    body(t, offset)
+                    offset += g.inputChannels
+                    t += 1
+                }
+                rowStart += g.inputWidth * g.inputChannels
+            }
+        } else {
+            var t = 0
+            for ky in 0..<g.kernelHeight {
+                for kx in 0..<g.kernelWidth {
+                    body(t, offset(ky: ky, kx: kx))
+                    t += 1
+                }
+            }
+        }
+    }
+
     /// Offset, in the zero-padded copy of the input, of the first float under kernel row `ky`.
     @inline(__always)
     func paddedOffset(ky: Int) -> Int {
         ((image * g.paddedHeight + oy * g.strideY + ky) * g.paddedWidth + ox * g.strideX) * g.inputChannels
+    }
+}
+
+/// Where the taps of an output row read their input floats: the pointers the implicit-GEMM
+/// kernels multiply, found without a call or a division per tap.
+protocol TapReader {
+    /// Tap `t`'s floats for the cursor's output row, or nil where the tap falls into the padding.
+    func tap(_ cursor: OutputRowCursor, _ t: Int) -> UnsafePointer<Float>?
+    /// Writes every tap's pointer for the cursor's output row to `table[t * stride]`, padding
+    /// taps pointing at `zeros`.
+    func fillTaps(_ cursor: OutputRowCursor, into table: UnsafeMutablePointer<UnsafePointer<Float>>, stride: Int,
+                  zeros: UnsafePointer<Float>)
+}
+
+/// Taps that are single kernel positions over all input channels of the image itself.
+struct ImageTaps: TapReader {
+    let g: ConvGeometry
+    let input: UnsafePointer<Float>
+
+    @inline(__always)
+    func tap(_ cursor: OutputRowCursor, _ t: Int) -> UnsafePointer<Float>? {
+        let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
+        return cursor.offset(ky: ky, kx: kx).map { input + $0 }
+    }
+
+    @inline(__always)
+    func fillTaps(_ cursor: OutputRowCursor, into table: UnsafeMutablePointer<UnsafePointer<Float>>, stride: Int,
+                  zeros: UnsafePointer<Float>) {
+        cursor.forEachTap { t, offset in table[t * stride] = offset.map { input + $0 } ?? zeros }
+    }
+}
+
+/// Taps that are whole kernel rows of the zero-padded copy of the input (layers with few
+/// input channels): never in the padding.
+struct PaddedRowTaps: TapReader {
+    let g: ConvGeometry
+    let padded: UnsafePointer<Float>
+
+    @inline(__always)
+    func tap(_ cursor: OutputRowCursor, _ t: Int) -> UnsafePointer<Float>? { padded + cursor.paddedOffset(ky: t) }
+
+    @inline(__always)
+    func fillTaps(_ cursor: OutputRowCursor, into table: UnsafeMutablePointer<UnsafePointer<Float>>, stride: Int,
+                  zeros: UnsafePointer<Float>) {
+        var p = padded + cursor.paddedOffset(ky: 0)
+        for ky in 0..<g.kernelHeight {
+            table[ky * stride] = p
+            p += g.paddedWidth * g.inputChannels
+        }
     }
 }
 
@@ -182,26 +260,20 @@ public enum Convolution {
             copyPadded(g, batch: batch, input: input, into: padded)
             let depth = g.kernelWidth * g.inputChannels
             forwardTaps(g, batch: batch, taps: g.kernelHeight, depth: depth, weights: weights, bias: bias,
-                        output: output, scratch: scratch) { cursor, ky in UnsafePointer(padded) + cursor.paddedOffset(ky: ky) }
+                        output: output, scratch: scratch, reader: PaddedRowTaps(g: g, padded: UnsafePointer(padded)))
         } else {
-            scratch.ensureZerosAndJunk(max(g.inputChannels, 64))
-            let zeros = UnsafePointer(scratch.zeros.pointer)
             forwardTaps(g, batch: batch, taps: g.taps, depth: g.inputChannels, weights: weights, bias: bias,
-                        output: output, scratch: scratch) { cursor, t in
-                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
-                return cursor.offset(ky: ky, kx: kx).map { input + $0 } ?? zeros
-            }
+                        output: output, scratch: scratch, reader: ImageTaps(g: g, input: input))
         }
     }
 
     /// The forward product over `taps` taps of `depth` floats each, whose weights follow one
-    /// another (`depth × outputChannels` floats per tap): `tap(cursor, t)` points at tap t's
-    /// input floats for the cursor's output row.
+    /// another (`depth × outputChannels` floats per tap), read through `reader`.
     @inline(__always)
-    private static func forwardTaps(
+    private static func forwardTaps<Reader: TapReader>(
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
-        tap: (OutputRowCursor, Int) -> UnsafePointer<Float>
+        reader: Reader
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
@@ -225,7 +297,7 @@ public enum Convolution {
                     for r in 0..<rows {
                         if m0 + r < rowsTotal {
                             cTable[r] = output + (m0 + r) * outC + c0
-                            for t in 0..<taps { aTable[t * rows + r] = tap(cursor, t) }
+                            reader.fillTaps(cursor, into: aTable + r, stride: rows, zeros: zeros)
                             cursor.advance()
                         } else {
                             cTable[r] = junk
@@ -269,7 +341,8 @@ public enum Convolution {
             let zeros = UnsafePointer(s.zeros.pointer)
             let junk = s.junk.pointer
             let aTable = s.pointers(12)
-            let cTable = s.mutablePointers(12)
+            // Per tile, every tap's destination pointer of every row: cTable[t * rows + r].
+            let cTable = s.mutablePointers(taps * 12)
             let rowStart = images.lowerBound * perImage, rowEnd = images.upperBound * perImage
             ColumnBlock.forEach(columns: inC, rowsHint: rowEnd - rowStart) { c0, block in
                 let rows = block.rows
@@ -278,25 +351,20 @@ public enum Convolution {
                 while m0 < rowEnd {
                     for r in 0..<rows {
                         let m = m0 + r
-                        aTable[r] = m < rowEnd ? dy + m * outC : zeros
-                    }
-                    let tileStart = cursor
-                    for t in 0..<taps {
-                        let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
-                        cursor = tileStart
-                        for r in 0..<rows {
-                            let m = m0 + r
-                            if m < rowEnd, let off = cursor.offset(ky: ky, kx: kx) {
-                                cTable[r] = dx + off + c0
-                            } else {
-                                cTable[r] = junk
-                            }
+                        if m < rowEnd {
+                            aTable[r] = dy + m * outC
+                            cursor.forEachTap { t, offset in cTable[t * rows + r] = offset.map { dx + $0 + c0 } ?? junk }
                             cursor.advance()
+                        } else {
+                            aTable[r] = zeros
+                            for t in 0..<taps { cTable[t * rows + r] = junk }
                         }
-                        // Different rows of one tap land on different input pixels, so the
-                        // accumulating stores never collide.
+                    }
+                    // Different rows of one tap land on different input pixels, so the
+                    // accumulating stores never collide.
+                    for t in 0..<taps {
                         block.rowsKernel(aTable, taps: 1, depth: outC, UnsafePointer(wt) + t * outC * inC + c0, ldb: inC,
-                                         tapStride: 0, cTable, accumulate: true, bias: nil)
+                                         tapStride: 0, cTable + t * rows, accumulate: true, bias: nil)
                     }
                     m0 += rows
                 }
@@ -326,24 +394,19 @@ public enum Convolution {
         } else if g.usesPaddedRows {
             let padded = UnsafePointer(saved!)
             weightGradientTaps(g, batch: batch, taps: g.kernelHeight, depth: g.kernelWidth * inC, outputGradient: dy,
-                               weightGradient: dw, scratch: scratch) { cursor, ky in padded + cursor.paddedOffset(ky: ky) }
+                               weightGradient: dw, scratch: scratch, reader: PaddedRowTaps(g: g, padded: padded))
         } else {
             weightGradientTaps(g, batch: batch, taps: taps, depth: inC, outputGradient: dy, weightGradient: dw,
-                               scratch: scratch) { cursor, t in
-                let ky = t / g.kernelWidth, kx = t - ky * g.kernelWidth
-                return cursor.offset(ky: ky, kx: kx).map { input + $0 }
-            }
+                               scratch: scratch, reader: ImageTaps(g: g, input: input))
         }
     }
 
-    /// The weight gradient over `taps` taps of `depth` floats each (dW rows `t·depth ..< (t+1)·depth`):
-    /// `tap(cursor, t)` points at tap t's input floats for the cursor's output row, or is nil
-    /// where the tap falls into the padding.
+    /// The weight gradient over `taps` taps of `depth` floats each (dW rows `t·depth ..< (t+1)·depth`),
+    /// read through `reader`.
     @inline(__always)
-    private static func weightGradientTaps(
+    private static func weightGradientTaps<Reader: TapReader>(
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
-        weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch,
-        tap: (OutputRowCursor, Int) -> UnsafePointer<Float>?
+        weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch, reader: Reader
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
@@ -371,7 +434,7 @@ public enum Convolution {
                 var count = 0
                 var cursor = chunkCursor
                 for m in chunkStart..<chunkEnd {
-                    if let a = tap(cursor, t) {
+                    if let a = reader.tap(cursor, t) {
                         aTable[count] = a
                         bTable[count] = dy + m * outC
                         count += 1

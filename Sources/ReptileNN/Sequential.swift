@@ -43,7 +43,11 @@ public final class Sequential: @unchecked Sendable {
     struct Stage {
         let layer: any Layer
         let parameterOffset: Int
+        let outputShape: Shape
         let outputCount: Int
+        /// The layer's name as its parameters have it (`conv0`), with the layers fused into it
+        /// (`bn0+relu+pool`).
+        let name: String
         /// The ReLU and pooling after a BatchNorm are fused into it: no stages of their own.
     }
     let stages: [Stage]
@@ -76,6 +80,7 @@ public final class Sequential: @unchecked Sendable {
             let index = counters[layer.kind, default: 0]
             counters[layer.kind] = index + 1
             let offset = layout.count
+            var name = "\(layer.kind)\(index)"
             for spec in layer.parameterSpecs {
                 layout.append(name: "\(layer.kind)\(index).\(spec.name)", shape: spec.shape, initializer: spec.initializer)
             }
@@ -86,6 +91,7 @@ public final class Sequential: @unchecked Sendable {
                     norm.fusedReLU = true
                     shape = try relu.bind(inputShape: shape)
                     counters["relu", default: 0] += 1
+                    name += "+relu"
                     i += 1
                 }
                 if fusing, i + 1 < layers.count, let pool = layers[i + 1] as? MaxPool2d {
@@ -94,6 +100,7 @@ public final class Sequential: @unchecked Sendable {
                         norm.fusedPool = geometry
                         shape = pooled
                         counters["pool", default: 0] += 1
+                        name += "+pool"
                         i += 1
                         // Max pooling then ReLU (the Mini-ImageNet block) equals ReLU then max
                         // pooling, values and gradients: ReLU is monotone, and a window whose
@@ -102,12 +109,14 @@ public final class Sequential: @unchecked Sendable {
                             norm.fusedReLU = true
                             shape = try relu.bind(inputShape: shape)
                             counters["relu", default: 0] += 1
+                            name += "+relu"
                             i += 1
                         }
                     }
                 }
             }
-            stages.append(Stage(layer: layer, parameterOffset: offset, outputCount: shape.reduce(1, *)))
+            stages.append(Stage(layer: layer, parameterOffset: offset, outputShape: shape,
+                                outputCount: shape.reduce(1, *), name: name))
             i += 1
         }
         self.stages = stages
@@ -148,15 +157,18 @@ public final class Sequential: @unchecked Sendable {
         precondition(batch > 0 && batch <= workspace.maxBatch, "batch \(batch) outside 1...\(workspace.maxBatch)")
         workspace.input = input
         workspace.batch = batch
-        var x = input
-        for (s, stage) in stages.enumerated() {
-            let out = workspace.activations[s].pointer
-            stage.layer.forward(ForwardPass(batch: batch, input: x, output: out,
-                                            parameters: parameters + stage.parameterOffset,
-                                            saved: workspace.saved[s].pointer, scratch: workspace.scratch))
-            x = UnsafePointer(out)
-        }
+        for s in stages.indices { forwardStage(s, parameters: parameters, workspace: workspace) }
         return workspace.activations[stages.count - 1].pointer
+    }
+
+    /// Runs stage `s` of the forward pass on the workspace's current input and batch.
+    @inline(__always)
+    func forwardStage(_ s: Int, parameters: UnsafePointer<Float>, workspace: Workspace) {
+        let stage = stages[s]
+        let x = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
+        stage.layer.forward(ForwardPass(batch: workspace.batch, input: x, output: workspace.activations[s].pointer,
+                                        parameters: parameters + stage.parameterOffset,
+                                        saved: workspace.saved[s].pointer, scratch: workspace.scratch))
     }
 
     /// Back-propagates `outputGradient` (`batch × outputCount` floats, may be overwritten) through
@@ -166,21 +178,32 @@ public final class Sequential: @unchecked Sendable {
     public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                          gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
                          inputGradient: UnsafeMutablePointer<Float>? = nil) {
-        guard let input = workspace.input else { preconditionFailure("backward without a forward pass") }
-        let batch = workspace.batch
+        precondition(workspace.input != nil, "backward without a forward pass")
         var dy = outputGradient
         for s in stride(from: stages.count - 1, through: 0, by: -1) {
-            let stage = stages[s]
-            let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : input
-            let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
-                : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
-            stage.layer.backward(BackwardPass(batch: batch, input: layerInput, output: workspace.activations[s].pointer,
-                                              outputGradient: dy, inputGradient: dx,
-                                              parameters: parameters + stage.parameterOffset,
-                                              parameterGradients: gradients + stage.parameterOffset,
-                                              saved: workspace.saved[s].pointer, scratch: workspace.scratch))
-            if let dx { dy = dx }
+            if let dx = backwardStage(s, parameters: parameters, outputGradient: dy, gradients: gradients,
+                                      workspace: workspace, inputGradient: inputGradient) {
+                dy = dx
+            }
         }
+    }
+
+    /// Runs stage `s` of the backward pass from the gradient `dy` of its output and returns where
+    /// it wrote the gradient of its input (nil for the first stage without `inputGradient`).
+    @inline(__always)
+    func backwardStage(_ s: Int, parameters: UnsafePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,
+                       gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
+                       inputGradient: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float>? {
+        let stage = stages[s]
+        let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
+        let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
+            : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
+        stage.layer.backward(BackwardPass(batch: workspace.batch, input: layerInput, output: workspace.activations[s].pointer,
+                                          outputGradient: dy, inputGradient: dx,
+                                          parameters: parameters + stage.parameterOffset,
+                                          parameterGradients: gradients + stage.parameterOffset,
+                                          saved: workspace.saved[s].pointer, scratch: workspace.scratch))
+        return dx
     }
 
     /// Convenience for arrays: the outputs for `batch` examples.

@@ -1,0 +1,76 @@
+// Per-stage timing of a model's passes: where the time of a training step goes.
+
+import Dispatch
+import ReptileKernels
+
+/// The time one stage of a ``Sequential`` model takes for one batch, forward and backward.
+public struct StageTiming: Sendable, Codable, Equatable {
+    /// The stage's name: its layer's, as its parameters have it (`conv0`), with the layers fused
+    /// into it (`bn0+relu+pool`).
+    public var name: String
+    /// The stage's output shape for one example.
+    public var outputShape: Shape
+    /// Multiply-adds of the forward pass for the whole batch (0 for layers without products).
+    public var forwardMultiplyAdds: Int
+    /// Multiply-adds of the backward pass: the weight gradient, and the input gradient for
+    /// every stage but the first.
+    public var backwardMultiplyAdds: Int
+    /// Best time of the forward pass over the repetitions, in milliseconds.
+    public var forwardMs: Double
+    /// Best time of the backward pass over the repetitions, in milliseconds.
+    public var backwardMs: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case outputShape = "output_shape"
+        case forwardMultiplyAdds = "forward_multiply_adds"
+        case backwardMultiplyAdds = "backward_multiply_adds"
+        case forwardMs = "forward_ms"
+        case backwardMs = "backward_ms"
+    }
+}
+
+extension Sequential {
+    /// Times every stage of a forward and a backward pass of `batch` examples on the calling
+    /// thread, `repetitions` times, and keeps each stage's best time: the one least disturbed by
+    /// other work on the machine. The output gradient is a fixed pattern (the timing does not
+    /// depend on its values).
+    ///
+    /// - Parameter input: `batch × inputCount` floats with ``kernelReadSlack`` readable floats
+    ///   past the end (a ``FloatBuffer``).
+    public func profileStages(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+                              repetitions: Int) -> [StageTiming] {
+        precondition(repetitions > 0, "repetitions must be positive")
+        let workspace = makeWorkspace(maxBatch: batch)
+        let gradients = FloatBuffer(count: parameterCount)
+        let outputGradient = FloatBuffer(count: batch * outputCount)
+        var forwardBest = [UInt64](repeating: .max, count: stages.count)
+        var backwardBest = forwardBest
+        func clock() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        for _ in 0..<repetitions {
+            workspace.input = input
+            workspace.batch = batch
+            for s in stages.indices {
+                let t0 = clock()
+                forwardStage(s, parameters: parameters, workspace: workspace)
+                forwardBest[s] = min(forwardBest[s], clock() - t0)
+            }
+            // Stages may overwrite the gradient they receive: a fresh one every repetition.
+            for i in 0..<batch * outputCount { outputGradient.pointer[i] = Float(i % 7 - 3) / Float(batch * outputCount) }
+            var dy = outputGradient.pointer
+            for s in stages.indices.reversed() {
+                let t0 = clock()
+                let dx = backwardStage(s, parameters: parameters, outputGradient: dy, gradients: gradients.pointer,
+                                       workspace: workspace, inputGradient: nil)
+                backwardBest[s] = min(backwardBest[s], clock() - t0)
+                if let dx { dy = dx }
+            }
+        }
+        return stages.indices.map { s in
+            let forward = stages[s].layer.forwardMultiplyAdds * batch
+            return StageTiming(name: stages[s].name, outputShape: stages[s].outputShape, forwardMultiplyAdds: forward,
+                               backwardMultiplyAdds: s == 0 ? forward : 2 * forward,
+                               forwardMs: Double(forwardBest[s]) / 1e6, backwardMs: Double(backwardBest[s]) / 1e6)
+        }
+    }
+}
