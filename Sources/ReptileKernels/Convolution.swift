@@ -315,6 +315,14 @@ public enum Convolution {
 
     /// The gradient with respect to the input: `inputGradient = convᵀ(outputGradient, weights)`.
     /// Overwrites `inputGradient`.
+    ///
+    /// Computed as a gather: every input pixel sums, in registers, what the output pixels whose
+    /// receptive fields cover it send back through their taps, and is stored once — no zeroing,
+    /// no read-modify-write, and tiles never touch the same pixel, so a team's members may take
+    /// any of them. With stride s the input pixels fall into s×s classes by their position
+    /// modulo the stride; the pixels of one class receive from the same taps (kernel rows
+    /// `ky ≡ (iy + padTop) mod s`, likewise columns), so a tile is made of pixels of one class
+    /// and multiplies their taps' weights, kept contiguous per class.
     public static func backwardInput(
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
@@ -323,50 +331,111 @@ public enum Convolution {
             Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
             return
         }
-        let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
-        // Per tap, Wᵀ as [outC][inC] so that rows of dY (over outC) multiply rows of Wᵀ (over inC).
-        let wt = scratch.floats(taps * outC * inC + kernelReadSlack)
-        for t in 0..<taps {
-            Vector.transpose(weights + t * inC * outC, rows: inC, columns: outC, into: wt + t * outC * inC)
+        let inC = g.inputChannels, outC = g.outputChannels
+        let sy = g.strideY, sx = g.strideX
+        /// Kernel rows (columns) that reach input rows (columns) of class p: p, p + s, … below the kernel size.
+        func tapCount(_ p: Int, stride: Int, kernel: Int) -> Int { p < kernel ? (kernel - p + stride - 1) / stride : 0 }
+        /// The first input row (column) of class p: (i + pad) mod s = p.
+        func firstOfClass(_ p: Int, stride: Int, pad: Int) -> Int { ((p - pad) % stride + stride) % stride }
+
+        // Wᵀ per tap as [outC][inC] (rows of dY over outC multiply rows of Wᵀ over inC), the taps
+        // of each class together, classes in row-major order.
+        let wt = scratch.floats(g.taps * outC * inC + kernelReadSlack)
+        var slot = 0
+        for py in 0..<sy {
+            for px in 0..<sx {
+                for ky in stride(from: py, to: g.kernelHeight, by: sy) {
+                    for kx in stride(from: px, to: g.kernelWidth, by: sx) {
+                        let t = ky * g.kernelWidth + kx
+                        Vector.transpose(weights + t * inC * outC, rows: inC, columns: outC, into: wt + slot * outC * inC)
+                        slot += 1
+                    }
+                }
+            }
         }
-        // Tiles of output rows add into the input pixels their taps cover, so two tiles of one
-        // image may touch the same pixel: the images are cut into two fixed halves (whatever
-        // the team) whose tiles run separately, and a team's members take whole halves.
-        let perImage = g.outputHeight * g.outputWidth
-        let parts = min(batch, 2)
-        shareLoop(scratch.sharingTeam, count: parts, scratch: scratch) { part, s in
-            let images = partRange(part, of: parts, count: batch)
-            (dx + images.lowerBound * g.inputSize).update(repeating: 0, count: images.count * g.inputSize)
-            s.ensureZerosAndJunk(max(outC, 64))
-            let zeros = UnsafePointer(s.zeros.pointer)
-            let junk = s.junk.pointer
-            let aTable = s.pointers(12)
-            // Per tile, every tap's destination pointer of every row: cTable[t * rows + r].
-            let cTable = s.mutablePointers(taps * 12)
-            let rowStart = images.lowerBound * perImage, rowEnd = images.upperBound * perImage
-            ColumnBlock.forEach(columns: inC, rowsHint: rowEnd - rowStart) { c0, block in
-                let rows = block.rows
-                var m0 = rowStart
-                var cursor = OutputRowCursor(g, row: rowStart)
-                while m0 < rowEnd {
-                    for r in 0..<rows {
-                        let m = m0 + r
-                        if m < rowEnd {
-                            aTable[r] = dy + m * outC
-                            cursor.forEachTap { t, offset in cTable[t * rows + r] = offset.map { dx + $0 + c0 } ?? junk }
-                            cursor.advance()
-                        } else {
-                            aTable[r] = zeros
-                            for t in 0..<taps { cTable[t * rows + r] = junk }
+        let team = scratch.sharingTeam
+        var classSlot = 0
+        for py in 0..<sy {
+            for px in 0..<sx {
+                let ny = tapCount(py, stride: sy, kernel: g.kernelHeight), nx = tapCount(px, stride: sx, kernel: g.kernelWidth)
+                let iy0 = firstOfClass(py, stride: sy, pad: g.padTop), ix0 = firstOfClass(px, stride: sx, pad: g.padLeft)
+                let rowsY = iy0 < g.inputHeight ? (g.inputHeight - iy0 + sy - 1) / sy : 0
+                let columnsX = ix0 < g.inputWidth ? (g.inputWidth - ix0 + sx - 1) / sx : 0
+                let perImage = rowsY * columnsX
+                let classTaps = ny * nx
+                let classWeights = UnsafePointer(wt) + classSlot * outC * inC
+                classSlot += classTaps
+                guard perImage > 0 else { continue }
+                // Per pixel of the class in one image (the same in every image): its offset in
+                // the image, then each tap's output pixel offset, or −1 outside the output.
+                let entry = 1 + classTaps
+                let offsets = scratch.offsets(perImage * entry)
+                var e = 0
+                let oy0 = (iy0 + g.padTop - py) / sy, ox0 = (ix0 + g.padLeft - px) / sx
+                for yi in 0..<rowsY {
+                    for xi in 0..<columnsX {
+                        offsets[e] = ((iy0 + yi * sy) * g.inputWidth + ix0 + xi * sx) * inC
+                        e += 1
+                        // Kernel row py + jy·sy reaches the pixel from output row oy0 + yi − jy.
+                        for jy in 0..<ny {
+                            let oy = oy0 + yi - jy
+                            for jx in 0..<nx {
+                                let ox = ox0 + xi - jx
+                                let inside = oy >= 0 && oy < g.outputHeight && ox >= 0 && ox < g.outputWidth
+                                offsets[e] = inside ? (oy * g.outputWidth + ox) * outC : -1
+                                e += 1
+                            }
                         }
                     }
-                    // Different rows of one tap land on different input pixels, so the
-                    // accumulating stores never collide.
-                    for t in 0..<taps {
-                        block.rowsKernel(aTable, taps: 1, depth: outC, UnsafePointer(wt) + t * outC * inC + c0, ldb: inC,
-                                         tapStride: 0, cTable + t * rows, accumulate: true, bias: nil)
+                }
+                let pixels = batch * perImage
+                let readOffsets = UnsafePointer(offsets)
+                ColumnBlock.forEach(columns: inC, rowsHint: pixels) { c0, block in
+                    let rows = block.rows
+                    let tileCount = (pixels + rows - 1) / rows
+                    let items = itemCount(units: tileCount, team: team)
+                    shareLoop(team, count: items, scratch: scratch) { item, s in
+                        s.ensureZerosAndJunk(max(outC, 64))
+                        let zeros = UnsafePointer(s.zeros.pointer)
+                        let junk = s.junk.pointer
+                        let aTable = s.pointers(max(classTaps, 1) * 12)
+                        let cTable = s.mutablePointers(12)
+                        let tiles = partRange(item, of: items, count: tileCount)
+                        var q = tiles.lowerBound * rows
+                        var n = q / perImage, p = q - n * perImage
+                        var dxImage = dx + n * g.inputSize + c0
+                        var dyImage = dy + n * g.outputSize
+                        for _ in tiles {
+                            for r in 0..<rows {
+                                guard q < pixels else {
+                                    cTable[r] = junk
+                                    for j in 0..<classTaps { aTable[j * rows + r] = zeros }
+                                    continue
+                                }
+                                let pixel = readOffsets + p * entry
+                                cTable[r] = dxImage + pixel[0]
+                                for j in 0..<classTaps {
+                                    let offset = pixel[1 + j]
+                                    aTable[j * rows + r] = offset >= 0 ? dyImage + offset : zeros
+                                }
+                                q += 1
+                                p += 1
+                                if p == perImage {
+                                    p = 0
+                                    dxImage += g.inputSize
+                                    dyImage += g.outputSize
+                                }
+                            }
+                            if classTaps > 0 {
+                                block.rowsKernel(aTable, taps: classTaps, depth: outC, classWeights + c0, ldb: inC,
+                                                 tapStride: outC * inC, cTable, accumulate: false, bias: nil)
+                            } else {
+                                // Kernels narrower than their stride skip these pixels altogether.
+                                for r in 0..<rows where cTable[r] != junk { cTable[r].update(repeating: 0, count: block.width) }
+                            }
+                        }
+                        _ = n
                     }
-                    m0 += rows
                 }
             }
         }

@@ -71,6 +71,20 @@ public final class KernelScratch: @unchecked Sendable {
     deinit {
         pointerStorage.deallocate()
         mutablePointerStorage.deallocate()
+        offsetStorage.deallocate()
+    }
+
+    private var offsetCapacity = 0
+    private var offsetStorage = UnsafeMutablePointer<Int>.allocate(capacity: 0)
+
+    /// At least `count` integer slots (offsets precomputed for a kernel call), valid until the next call.
+    func offsets(_ count: Int) -> UnsafeMutablePointer<Int> {
+        if offsetCapacity < count {
+            offsetStorage.deallocate()
+            offsetCapacity = max(count, offsetCapacity * 2)
+            offsetStorage = .allocate(capacity: offsetCapacity)
+        }
+        return offsetStorage
     }
 
     /// At least `count` floats of scratch (contents unspecified), valid until the next call.

@@ -32,6 +32,10 @@ let convCases: [(String, ConvGeometry, Int)] = [
     ("mini-1-chunked", .same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1), 40),
     ("mini-2-chunked", .same(inputHeight: 11, inputWidth: 11, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 40),
     ("valid-5x5", .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 48, kernelSize: 5, stride: 2), 2),
+    // The input gradient gathers per class of pixels modulo the stride: a stride of 3, and a
+    // 1×1 kernel with stride 2 whose odd rows and columns receive nothing at all.
+    ("stride-3", .same(inputHeight: 10, inputWidth: 8, inputChannels: 32, outputChannels: 16, kernelSize: 5, stride: 3), 2),
+    ("pointwise-stride-2", .valid(inputHeight: 7, inputWidth: 6, inputChannels: 16, outputChannels: 32, kernelSize: 1, stride: 2), 3),
     // Few input channels (kernel-row taps over a padded copy; im2col for one channel) where the
     // strides leave the last input row and column unread, and a 5-wide kernel.
     ("few-channels-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 2), 3),
