@@ -54,3 +54,17 @@ func productsMatchNaiveLoops(index: Int) {
     let abt = naiveProduct(m: m, n: n, k: k, a: { a.pointer[$0 * k + $1] }, b: { bt.pointer[$1 * k + $0] })
     #expect(relativeError(c.pointer, abt) < 1e-5, "A·Bᵀ \(m)×\(n)×\(k)")
 }
+
+@Test("transpose moves every element, in 16×16 register blocks and at ragged edges",
+      arguments: [(16, 16), (64, 64), (64, 32), (37, 50), (3, 20), (20, 3), (1, 1)])
+func transposeMatchesDefinition(rows: Int, columns: Int) {
+    let a = FloatBuffer(count: rows * columns)
+    for i in 0..<rows * columns { a.pointer[i] = Float(i) }
+    let out = FloatBuffer(count: rows * columns)
+    Vector.transpose(a.pointer, rows: rows, columns: columns, into: out.pointer)
+    var wrong = 0
+    for r in 0..<rows {
+        for c in 0..<columns where out.pointer[c * rows + r] != Float(r * columns + c) { wrong += 1 }
+    }
+    #expect(wrong == 0)
+}
