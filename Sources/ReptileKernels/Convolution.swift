@@ -402,7 +402,8 @@ public enum Convolution {
                         let cTable = s.mutablePointers(12)
                         let tiles = partRange(item, of: items, count: tileCount)
                         var q = tiles.lowerBound * rows
-                        var n = q / perImage, p = q - n * perImage
+                        let n = q / perImage
+                        var p = q - n * perImage
                         var dxImage = dx + n * g.inputSize + c0
                         var dyImage = dy + n * g.outputSize
                         for _ in tiles {
@@ -434,7 +435,6 @@ public enum Convolution {
                                 for r in 0..<rows where cTable[r] != junk { cTable[r].update(repeating: 0, count: block.width) }
                             }
                         }
-                        _ = n
                     }
                 }
             }
