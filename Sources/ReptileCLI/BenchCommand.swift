@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Meta-iterations per timed run (default: about one second of work per run).") var iterations: Int?
     @Option(help: "Worker threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("eval-tasks"), help: "Evaluation tasks timed per mode (0 = skip).") var evalTasks = 10
-    @Flag(help: "Also time every layer's forward and backward pass on one thread.") var layers = false
+    @Flag(help: "Also time every layer's forward and backward pass on one thread (few-shot settings; not sine).") var layers = false
     @Flag(help: "Print one JSON object on standard output.") var json = false
 
     func validate() throws {

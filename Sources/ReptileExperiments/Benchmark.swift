@@ -30,6 +30,11 @@ public struct BenchmarkSetting: Sendable, Codable {
     public static let all = [omniglot5, omniglot20, miniImageNet5]
 
     public var isMiniImageNet: Bool { name.hasPrefix("miniimagenet") }
+
+    /// The paper's model for this setting, freshly built.
+    public func model() throws -> Sequential {
+        try isMiniImageNet ? Models.miniImageNet(classes: ways) : Models.omniglot(classes: ways)
+    }
 }
 
 /// What `reptile bench` measured for one setting.
@@ -135,15 +140,13 @@ public enum Benchmark {
     /// Times `setting`: `warmup` meta-iterations, then `runs` timed runs of `iterations` each.
     public static func run(_ setting: BenchmarkSetting, omniglot: FewShotSplits?, threads: Int?, runs: Int, iterations: Int,
                            warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double) throws -> BenchmarkResult {
-        let model: Sequential
+        let model = try setting.model()
         let dataset: FewShotDataset
         if setting.isMiniImageNet {
-            model = try Models.miniImageNet(classes: setting.ways)
             let images = syntheticPhotos(classes: 64, imagesPerClass: 20)
             dataset = FewShotDataset(images: images, classes: (0..<64).map { FewShotClass(index: $0) })
         } else {
             guard let omniglot else { throw ExperimentError("the Omniglot settings need the Omniglot data") }
-            model = try Models.omniglot(classes: setting.ways)
             dataset = omniglot.train
         }
         let config = MetaTrainingConfiguration(
@@ -187,7 +190,7 @@ public enum Benchmark {
     /// passes of one inner batch (random pixels in [0, 1), freshly initialized weights), the best
     /// time of each stage. Kernel changes show here with less noise than in whole meta-iterations.
     public static func profileLayers(_ setting: BenchmarkSetting, repetitions: Int) throws -> [StageTiming] {
-        let model = try setting.isMiniImageNet ? Models.miniImageNet(classes: setting.ways) : Models.omniglot(classes: setting.ways)
+        let model = try setting.model()
         var rng = RandomGenerator(seed: 0)
         let parameters = model.initialParameters(using: &rng)
         let input = FloatBuffer(count: setting.innerBatch * model.inputCount)
