@@ -549,34 +549,37 @@ public enum Convolution {
     }
 
     /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros
-    /// for padding). A kernel row lying wholly inside the image is one contiguous copy.
+    /// for padding). Used for layers with very few input channels, so a tap is a handful of
+    /// floats: they are copied one by one (a `memmove` call per tap cost more than the copy).
     static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
-        let rowsTotal = batch * g.outputHeight * g.outputWidth
         let inC = g.inputChannels
-        let spanCount = g.kernelWidth * inC
-        var cursor = OutputRowCursor(g, row: 0)
+        let rowFloats = g.inputWidth * inC
         var dst = col
-        for _ in 0..<rowsTotal {
-            let ix0 = cursor.ox * g.strideX - g.padLeft
-            let wholeRow = ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth
-            for ky in 0..<g.kernelHeight {
-                let iy = cursor.oy * g.strideY - g.padTop + ky
-                if iy < 0 || iy >= g.inputHeight {
-                    dst.update(repeating: 0, count: spanCount)
-                } else if wholeRow {
-                    dst.update(from: input + cursor.imageBase + (iy * g.inputWidth + ix0) * inC, count: spanCount)
-                } else {
-                    for kx in 0..<g.kernelWidth {
-                        if let off = cursor.offset(ky: ky, kx: kx) {
-                            (dst + kx * inC).update(from: input + off, count: inC)
-                        } else {
-                            (dst + kx * inC).update(repeating: 0, count: inC)
+        for n in 0..<batch {
+            let image = input + n * g.inputSize
+            for oy in 0..<g.outputHeight {
+                let iy0 = oy * g.strideY - g.padTop
+                for ox in 0..<g.outputWidth {
+                    let ix0 = ox * g.strideX - g.padLeft
+                    for ky in 0..<g.kernelHeight {
+                        let iy = iy0 + ky
+                        let inside = iy >= 0 && iy < g.inputHeight
+                        let row = image + (inside ? iy : 0) * rowFloats
+                        for kx in 0..<g.kernelWidth {
+                            let ix = ix0 + kx
+                            if inside && ix >= 0 && ix < g.inputWidth {
+                                let src = row + ix * inC
+                                var c = 0
+                                while c < inC { dst[c] = src[c]; c += 1 }
+                            } else {
+                                var c = 0
+                                while c < inC { dst[c] = 0; c += 1 }
+                            }
+                            dst += inC
                         }
                     }
                 }
-                dst += spanCount
             }
-            cursor.advance()
         }
     }
 

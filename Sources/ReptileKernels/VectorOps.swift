@@ -116,65 +116,11 @@ public enum Vector {
         return m
     }
 
-    /// Transposes a row-major `rows × columns` matrix into `out` (`columns × rows`).
+    /// Transposes a row-major `rows × columns` matrix into `out` (`columns × rows`): 16×16 blocks
+    /// in AVX-512 registers where available (C intrinsics: Swift's generic shuffles spill), element
+    /// by element elsewhere.
     public static func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
-        // 16×16 blocks in registers where they fit, element by element at the ragged edges.
-        let fullRows = rows - rows % 16, fullColumns = columns - columns % 16
-        var r0 = 0
-        while r0 < fullRows {
-            var c0 = 0
-            while c0 < fullColumns {
-                transposeBlock16(a + r0 * columns + c0, stride: columns, into: out + c0 * rows + r0, stride: rows)
-                c0 += 16
-            }
-            r0 += 16
-        }
-        for r in 0..<rows {
-            let firstColumn = r < fullRows ? fullColumns : 0
-            for c in firstColumn..<columns { out[c * rows + r] = a[r * columns + c] }
-        }
-    }
-
-    /// Sixteen 16-float rows, held in registers.
-    typealias Rows16 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
-                        SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>,
-                        SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
-
-    /// Transposes the 16×16 block at `a` (rows `aStride` floats apart) into `out`. The 256 floats
-    /// read as one array whose index holds the row in its high 4 bits and the column in its low
-    /// 4; taking the even-indexed elements, then the odd ones, rotates the index right by one bit,
-    /// and four such rounds swap row and column.
-    @inline(__always)
-    static func transposeBlock16(_ a: UnsafePointer<Float>, stride aStride: Int,
-                                 into out: UnsafeMutablePointer<Float>, stride outStride: Int) {
-        @inline(__always) func even(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
-            SIMD16(lowHalf: x.evenHalf, highHalf: y.evenHalf)
-        }
-        @inline(__always) func odd(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
-            SIMD16(lowHalf: x.oddHalf, highHalf: y.oddHalf)
-        }
-        @inline(__always) func unshuffle(_ r: Rows16) -> Rows16 {
-            (even(r.0, r.1), even(r.2, r.3), even(r.4, r.5), even(r.6, r.7), even(r.8, r.9), even(r.10, r.11), even(r.12, r.13), even(r.14, r.15),
-             odd(r.0, r.1), odd(r.2, r.3), odd(r.4, r.5), odd(r.6, r.7), odd(r.8, r.9), odd(r.10, r.11), odd(r.12, r.13), odd(r.14, r.15))
-        }
-        var r: Rows16 = (load16(a), load16(a + 1 * aStride), load16(a + 2 * aStride), load16(a + 3 * aStride), load16(a + 4 * aStride), load16(a + 5 * aStride), load16(a + 6 * aStride), load16(a + 7 * aStride), load16(a + 8 * aStride), load16(a + 9 * aStride), load16(a + 10 * aStride), load16(a + 11 * aStride), load16(a + 12 * aStride), load16(a + 13 * aStride), load16(a + 14 * aStride), load16(a + 15 * aStride))
-        r = unshuffle(unshuffle(unshuffle(unshuffle(r))))
-        store16(r.0, out + 0 * outStride)
-        store16(r.1, out + 1 * outStride)
-        store16(r.2, out + 2 * outStride)
-        store16(r.3, out + 3 * outStride)
-        store16(r.4, out + 4 * outStride)
-        store16(r.5, out + 5 * outStride)
-        store16(r.6, out + 6 * outStride)
-        store16(r.7, out + 7 * outStride)
-        store16(r.8, out + 8 * outStride)
-        store16(r.9, out + 9 * outStride)
-        store16(r.10, out + 10 * outStride)
-        store16(r.11, out + 11 * outStride)
-        store16(r.12, out + 12 * outStride)
-        store16(r.13, out + 13 * outStride)
-        store16(r.14, out + 14 * outStride)
-        store16(r.15, out + 15 * outStride)
+        reptile_transpose(a, rows, columns, out)
     }
 }
 

@@ -12,6 +12,9 @@ void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict g
 void reptile_adam(float *restrict parameters, const float *restrict gradients, float *restrict m, float *restrict v,
                   float step, float beta1, float beta2, float epsilon, long count);
 
+/// Transposes a row-major rows × columns matrix into out (columns × rows).
+void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out);
+
 /// Atomic operations on a shared word (sequentially consistent).
 static inline long reptile_atomic_load(const long *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
 static inline void reptile_atomic_store(long *word, long value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
