@@ -252,7 +252,7 @@ public enum Convolution {
         }
         if g.usesIm2col {
             let depth = g.taps * g.inputChannels
-            im2col(g, batch: batch, input: input, into: saved!)
+            im2col(g, batch: batch, input: input, into: saved!, scratch: scratch)
             Matmul.multiply(m: batch * g.outputHeight * g.outputWidth, n: g.outputChannels, k: depth, a: saved!, lda: depth,
                             b: weights, ldb: g.outputChannels, c: output, ldc: g.outputChannels, bias: bias, scratch: scratch)
         } else if g.usesPaddedRows {
@@ -549,36 +549,38 @@ public enum Convolution {
     }
 
     /// Writes the im2col matrix: one row per output pixel, `taps × inputChannels` columns (zeros
-    /// for padding). Used for layers with very few input channels, so a tap is a handful of
-    /// floats: they are copied one by one (a `memmove` call per tap cost more than the copy).
-    static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+    /// for padding). Used for layers with very few input channels, where a tap is a handful of
+    /// floats: the source offset of every float of one image's matrix (−1 for padding) is worked
+    /// out once, then each image is a plain gather (per-tap copies cost a call or a bounds
+    /// check per float or two).
+    static func im2col(_ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>,
+                       scratch: KernelScratch) {
         let inC = g.inputChannels
-        let rowFloats = g.inputWidth * inC
-        var dst = col
-        for n in 0..<batch {
-            let image = input + n * g.inputSize
-            for oy in 0..<g.outputHeight {
-                let iy0 = oy * g.strideY - g.padTop
-                for ox in 0..<g.outputWidth {
-                    let ix0 = ox * g.strideX - g.padLeft
-                    for ky in 0..<g.kernelHeight {
-                        let iy = iy0 + ky
-                        let inside = iy >= 0 && iy < g.inputHeight
-                        let row = image + (inside ? iy : 0) * rowFloats
-                        for kx in 0..<g.kernelWidth {
-                            let ix = ix0 + kx
-                            if inside && ix >= 0 && ix < g.inputWidth {
-                                let src = row + ix * inC
-                                var c = 0
-                                while c < inC { dst[c] = src[c]; c += 1 }
-                            } else {
-                                var c = 0
-                                while c < inC { dst[c] = 0; c += 1 }
-                            }
-                            dst += inC
+        let perImage = g.outputHeight * g.outputWidth * g.taps * inC
+        let offsets = scratch.offsets(perImage)
+        var e = 0
+        for oy in 0..<g.outputHeight {
+            for ox in 0..<g.outputWidth {
+                for ky in 0..<g.kernelHeight {
+                    let iy = oy * g.strideY - g.padTop + ky
+                    for kx in 0..<g.kernelWidth {
+                        let ix = ox * g.strideX - g.padLeft + kx
+                        let inside = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                        for c in 0..<inC {
+                            offsets[e] = inside ? (iy * g.inputWidth + ix) * inC + c : -1
+                            e += 1
                         }
                     }
                 }
+            }
+        }
+        let table = UnsafePointer(offsets)
+        for n in 0..<batch {
+            let image = input + n * g.inputSize
+            let dst = col + n * perImage
+            for e in 0..<perImage {
+                let offset = table[e]
+                dst[e] = offset >= 0 ? image[offset] : 0
             }
         }
     }
