@@ -151,15 +151,18 @@ public enum ParallelEvaluation {
         let lock = NSLock()
         var done = 0
         let box = UnsafeSendable(correct)
+        // Workers take tasks from a shared counter rather than in fixed turns: a core slowed
+        // down by another process then takes fewer tasks instead of holding up the end. Task t
+        // always uses its own random stream, so who runs it changes nothing.
+        let dispenser = TaskDispenser()
+        dispenser.reset(count: tasks)
         parameters.withUnsafeBufferPointer { theta in
             let thetaBox = UnsafeSendable(theta.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var t = w
-                while t < tasks {
+                while let t = dispenser.take() {
                     var rng = RandomGenerator(seed: seed, stream: stream + [UInt64(t)])
                     box.value[t] = evaluation.evaluateTask(sampler, parameters: thetaBox.value, optimizer: optimizer,
                                                            learner: learners[w], weights: weights[w].pointer, using: &rng)
-                    t += workers
                     if let progress {
                         lock.lock()
                         done += 1

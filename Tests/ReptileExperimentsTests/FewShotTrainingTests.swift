@@ -182,4 +182,12 @@ func impossibleFlagsAreRejected(change: (inout FewShotOptions) -> Void, message:
     for (mode, r) in results { #expect(r.accuracy > 0.4, "transductive=\(mode): \(r.accuracy)") }
     // The two modes see the same tasks but batch statistics differ: the answers are not identical.
     #expect(results[false]!.correct != results[true]!.correct || results[false]!.accuracy == 1)
+    // Workers take tasks as they come, but each task has its own random stream: the result is the
+    // same on any number of threads.
+    let byThreads = [1, 2, 3].map { threads in
+        ParallelEvaluation.run(options.evaluation, sampler: omniglot.test, model: model, loss: .softmaxCrossEntropy,
+                               parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
+                               tasks: 16, seed: 0, stream: [9], threads: threads)
+    }
+    #expect(byThreads.allSatisfy { $0 == byThreads[0] })
 }
