@@ -14,8 +14,10 @@ if len(sys.argv) < 4:
 setting, rounds, binaries = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 best = {b: {} for b in binaries}
 order = []
-for _ in range(rounds):
-    for b in binaries:
+for round_index in range(rounds):
+    # Reverse the order every other round: on this host the run right after another is often
+    # slower, which would otherwise always penalize the same binary.
+    for b in (binaries if round_index % 2 == 0 else binaries[::-1]):
         out = subprocess.run([b, "bench", "--setting", setting, "--runs", "1", "--iterations", "1",
                               "--threads", "1", "--eval-tasks", "0", "--layers", "--json"],
                              check=True, capture_output=True, text=True).stdout
