@@ -6,7 +6,7 @@ enum ColumnBlock {
 
     var width: Int {
         switch self {
-        case .wide64: return 64
+        case .wide64: return 54
         case .medium32x12, .medium32x8: return 32
         case .narrow16: return 16
         }
@@ -14,7 +14,7 @@ enum ColumnBlock {
 
     var rows: Int {
         switch self {
-        case .wide64: return 6
+        case .wide64: return 5
         case .medium32x12: return 12
         case .medium32x8: return 8
         case .narrow16: return 12
@@ -45,7 +45,7 @@ enum ColumnBlock {
     ) {
         switch self {
         case .wide64:
-            Microkernels.rowsKernel6x64(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+            Microkernels.rowsKernel5x64(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
         case .medium32x12:
             Microkernels.rowsKernel12x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
         case .medium32x8:
@@ -61,7 +61,7 @@ enum ColumnBlock {
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
     ) {
         switch self {
-        case .wide64: Microkernels.outerKernel6x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        case .wide64: Microkernels.outerKernel5x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
         case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
         case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
         case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)

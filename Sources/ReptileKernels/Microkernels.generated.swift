@@ -5,7 +5,7 @@
 
 enum Microkernels {
     /// Tile shapes available, as (rows, columns).
-    static let shapes: [(rows: Int, columns: Int)] = [(6, 64), (12, 32), (8, 32), (12, 16)]
+    static let shapes: [(rows: Int, columns: Int)] = [(5, 64), (12, 32), (8, 32), (12, 16)]
 
     @inline(__always)
     static func store1(_ p: UnsafeMutablePointer<Float>, _ accumulate: Bool, _ v0: SIMD16<Float>) {
@@ -45,9 +45,9 @@ enum Microkernels {
         }
     }
 
-    /// 6 rows x 64 columns: `C[r] (+)= bias + sum over taps t and k < depth of A[t*6+r][k] * B[t*tapStride + k*ldb ..< +64]`.
+    /// 5 rows x 64 columns: `C[r] (+)= bias + sum over taps t and k < depth of A[t*5+r][k] * B[t*tapStride + k*ldb ..< +64]`.
     @inline(__always)
-    static func rowsKernel6x64(
+    static func rowsKernel5x64(
         _ a: UnsafePointer<UnsafePointer<Float>>, taps: Int, depth: Int,
         _ b: UnsafePointer<Float>, ldb: Int, tapStride: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?
@@ -57,9 +57,8 @@ enum Microkernels {
         var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>(); var c2_2 = SIMD16<Float>(); var c2_3 = SIMD16<Float>()
         var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>(); var c3_2 = SIMD16<Float>(); var c3_3 = SIMD16<Float>()
         var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>(); var c4_2 = SIMD16<Float>(); var c4_3 = SIMD16<Float>()
-        var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>(); var c5_2 = SIMD16<Float>(); var c5_3 = SIMD16<Float>()
         for t in 0..<taps {
-            let a0 = a[t &* 6 &+ 0]; let a1 = a[t &* 6 &+ 1]; let a2 = a[t &* 6 &+ 2]; let a3 = a[t &* 6 &+ 3]; let a4 = a[t &* 6 &+ 4]; let a5 = a[t &* 6 &+ 5]
+            let a0 = a[t &* 5 &+ 0]; let a1 = a[t &* 5 &+ 1]; let a2 = a[t &* 5 &+ 2]; let a3 = a[t &* 5 &+ 3]; let a4 = a[t &* 5 &+ 4]
             var bp = UnsafeRawPointer(b + t &* tapStride)
             let bStep = ldb &* 4
             for k in 0..<depth {
@@ -74,8 +73,6 @@ enum Microkernels {
                 c3_0 = c3_0.fma(x3, b0); c3_1 = c3_1.fma(x3, b1); c3_2 = c3_2.fma(x3, b2); c3_3 = c3_3.fma(x3, b3)
                 let x4 = SIMD16<Float>(repeating: a4[k])
                 c4_0 = c4_0.fma(x4, b0); c4_1 = c4_1.fma(x4, b1); c4_2 = c4_2.fma(x4, b2); c4_3 = c4_3.fma(x4, b3)
-                let x5 = SIMD16<Float>(repeating: a5[k])
-                c5_0 = c5_0.fma(x5, b0); c5_1 = c5_1.fma(x5, b1); c5_2 = c5_2.fma(x5, b2); c5_3 = c5_3.fma(x5, b3)
                 bp += bStep
             }
         }
@@ -87,19 +84,17 @@ enum Microkernels {
             c2_0 += bias0; c2_1 += bias1; c2_2 += bias2; c2_3 += bias3
             c3_0 += bias0; c3_1 += bias1; c3_2 += bias2; c3_3 += bias3
             c4_0 += bias0; c4_1 += bias1; c4_2 += bias2; c4_3 += bias3
-            c5_0 += bias0; c5_1 += bias1; c5_2 += bias2; c5_3 += bias3
         }
         store4(c[0], accumulate, c0_0, c0_1, c0_2, c0_3)
         store4(c[1], accumulate, c1_0, c1_1, c1_2, c1_3)
         store4(c[2], accumulate, c2_0, c2_1, c2_2, c2_3)
         store4(c[3], accumulate, c3_0, c3_1, c3_2, c3_3)
         store4(c[4], accumulate, c4_0, c4_1, c4_2, c4_3)
-        store4(c[5], accumulate, c5_0, c5_1, c5_2, c5_3)
     }
 
-    /// 6 rows x 64 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 64]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// 5 rows x 64 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 64]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
     @inline(__always)
-    static func outerKernel6x64(
+    static func outerKernel5x64(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
     ) {
@@ -108,7 +103,6 @@ enum Microkernels {
         var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>(); var c2_2 = SIMD16<Float>(); var c2_3 = SIMD16<Float>()
         var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>(); var c3_2 = SIMD16<Float>(); var c3_3 = SIMD16<Float>()
         var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>(); var c4_2 = SIMD16<Float>(); var c4_3 = SIMD16<Float>()
-        var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>(); var c5_2 = SIMD16<Float>(); var c5_3 = SIMD16<Float>()
         for j in 0..<count {
             let aj = a[j] + aOffset
             let bj = UnsafeRawPointer(b[j])
@@ -123,15 +117,12 @@ enum Microkernels {
             c3_0 = c3_0.fma(x3, b0); c3_1 = c3_1.fma(x3, b1); c3_2 = c3_2.fma(x3, b2); c3_3 = c3_3.fma(x3, b3)
             let x4 = SIMD16<Float>(repeating: aj[4])
             c4_0 = c4_0.fma(x4, b0); c4_1 = c4_1.fma(x4, b1); c4_2 = c4_2.fma(x4, b2); c4_3 = c4_3.fma(x4, b3)
-            let x5 = SIMD16<Float>(repeating: aj[5])
-            c5_0 = c5_0.fma(x5, b0); c5_1 = c5_1.fma(x5, b1); c5_2 = c5_2.fma(x5, b2); c5_3 = c5_3.fma(x5, b3)
         }
         store4(c[0], accumulate, c0_0, c0_1, c0_2, c0_3)
         store4(c[1], accumulate, c1_0, c1_1, c1_2, c1_3)
         store4(c[2], accumulate, c2_0, c2_1, c2_2, c2_3)
         store4(c[3], accumulate, c3_0, c3_1, c3_2, c3_3)
         store4(c[4], accumulate, c4_0, c4_1, c4_2, c4_3)
-        store4(c[5], accumulate, c5_0, c5_1, c5_2, c5_3)
     }
 
     /// 12 rows x 32 columns: `C[r] (+)= bias + sum over taps t and k < depth of A[t*12+r][k] * B[t*tapStride + k*ldb ..< +32]`.
