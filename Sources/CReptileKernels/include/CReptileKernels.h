@@ -1,6 +1,7 @@
-// Loops that Swift cannot vectorize: packed square roots (Swift's `squareRoot()` keeps libm's
-// errno semantics, which forces one scalar square root per element). And the few sequentially
-// consistent atomic operations that let the threads of a `LoopTeam` share a kernel's loop.
+// Loops that Swift cannot vectorize well: packed square roots (Swift's `squareRoot()` keeps libm's
+// errno semantics, which forces one scalar square root per element) and register-block transposes
+// (Swift's generic shuffles spill). And the few sequentially consistent atomic operations that let
+// the threads of a `LoopTeam` share a kernel's loop.
 #ifndef C_REPTILE_KERNELS_H
 #define C_REPTILE_KERNELS_H
 
