@@ -6,7 +6,7 @@ enum ColumnBlock {
 
     var width: Int {
         switch self {
-        case .wide64: return 54
+        case .wide64: return 64
         case .medium32x12, .medium32x8: return 32
         case .narrow16: return 16
         }

@@ -11,7 +11,11 @@ func randomBuffer(_ count: Int, seed: Int) -> FloatBuffer {
 
 func maxDifference(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
     var m: Float = 0
-    for i in 0..<count { m = max(m, abs(a[i] - b[i])) }
+    for i in 0..<count {
+        let d = abs(a[i] - b[i])
+        if d.isNaN { return .nan }  // `max` would skip it
+        m = max(m, d)
+    }
     return m
 }
 
@@ -35,7 +39,7 @@ let convCases: [(String, ConvGeometry, Int)] = [
     // The input gradient gathers per class of pixels modulo the stride: a stride of 3, and a
     // 1×1 kernel with stride 2 whose odd rows and columns receive nothing at all.
     ("stride-3", .same(inputHeight: 10, inputWidth: 8, inputChannels: 32, outputChannels: 16, kernelSize: 5, stride: 3), 2),
-    ("pointwise-stride-2", .valid(inputHeight: 7, inputWidth: 6, inputChannels: 16, outputChannels: 32, kernelSize: 1, stride: 2), 3),
+    ("pointwise-stride-2", .valid(inputHeight: 7, inputWidth: 6, inputChannels: 80, outputChannels: 32, kernelSize: 1, stride: 2), 3),
     // Few input channels (kernel-row taps over a padded copy; im2col for one channel) where the
     // strides leave the last input row and column unread, and a 5-wide kernel.
     ("few-channels-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 2), 3),
@@ -51,6 +55,13 @@ func samePadding(input: Int, output: Int, padTop: Int) {
     #expect(g.padLeft == padTop)
 }
 
+/// A buffer of `count` NaNs.
+private func nanBuffer(_ count: Int) -> FloatBuffer {
+    let buffer = FloatBuffer(count: count)
+    buffer.pointer.update(repeating: .nan, count: count)
+    return buffer
+}
+
 @Test("fast convolution kernels match the reference loops", arguments: convCases.indices)
 func convolutionMatchesReference(index: Int) {
     let (name, g, batch) = convCases[index]
@@ -61,18 +72,19 @@ func convolutionMatchesReference(index: Int) {
     let dy = randomBuffer(batch * g.outputSize, seed: 4)
     let saved = FloatBuffer(count: max(g.savedScratchCount(batch: batch), 1))
 
-    let y = FloatBuffer(count: batch * g.outputSize), yRef = FloatBuffer(count: batch * g.outputSize)
+    // The fast kernels overwrite their outputs: start them as NaN so that a float left unwritten fails.
+    let y = nanBuffer(batch * g.outputSize), yRef = FloatBuffer(count: batch * g.outputSize)
     Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: saved.pointer, scratch: scratch)
     Convolution.Reference.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: yRef.pointer)
     #expect(maxDifference(y.pointer, yRef.pointer, count: y.count) < 1e-4, "forward \(name)")
 
-    let dx = FloatBuffer(count: batch * g.inputSize), dxRef = FloatBuffer(count: batch * g.inputSize)
+    let dx = nanBuffer(batch * g.inputSize), dxRef = FloatBuffer(count: batch * g.inputSize)
     Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dx.pointer, scratch: scratch)
     Convolution.Reference.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dxRef.pointer)
     #expect(maxDifference(dx.pointer, dxRef.pointer, count: dx.count) < 1e-4, "input gradient \(name)")
 
-    let dw = FloatBuffer(count: g.weightCount), dwRef = FloatBuffer(count: g.weightCount)
-    let db = FloatBuffer(count: g.outputChannels)
+    let dw = nanBuffer(g.weightCount), dwRef = FloatBuffer(count: g.weightCount)
+    let db = nanBuffer(g.outputChannels)
     Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: saved.pointer,
                                 weightGradient: dw.pointer, biasGradient: db.pointer, scratch: scratch)
     Convolution.Reference.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, weightGradient: dwRef.pointer)
