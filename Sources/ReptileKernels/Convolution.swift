@@ -559,20 +559,15 @@ public enum Convolution {
         let perImage = g.outputHeight * g.outputWidth * g.taps * inC
         let offsets = scratch.offsets(perImage)
         var e = 0
-        for oy in 0..<g.outputHeight {
-            for ox in 0..<g.outputWidth {
-                for ky in 0..<g.kernelHeight {
-                    let iy = oy * g.strideY - g.padTop + ky
-                    for kx in 0..<g.kernelWidth {
-                        let ix = ox * g.strideX - g.padLeft + kx
-                        let inside = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
-                        for c in 0..<inC {
-                            offsets[e] = inside ? (iy * g.inputWidth + ix) * inC + c : -1
-                            e += 1
-                        }
-                    }
+        var cursor = OutputRowCursor(g, row: 0)  // the first image's rows: offsets within an image
+        for _ in 0..<g.outputHeight * g.outputWidth {
+            cursor.forEachTap { _, offset in
+                for c in 0..<inC {
+                    offsets[e] = offset.map { $0 + c } ?? -1
+                    e += 1
                 }
             }
+            cursor.advance()
         }
         let table = UnsafePointer(offsets)
         for n in 0..<batch {
