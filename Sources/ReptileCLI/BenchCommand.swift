@@ -35,6 +35,16 @@ struct Bench: ParsableCommand {
             case .sine: return nil
             }
         }
+
+        /// Meta-iterations per timed run when `--iterations` is not given: about one second of work.
+        var defaultIterations: Int {
+            switch self {
+            case .omniglot5: return 20
+            case .omniglot20: return 8
+            case .miniimagenet5: return 3
+            case .sine: return 3000
+            }
+        }
     }
 
     @Option(name: .customLong("setting"), parsing: .upToNextOption,
@@ -97,21 +107,15 @@ struct Bench: ParsableCommand {
         var results: [BenchmarkResult] = []
         for setting in settings {
             var result: BenchmarkResult
-            switch setting {
-            case .sine:
-                result = try Benchmark.runSine(runs: runs, iterations: iterations ?? 3000, peakPerCore: peak)
-            case .omniglot5:
-                result = try Benchmark.run(.omniglot5, omniglot: omniglot, threads: threads, runs: runs, iterations: iterations ?? 20,
-                                           evalTasks: evalTasks, peakPerCore: peak)
-            case .omniglot20:
-                result = try Benchmark.run(.omniglot20, omniglot: omniglot, threads: threads, runs: runs, iterations: iterations ?? 8,
-                                           evalTasks: evalTasks, peakPerCore: peak)
-            case .miniimagenet5:
-                result = try Benchmark.run(.miniImageNet5, omniglot: nil, threads: threads, runs: runs, iterations: iterations ?? 3,
-                                           evalTasks: min(evalTasks, 3), peakPerCore: peak)
-            }
-            if layers, let paper = setting.paperSetting {
-                result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20)
+            let iterationsPerRun = iterations ?? setting.defaultIterations
+            if let paper = setting.paperSetting {
+                // Mini-ImageNet's evaluation tasks take about a second each: at most 3.
+                result = try Benchmark.run(paper, omniglot: paper.isMiniImageNet ? nil : omniglot, threads: threads, runs: runs,
+                                           iterations: iterationsPerRun, evalTasks: paper.isMiniImageNet ? min(evalTasks, 3) : evalTasks,
+                                           peakPerCore: peak)
+                if layers { result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20) }
+            } else {
+                result = try Benchmark.runSine(runs: runs, iterations: iterationsPerRun, peakPerCore: peak)
             }
             results.append(result)
             if !json {

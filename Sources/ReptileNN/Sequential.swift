@@ -44,7 +44,7 @@ public final class Sequential: @unchecked Sendable {
         let layer: any Layer
         let parameterOffset: Int
         let outputShape: Shape
-        let outputCount: Int
+        var outputCount: Int { outputShape.reduce(1, *) }
         /// The layer's name as its parameters have it (`conv0`), with the layers fused into it
         /// (`bn0+relu+pool`).
         let name: String
@@ -115,8 +115,7 @@ public final class Sequential: @unchecked Sendable {
                     }
                 }
             }
-            stages.append(Stage(layer: layer, parameterOffset: offset, outputShape: shape,
-                                outputCount: shape.reduce(1, *), name: name))
+            stages.append(Stage(layer: layer, parameterOffset: offset, outputShape: shape, name: name))
             i += 1
         }
         self.stages = stages
