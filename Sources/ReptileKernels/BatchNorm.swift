@@ -104,47 +104,23 @@ public enum BatchNormKernels {
         return (xhat, relu && p.gamma[j] * xhat + p.beta[j] <= 0 ? 0 : g)
     }
 
-    // MARK: Batch norm alone
+    // MARK: The passes over one part of a batch
 
-    /// `y = γ·(x − μ)/√(σ² + ε) + β` per channel, with μ and σ² (biased) over the rows; with `relu`,
-    /// `y = max(0, …)`. Saves μ and 1/√(σ² + ε) in `mean` and `inverseStd` for the backward pass.
-    public static func forward(
-        _ x: UnsafePointer<Float>, rows: Int, channels: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
-        output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
-        team: LoopTeam? = nil
-    ) {
-        let c = channels
-        statistics(x, rows: rows, channels: c, epsilon: epsilon, mean: mean, inverseStd: inverseStd, team: team)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
-            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
-                             scratch: scratch.baseAddress!)
-            let vectorized = c - c % 16
-            let items = itemCount(units: rows, team: team)
-            unswitched(relu) { relu in
-                shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
-                    let xr = x + r * c, yr = y + r * c
-                    var j = 0
-                    while j < vectorized {
-                        store16(normalized(load16(xr + j), a: load16(p.a + j), b: load16(p.b + j), relu: relu), yr + j)
-                        j += 16
-                    }
-                    while j < c { yr[j] = normalized(xr[j], channel: j, p, relu: relu); j += 1 }
-                } }
-            }
-        }
+    // A batch may be cut into parts (shards) that different threads compute: every sum over the
+    // rows is then taken per part and the parts' sums are added in part order
+    // (``combineParts(_:stride:parts:channels:into:)``), on one thread as on several, so that the
+    // floats do not depend on the thread count.
+
+    /// Σx per channel over `rows` rows.
+    public static func sums(_ x: UnsafePointer<Float>, rows: Int, channels c: Int, into out: UnsafeMutablePointer<Float>) {
+        Vector.columnSums(x, rows: rows, columns: c, into: out)
     }
 
-    /// μ and 1/√(σ² + ε) per channel over the rows.
-    static func statistics(_ x: UnsafePointer<Float>, rows: Int, channels c: Int, epsilon: Float,
-                           mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
-                           team: LoopTeam?) {
+    /// Σ(x − μ)² per channel over `rows` rows (two passes: no cancellation when |μ| ≫ σ).
+    public static func squaredDeviations(_ x: UnsafePointer<Float>, rows: Int, channels c: Int,
+                                         mean: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let vectorized = c - c % 16
-        let scale = 1 / Float(rows)
-        forEachChannelBlock(channels: vectorized, team: team) { c0, vectors in
-            Vector.columnSums(x + c0, rows: rows, columns: 16 * vectors, rowStride: c, into: mean + c0)
-            for j in c0..<c0 + 16 * vectors { mean[j] *= scale }
-            // Variance around the mean (two passes: no cancellation when |μ| ≫ σ).
+        forEachChannelBlock(channels: vectorized) { c0, vectors in
             var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
             for r in 0..<rows {
                 let xr = x + r * c + c0
@@ -153,39 +129,71 @@ public enum BatchNormKernels {
                     s = s.fma(d, d)
                 }
             }
-            sums.update { s, k in store16(s, inverseStd + c0 + k) }
-        }
-        if vectorized < c {
-            Vector.columnSums(x + vectorized, rows: rows, columns: c - vectorized, rowStride: c, into: mean + vectorized)
-            for j in vectorized..<c { mean[j] *= scale }
+            sums.update { s, k in store16(s, out + c0 + k) }
         }
         for j in vectorized..<c {
             var s: Float = 0
             for r in 0..<rows { let d = x[r * c + j] - mean[j]; s += d * d }
-            inverseStd[j] = s
+            out[j] = s
         }
-        for j in 0..<c { inverseStd[j] = 1 / (inverseStd[j] * scale + epsilon).squareRoot() }
     }
 
-    /// The backward pass of ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``:
-    /// from `dy` (the gradient with respect to its output) computes `dx`, `dγ` and `dβ`.
-    /// `dx` may be the same buffer as `dy`. Pass `dx: nil` when the input gradient is not needed.
-    public static func backward(
-        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels: Int,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
-        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>?,
-        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
-        team: LoopTeam? = nil
+    /// `out[j] = parts[j] + parts[stride + j] + …` over `parts` parts, in part order.
+    public static func combineParts(_ parts: UnsafePointer<Float>, stride: Int, parts count: Int, channels c: Int,
+                                    into out: UnsafeMutablePointer<Float>) {
+        out.update(from: parts, count: c)
+        for k in 1..<max(count, 1) { Vector.add(parts + k * stride, into: out, count: c) }
+    }
+
+    /// μ = Σx / N from the summed `sum` of `rows` rows (`mean` may be `sum`).
+    public static func mean(fromSum sum: UnsafePointer<Float>, rows: Int, channels c: Int, into mean: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(rows)
+        for j in 0..<c { mean[j] = sum[j] * scale }
+    }
+
+    /// 1/√(σ² + ε) from the summed squared deviations of `rows` rows (`inverseStd` may be `squares`).
+    public static func inverseStd(fromSquaredDeviations squares: UnsafePointer<Float>, rows: Int, channels c: Int,
+                                  epsilon: Float, into inverseStd: UnsafeMutablePointer<Float>) {
+        let scale = 1 / Float(rows)
+        for j in 0..<c { inverseStd[j] = 1 / (squares[j] * scale + epsilon).squareRoot() }
+    }
+
+    /// `y = a·x + b` (+ ReLU) over `rows` rows, from the batch's μ and 1/σ.
+    public static func normalize(
+        _ x: UnsafePointer<Float>, rows: Int, channels c: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, output y: UnsafeMutablePointer<Float>
     ) {
-        let c = channels
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
+            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
+                             scratch: scratch.baseAddress!)
+            let vectorized = c - c % 16
+            unswitched(relu) { relu in
+                for r in 0..<rows {
+                    let xr = x + r * c, yr = y + r * c
+                    var j = 0
+                    while j < vectorized {
+                        store16(normalized(load16(xr + j), a: load16(p.a + j), b: load16(p.b + j), relu: relu), yr + j)
+                        j += 16
+                    }
+                    while j < c { yr[j] = normalized(xr[j], channel: j, p, relu: relu); j += 1 }
+                }
+            }
+        }
+    }
+
+    /// Pass 1 of the backward pass over `rows` rows: dβ = Σg and dγ = Σg·x̂ (g masked by the ReLU).
+    public static func gradientSums(
+        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels c: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
+    ) {
         let vectorized = c - c % 16
         withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
                              scratch: scratch.baseAddress!)
             unswitched(relu) { relu in
-                // Pass 1: dβ = Σg, dγ = Σg·x̂.
-                forEachChannelBlock(channels: vectorized, team: team) { c0, vectors in
+                forEachChannelBlock(channels: vectorized) { c0, vectors in
                     var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
                     for r in 0..<rows {
                         let xr = x + r * c + c0, gr = dy + r * c + c0
@@ -203,11 +211,25 @@ public enum BatchNormKernels {
                     dbeta[j] = sumG
                     dgamma[j] = sumGX
                 }
-                guard let dx else { return }
-                // Pass 2: dx.
-                p.setGradientMeans(rows: rows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
-                let items = itemCount(units: rows, team: team)
-                shareLoop(team, count: items) { item in for r in partRange(item, of: items, count: rows) {
+            }
+        }
+    }
+
+    /// Pass 2 over `rows` rows: dx = γ/σ · (g − dβ/N − x̂·dγ/N), from the batch's summed dγ and
+    /// dβ over all its `totalRows` rows. `dx` may be the same buffer as `dy`.
+    public static func inputGradient(
+        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels c: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafePointer<Float>, betaGradient dbeta: UnsafePointer<Float>, totalRows: Int,
+        inputGradient dx: UnsafeMutablePointer<Float>
+    ) {
+        let vectorized = c - c % 16
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
+            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
+                             scratch: scratch.baseAddress!)
+            p.setGradientMeans(rows: totalRows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
+            unswitched(relu) { relu in
+                for r in 0..<rows {
                     let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
                     var j = 0
                     while j < vectorized {
@@ -219,9 +241,50 @@ public enum BatchNormKernels {
                         dxr[j] = p.a[j] * (g - p.meanG[j] - xhat * p.meanGX[j])
                         j += 1
                     }
-                } }
+                }
             }
         }
+    }
+
+    // MARK: Batch norm alone, the batch in one part
+
+    /// `y = γ·(x − μ)/√(σ² + ε) + β` per channel, with μ and σ² (biased) over the rows; with `relu`,
+    /// `y = max(0, …)`. Saves μ and 1/√(σ² + ε) in `mean` and `inverseStd` for the backward pass.
+    public static func forward(
+        _ x: UnsafePointer<Float>, rows: Int, channels: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
+        output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>
+    ) {
+        statistics(x, rows: rows, channels: channels, epsilon: epsilon, mean: mean, inverseStd: inverseStd)
+        normalize(x, rows: rows, channels: channels, gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd,
+                  relu: relu, output: y)
+    }
+
+    /// μ and 1/√(σ² + ε) per channel over the rows.
+    static func statistics(_ x: UnsafePointer<Float>, rows: Int, channels c: Int, epsilon: Float,
+                           mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>) {
+        sums(x, rows: rows, channels: c, into: mean)
+        self.mean(fromSum: mean, rows: rows, channels: c, into: mean)
+        squaredDeviations(x, rows: rows, channels: c, mean: mean, into: inverseStd)
+        self.inverseStd(fromSquaredDeviations: inverseStd, rows: rows, channels: c, epsilon: epsilon, into: inverseStd)
+    }
+
+    /// The backward pass of ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``:
+    /// from `dy` (the gradient with respect to its output) computes `dx`, `dγ` and `dβ`.
+    /// `dx` may be the same buffer as `dy`. Pass `dx: nil` when the input gradient is not needed.
+    public static func backward(
+        _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
+        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>?,
+        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
+    ) {
+        gradientSums(x, outputGradient: dy, rows: rows, channels: channels, gamma: gamma, beta: beta, mean: mean,
+                     inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta)
+        guard let dx else { return }
+        inputGradient(x, outputGradient: dy, rows: rows, channels: channels, gamma: gamma, beta: beta, mean: mean,
+                      inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta, totalRows: rows,
+                      inputGradient: dx)
     }
 }
 
@@ -234,31 +297,39 @@ extension BatchNormKernels {
         g.windowsTile && g.channels % 16 == 0
     }
 
-    /// Floats of scratch space ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)`` needs.
-    public static func forwardPooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) }
-
-    /// Floats of scratch space ``backwardPooled(_:batch:pool:output:outputGradient:gamma:beta:relu:mean:inverseStd:inputGradient:gammaGradient:betaGradient:scratch:)``
-    /// needs: the per-channel values and one row of windows' undistributed gradients.
-    public static func backwardPooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) + g.outputWidth * g.channels }
+    /// Floats of scratch space the pooled passes need: the per-channel values and one row of
+    /// windows' undistributed gradients.
+    public static func pooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) + g.outputWidth * g.channels }
 
     /// Batch norm (+ ReLU) followed by max pooling (``canFusePooling(_:)``), without writing the
-    /// full-size activation: the statistics pass over `x` as in
-    /// ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``, then each
-    /// window's positions are normalized in registers and only their maximum is written. The
+    /// full-size activation: the statistics as in
+    /// ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``, then
+    /// ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:)``. The
     /// floats are those of the layers run one after another.
     public static func forwardPooled(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
         output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>, team: LoopTeam? = nil
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        statistics(x, rows: batch * g.inputHeight * g.inputWidth, channels: g.channels, epsilon: epsilon,
+                   mean: mean, inverseStd: inverseStd)
+        normalizePooled(x, batch: batch, pool: g, gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd,
+                        relu: relu, output: y, scratch: scratch)
+    }
+
+    /// Normalizes (+ ReLU) the positions of each pooling window of `batch` images in registers
+    /// and writes only their maximum.
+    public static func normalizePooled(
+        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
-        statistics(x, rows: batch * g.inputHeight * g.inputWidth, channels: c, epsilon: epsilon,
-                   mean: mean, inverseStd: inverseStd, team: team)
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
         unswitched(relu) { relu in
-            forEachChannelBlock(channels: c, team: team) { c0, vectors in
+            forEachChannelBlock(channels: c) { c0, vectors in
                 for n in 0..<batch {
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
@@ -283,14 +354,9 @@ extension BatchNormKernels {
     }
 
     /// The backward pass of ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)``
-    /// from the gradient of the pooled output `dy`. The input positions are visited in row order;
-    /// at each, the gradient that max pooling routes to it (its window's gradient if it is the
-    /// first position, in row-major window order, equal to the window's maximum) is rebuilt in
-    /// registers and fed to the batch-norm passes — the same sums, in the same order, as the
-    /// layers one after another. A window's undistributed gradient waits in `scratch` between its
-    /// rows.
-    ///
-    /// - Parameter scratch: ``backwardPooledScratch(_:)`` floats.
+    /// from the gradient of the pooled output `dy`:
+    /// ``pooledGradientSums(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:scratch:)``
+    /// then ``pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:inputGradient:scratch:)``.
     public static func backwardPooled(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
         outputGradient dy: UnsafePointer<Float>,
@@ -298,70 +364,108 @@ extension BatchNormKernels {
         mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>?,
         gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>, team: LoopTeam? = nil
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        pooledGradientSums(x, batch: batch, pool: g, output: y, outputGradient: dy, gamma: gamma, beta: beta, mean: mean,
+                           inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta, scratch: scratch)
+        guard let dx else { return }
+        pooledInputGradient(x, batch: batch, pool: g, output: y, outputGradient: dy, gamma: gamma, beta: beta, mean: mean,
+                            inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta,
+                            totalRows: batch * g.inputHeight * g.inputWidth, inputGradient: dx, scratch: scratch)
+    }
+
+    /// Pass 1 over `batch` images: dβ and dγ as ``gradientSums(_:outputGradient:rows:channels:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:)``
+    /// computes them for the gradient max pooling routes to each input position.
+    public static func pooledGradientSums(
+        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
-        let c = g.channels
-        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
-        let waiting = scratch + channelScratch(c)
-
-        /// Visits every input position of channels c0..<c0 + 16·vectors in row order with the
-        /// gradient routed to it: `body(&state, routed, x, channel, offset)` per 16 channels.
-        @inline(__always)
-        func forEachRoutedPosition(c0: Int, vectors: Int, relu: Bool,
-                                   _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void)
-            -> ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)> {
-            var state = ChannelBlock(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
-            for n in 0..<batch {
-                for oy in 0..<g.outputHeight {
-                    let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
-                    for wy in 0..<rowsHere {
-                        let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
-                        for ox in 0..<g.outputWidth {
-                            let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
-                            let saved = waiting + ox * c + c0
-                            let source = wy == 0 ? dy + o : UnsafePointer(saved)
-                            state.update { s, k in s.remaining = load16(source + k) }
-                            for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
-                                let i = rowStart + ix * c
-                                state.update { s, k in
-                                    let j = c0 + k
-                                    let xv = load16(x + i + k)
-                                    // The pooling layer's input here, as the forward pass made it.
-                                    let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
-                                    let hit = v .== load16(y + o + k)
-                                    var routed = SIMD16<Float>()
-                                    routed.replace(with: s.remaining, where: hit)
-                                    routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
-                                    s.remaining.replace(with: SIMD16<Float>(), where: hit)
-                                    body(&s.sums, routed, xv, j, i + k)
-                                }
-                            }
-                            if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
-                        }
-                    }
-                }
-            }
-            return state
-        }
-
-        // Channel blocks are independent, also in `scratch`'s row of waiting gradients, so a
-        // team's members may take different blocks.
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
+        let waiting = scratch + channelScratch(g.channels)
         unswitched(relu) { relu in
-            forEachChannelBlock(channels: c, team: team) { c0, vectors in
-                var state = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { sums, routed, xv, j, _ in
+            forEachChannelBlock(channels: g.channels) { c0, vectors in
+                var state = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
+                                                  waiting: waiting, c0: c0, vectors: vectors) { sums, routed, xv, j, _ in
                     accumulate(xv, routed: routed, channel: j, p, relu: relu, into: &sums)
                 }
                 state.update { s, k in store16(s.sums.beta, dbeta + c0 + k); store16(s.sums.gamma, dgamma + c0 + k) }
             }
-            guard let dx else { return }
-            p.setGradientMeans(rows: batch * g.inputHeight * g.inputWidth, count: c, gammaGradient: dgamma,
-                               betaGradient: dbeta)
-            forEachChannelBlock(channels: c, team: team) { c0, vectors in
-                _ = forEachRoutedPosition(c0: c0, vectors: vectors, relu: relu) { _, routed, xv, j, i in
+        }
+    }
+
+    /// Pass 2 over `batch` images: dx from the batch's summed dγ and dβ over its `totalRows`
+    /// input positions.
+    public static func pooledInputGradient(
+        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafePointer<Float>, betaGradient dbeta: UnsafePointer<Float>, totalRows: Int,
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
+        let waiting = scratch + channelScratch(g.channels)
+        p.setGradientMeans(rows: totalRows, count: g.channels, gammaGradient: dgamma, betaGradient: dbeta)
+        unswitched(relu) { relu in
+            forEachChannelBlock(channels: g.channels) { c0, vectors in
+                _ = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
+                                          waiting: waiting, c0: c0, vectors: vectors) { _, routed, xv, j, i in
                     store16(inputGradient(xv, routed: routed, channel: j, p, relu: relu), dx + i)
                 }
             }
         }
+    }
+
+    /// Visits every input position of channels c0..<c0 + 16·vectors in row order with the
+    /// gradient max pooling routes to it (its window's gradient if it is the first position, in
+    /// row-major window order, equal to the window's maximum), rebuilt in registers: calls
+    /// `body(&sums, routed, x, channel, offset)` per 16 channels, so that the batch-norm passes
+    /// see the same values, in the same order, as the layers one after another. A window's
+    /// undistributed gradient waits in `waiting` (one row of windows) between its rows; channel
+    /// blocks use disjoint parts of it.
+    @inline(__always)
+    static func forEachRoutedPosition(
+        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>, _ p: Channels, relu: Bool,
+        waiting: UnsafeMutablePointer<Float>, c0: Int, vectors: Int,
+        _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void
+    ) -> ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)> {
+        let c = g.channels
+        var state = ChannelBlock(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
+        for n in 0..<batch {
+            for oy in 0..<g.outputHeight {
+                let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
+                for wy in 0..<rowsHere {
+                    let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
+                    for ox in 0..<g.outputWidth {
+                        let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
+                        let saved = waiting + ox * c + c0
+                        let source = wy == 0 ? dy + o : UnsafePointer(saved)
+                        state.update { s, k in s.remaining = load16(source + k) }
+                        for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
+                            let i = rowStart + ix * c
+                            state.update { s, k in
+                                let j = c0 + k
+                                let xv = load16(x + i + k)
+                                // The pooling layer's input here, as the forward pass made it.
+                                let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
+                                let hit = v .== load16(y + o + k)
+                                var routed = SIMD16<Float>()
+                                routed.replace(with: s.remaining, where: hit)
+                                routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
+                                s.remaining.replace(with: SIMD16<Float>(), where: hit)
+                                body(&s.sums, routed, xv, j, i + k)
+                            }
+                        }
+                        if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
+                    }
+                }
+            }
+        }
+        return state
     }
 }

@@ -278,22 +278,18 @@ public enum Convolution {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
         ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
-            // Each output row is computed alone (its own accumulators), so the tiles may be
-            // split among a team's members in any way.
             let rows = block.rows
             let tileCount = (rowsTotal + rows - 1) / rows
-            let team = scratch.sharingTeam
-            let items = itemCount(units: tileCount, team: team)
-            shareLoop(team, count: items, scratch: scratch) { item, s in
+            do {
+                let s = scratch
                 s.ensureZerosAndJunk(max(depth, 64))
                 let zeros = UnsafePointer(s.zeros.pointer)
                 let junk = s.junk.pointer
                 let aTable = s.pointers(taps * 12)
                 let cTable = s.mutablePointers(12)
-                let tiles = partRange(item, of: items, count: tileCount)
-                var m0 = tiles.lowerBound * rows
+                var m0 = 0
                 var cursor = OutputRowCursor(g, row: m0)
-                for _ in tiles {
+                for _ in 0..<tileCount {
                     for r in 0..<rows {
                         if m0 + r < rowsTotal {
                             cTable[r] = output + (m0 + r) * outC + c0
@@ -318,8 +314,7 @@ public enum Convolution {
     ///
     /// Computed as a gather: every input pixel sums, in registers, what the output pixels whose
     /// receptive fields cover it send back through their taps, and is stored once — no zeroing,
-    /// no read-modify-write, and tiles never touch the same pixel, so a team's members may take
-    /// any of them. With stride s the input pixels fall into s×s classes by their position
+    /// no read-modify-write. With stride s the input pixels fall into s×s classes by their position
     /// modulo the stride; the pixels of one class receive from the same taps (kernel rows
     /// `ky ≡ (iy + padTop) mod s`, likewise columns), so a tile is made of pixels of one class
     /// and multiplies their taps' weights, kept contiguous per class.
@@ -353,7 +348,6 @@ public enum Convolution {
                 }
             }
         }
-        let team = scratch.sharingTeam
         var classSlot = 0
         for py in 0..<sy {
             for px in 0..<sx {
@@ -393,20 +387,18 @@ public enum Convolution {
                 ColumnBlock.forEach(columns: inC, rowsHint: pixels) { c0, block in
                     let rows = block.rows
                     let tileCount = (pixels + rows - 1) / rows
-                    let items = itemCount(units: tileCount, team: team)
-                    shareLoop(team, count: items, scratch: scratch) { item, s in
+                    do {
+                        let s = scratch
                         s.ensureZerosAndJunk(max(outC, 64))
                         let zeros = UnsafePointer(s.zeros.pointer)
                         let junk = s.junk.pointer
                         let aTable = s.pointers(max(classTaps, 1) * 12)
                         let cTable = s.mutablePointers(12)
-                        let tiles = partRange(item, of: items, count: tileCount)
-                        var q = tiles.lowerBound * rows
-                        let n = q / perImage
-                        var p = q - n * perImage
-                        var dxImage = dx + n * g.inputSize + c0
-                        var dyImage = dy + n * g.outputSize
-                        for _ in tiles {
+                        var q = 0
+                        var p = 0
+                        var dxImage = dx + c0
+                        var dyImage = dy
+                        for _ in 0..<tileCount {
                             for r in 0..<rows {
                                 guard q < pixels else {
                                     cTable[r] = junk
@@ -483,17 +475,13 @@ public enum Convolution {
         // every tap and tile passes over them; each chunk's sums are added into dW in order. The
         // chunk size depends on the shape only, so results do not depend on threads.
         let chunk = Matmul.reductionChunk(columns: outC)
-        let team = scratch.sharingTeam
-        // Tiles are at most 12 rows tall: a tap of depth ≤ 12 is one tile and is not split.
-        let splits = team == nil || depth <= 12 ? 1 : 2
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
             let chunkEnd = min(rowsTotal, chunkStart + chunk)
             let accumulate = chunkStart > 0
             let chunkCursor = OutputRowCursor(g, row: chunkStart)
-            // Items are (tap, share of its dW rows): each dW float is summed by one item, over
-            // the chunk's rows in order, however the items are spread.
-            shareLoop(team, count: taps * splits, scratch: scratch) { item, s in
-                let t = item / splits, split = item - t * splits
+            // Each dW float is summed over the chunk's rows in order.
+            for t in 0..<taps {
+                let s = scratch
                 s.ensureZerosAndJunk(64)
                 let junk = s.junk.pointer
                 let aTable = s.pointers(2 * min(rowsTotal, chunk))
@@ -517,8 +505,7 @@ public enum Convolution {
                         bOffset = c0
                     }
                     let rows = block.rows
-                    let tiles = partRange(split, of: splits, count: (depth + rows - 1) / rows)
-                    for tile in tiles {
+                    for tile in 0..<(depth + rows - 1) / rows {
                         let i0 = tile * rows
                         for r in 0..<rows {
                             cTable[r] = i0 + r < depth ? dw + (t * depth + i0 + r) * outC + c0 : junk

@@ -53,10 +53,6 @@ public final class KernelScratch: @unchecked Sendable {
     public private(set) var zeros: FloatBuffer
     /// A block that rows outside a tile write to; its content is garbage.
     public private(set) var junk: FloatBuffer
-    /// The team this thread leads while others help with its task (see ``LoopTeam``): kernels
-    /// given this scratch then share their loops with it. Nil otherwise; set it back to nil when
-    /// the task ends (the team holds this scratch too).
-    public var team: LoopTeam?
 
     public init() {
         floatStorage = FloatBuffer(count: 0)

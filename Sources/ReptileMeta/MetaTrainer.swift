@@ -18,8 +18,9 @@ public enum TaskExecution: String, Sendable, Equatable, Codable, CaseIterable {
     /// Tasks run at the same time on copies of the optimizer's state at the start of the
     /// meta-iteration; afterwards the copies are merged in task order (Adam: moments averaged, step
     /// count advanced by one task's steps). When the tasks do not divide evenly among the threads
-    /// (5 tasks on 2 cores), the threads left without a task help the last ones split their
-    /// kernels' loops (``LoopTeam``). Results do not depend on the number of threads.
+    /// (5 tasks on 2 cores), a thread left without a task computes half of each batch of one still
+    /// training, when the model cuts its batches in two (``ShardTeam``,
+    /// ``Sequential/batchShards``). Results do not depend on the number of threads.
     case parallel
     /// Tasks run one after another and the optimizer's state flows from each task to the next,
     /// exactly like the reference implementation. Uses one core.
@@ -125,9 +126,9 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     private let taskLosses: FloatBuffer
     /// Per-task copies of the inner optimizer (parallel execution), reused every meta-iteration.
     private var optimizerCopies: [InnerOptimizer]
-    /// With several workers, worker w leads team w while it trains a task; the others are its
-    /// members 1, 2, … in worker order, and help it once no task is left for them.
-    private let teams: [LoopTeam]
+    /// With several workers, worker w leads team w while it trains a task; a worker with no task
+    /// left joins a team that has no helper yet and computes half of each of its batches.
+    private let teams: [ShardTeam]
     /// Hands the tasks of a meta-batch to the workers.
     private let dispenser = TaskDispenser()
 
@@ -166,12 +167,10 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         taskLosses = FloatBuffer(count: configuration.metaBatchSize)
         optimizerCopies = configuration.taskExecution == .parallel
             ? [InnerOptimizer](repeating: innerOptimizer, count: configuration.metaBatchSize) : []
-        let scratches = learners.map { $0.workspace.scratch }
         // Helpers wait by spinning, which only pays when every worker has a core of its own.
-        let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount
-        teams = !sharing ? [] : (0..<workers).map { w in
-            LoopTeam(scratches: [scratches[w]] + scratches.indices.filter { $0 != w }.map { scratches[$0] })
-        }
+        let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount && model.batchShards > 1
+        teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam() }
+        for (learner, team) in zip(learners, teams) { learner.team = team }
     }
 
     /// Runs one meta-iteration and advances ``iteration``.
@@ -194,7 +193,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                 let start = innerOptimizer
                 let workers = threadCount
                 // Workers take tasks in order from a shared counter; one that finds none left
-                // helps the tasks still running split their kernels' loops (see `LoopTeam`).
+                // computes half of the batches of a task still running (see `ShardTeam`).
                 // Which worker runs (or helps) a task changes nothing in its result.
                 let tasks = dispenser
                 tasks.reset(count: n)
@@ -205,18 +204,14 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                         let team = teams.isEmpty ? nil : teams[w]
                         while let t = tasks.take() {
                             team?.open()
-                            scratch.team = team
                             box.value[t].assign(from: start)
                             runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
-                            scratch.team = nil
-                            team?.dismiss()
+                            team?.close()
                             tasks.finish()
                         }
                         guard !teams.isEmpty else { return }
                         while !tasks.allFinished {
-                            for v in 0..<workers where v != w {
-                                teams[v].help(as: v < w ? w : w + 1)
-                            }
+                            for v in 0..<workers where v != w { teams[v].help(scratch: scratch) }
                             TaskDispenser.pause()
                         }
                     }

@@ -2,10 +2,32 @@
 
 import ReptileKernels
 
-/// What a layer receives in the forward pass: raw buffers for `batch` examples, all owned by the
-/// model's ``Workspace`` (nothing is allocated per step).
+/// The part of a batch a pass computes.
+///
+/// A ``Sequential`` model cuts each batch into ``Sequential/batchShards`` parts (shards) of
+/// consecutive examples, so that two threads can compute one step together
+/// (``Learner/team``). A layer whose results depend on the whole batch (a sum over it: batch
+/// statistics) runs in phases: every shard finishes phase *p* before any starts phase *p* + 1,
+/// and each shard leaves its part of the sum in ``reductions`` for the others to combine, always
+/// in shard order, so the floats do not depend on who computes which shard.
+public struct ShardContext {
+    /// The phase to run, `0..<forwardPhases` (or `backwardPhases`).
+    public var phase: Int
+    /// This shard.
+    public var shard: Int
+    /// The number of shards of this batch.
+    public var count: Int
+    /// Examples in the whole batch.
+    public var totalBatch: Int
+    /// `count × reductionCount` floats shared by the shards: shard k's part starts at
+    /// `k × reductionCount`.
+    public var reductions: UnsafeMutablePointer<Float>
+}
+
+/// What a layer receives in the forward pass: raw buffers for `batch` examples (one shard of the
+/// batch), all owned by the model's ``Workspace`` (nothing is allocated per step).
 public struct ForwardPass {
-    /// Number of examples.
+    /// Number of examples (of this shard).
     public var batch: Int
     /// `batch × inputCount` floats.
     public var input: UnsafePointer<Float>
@@ -17,6 +39,8 @@ public struct ForwardPass {
     public var saved: UnsafeMutablePointer<Float>
     /// Per-thread scratch memory for the kernels.
     public var scratch: KernelScratch
+    /// Which shard and phase this is.
+    public var shard: ShardContext
 }
 
 /// What a layer receives in the backward pass.
@@ -37,6 +61,7 @@ public struct BackwardPass {
     /// What the forward pass left in its `saved` buffer.
     public var saved: UnsafeMutablePointer<Float>
     public var scratch: KernelScratch
+    public var shard: ShardContext
 }
 
 /// A building block of a ``Sequential`` model.
@@ -52,13 +77,21 @@ public protocol Layer: AnyObject {
     func bind(inputShape: Shape) throws -> Shape
     /// The parameters of the layer (valid after binding), in the order they are stored.
     var parameterSpecs: [ParameterSpec] { get }
-    /// Floats the layer keeps from its forward pass for its backward pass, for `batch` examples.
+    /// Floats the layer keeps from its forward pass for its backward pass, for `batch` examples
+    /// (each shard has its own).
     func savedCount(batch: Int) -> Int
+    /// Floats each shard shares with the others for sums over the whole batch (see ``ShardContext``).
+    var reductionCount: Int { get }
+    /// Phases of the forward pass (``ShardContext``); 1 for layers that work example by example.
+    var forwardPhases: Int { get }
+    /// Phases of the backward pass.
+    var backwardPhases: Int { get }
     /// Multiply-adds per example in the forward pass (for FLOP counts).
     var forwardMultiplyAdds: Int { get }
     /// Computes the output.
     func forward(_ pass: ForwardPass)
-    /// Computes the gradients.
+    /// Computes the gradients. The parameter gradients are this shard's part: ``Sequential`` adds
+    /// the shards' parts in shard order.
     func backward(_ pass: BackwardPass)
     /// Whether ``backward(_:)`` may write the input gradient over the output gradient: input and
     /// output have the same size, and each element's input gradient is written only after that
@@ -70,6 +103,9 @@ public protocol Layer: AnyObject {
 extension Layer {
     public var parameterSpecs: [ParameterSpec] { [] }
     public func savedCount(batch: Int) -> Int { 0 }
+    public var reductionCount: Int { 0 }
+    public var forwardPhases: Int { 1 }
+    public var backwardPhases: Int { 1 }
     public var forwardMultiplyAdds: Int { 0 }
     public var computesInputGradientInPlace: Bool { false }
 }

@@ -191,44 +191,102 @@ public final class BatchNorm: Layer {
          ParameterSpec(name: "bias", shape: [featureCount], initializer: .zeros)]
     }
 
-    public func savedCount(batch: Int) -> Int { 2 * featureCount }
+    /// Per shard: Σx, Σ(x − μ)², μ, 1/σ, dβ, dγ (this shard's sums) and dβ, dγ (the batch's).
+    public var reductionCount: Int { 8 * featureCount }
+    /// Σx; then μ and Σ(x − μ)²; then 1/σ and the output.
+    public var forwardPhases: Int { 3 }
+    /// dβ and dγ; then the input gradient.
+    public var backwardPhases: Int { 2 }
 
     /// Unpooled, each element's input gradient needs only its own output gradient (and the
     /// per-channel sums of the first backward pass).
     public var computesInputGradientInPlace: Bool { fusedPool == nil }
 
+    /// The parts of a shard's reductions (see ``reductionCount``).
+    private struct Slots {
+        let all: UnsafeMutablePointer<Float>, c: Int, shard: Int, count: Int
+        init(_ context: ShardContext, channels c: Int) {
+            (all, self.c, shard, count) = (context.reductions, c, context.shard, context.count)
+        }
+        func part(_ index: Int) -> UnsafeMutablePointer<Float> { all + shard * 8 * c + index * c }
+        /// Adds part `index` of every shard, in shard order, into `out`.
+        func combine(_ index: Int, into out: UnsafeMutablePointer<Float>) {
+            BatchNormKernels.combineParts(all + index * c, stride: 8 * c, parts: count, channels: c, into: out)
+        }
+        var sum: UnsafeMutablePointer<Float> { part(0) }
+        var squares: UnsafeMutablePointer<Float> { part(1) }
+        var mean: UnsafeMutablePointer<Float> { part(2) }
+        var inverseStd: UnsafeMutablePointer<Float> { part(3) }
+        var betaGradient: UnsafeMutablePointer<Float> { part(4) }
+        var gammaGradient: UnsafeMutablePointer<Float> { part(5) }
+        var totalBetaGradient: UnsafeMutablePointer<Float> { part(6) }
+        var totalGammaGradient: UnsafeMutablePointer<Float> { part(7) }
+    }
+
     public func forward(_ p: ForwardPass) {
         let c = featureCount
-        if let pool = fusedPool {
-            BatchNormKernels.forwardPooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
-                                           epsilon: epsilon, relu: fusedReLU, output: p.output, mean: p.saved,
-                                           inverseStd: p.saved + c,
-                                           scratch: p.scratch.floats(BatchNormKernels.forwardPooledScratch(pool)),
-                                           team: p.scratch.sharingTeam)
-            return
+        let slots = Slots(p.shard, channels: c)
+        let rows = p.batch * rowsPerExample, totalRows = p.shard.totalBatch * rowsPerExample
+        switch p.shard.phase {
+        case 0:
+            BatchNormKernels.sums(p.input, rows: rows, channels: c, into: slots.sum)
+        case 1:
+            slots.combine(0, into: slots.mean)
+            BatchNormKernels.mean(fromSum: slots.mean, rows: totalRows, channels: c, into: slots.mean)
+            BatchNormKernels.squaredDeviations(p.input, rows: rows, channels: c, mean: slots.mean, into: slots.squares)
+        default:
+            slots.combine(1, into: slots.inverseStd)
+            BatchNormKernels.inverseStd(fromSquaredDeviations: slots.inverseStd, rows: totalRows, channels: c,
+                                        epsilon: epsilon, into: slots.inverseStd)
+            if let pool = fusedPool {
+                BatchNormKernels.normalizePooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
+                                                 mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
+                                                 output: p.output, scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)))
+            } else {
+                BatchNormKernels.normalize(p.input, rows: rows, channels: c, gamma: p.parameters, beta: p.parameters + c,
+                                           mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU, output: p.output)
+            }
         }
-        BatchNormKernels.forward(p.input, rows: p.batch * rowsPerExample, channels: c,
-                                 gamma: p.parameters, beta: p.parameters + c, epsilon: epsilon, relu: fusedReLU,
-                                 output: p.output, mean: p.saved, inverseStd: p.saved + c, team: p.scratch.sharingTeam)
     }
 
     public func backward(_ p: BackwardPass) {
         let c = featureCount
-        if let pool = fusedPool {
-            BatchNormKernels.backwardPooled(p.input, batch: p.batch, pool: pool, output: p.output,
-                                            outputGradient: p.outputGradient, gamma: p.parameters, beta: p.parameters + c,
-                                            relu: fusedReLU, mean: p.saved, inverseStd: p.saved + c,
-                                            inputGradient: p.inputGradient, gammaGradient: p.parameterGradients,
-                                            betaGradient: p.parameterGradients + c,
-                                            scratch: p.scratch.floats(BatchNormKernels.backwardPooledScratch(pool)),
-                                            team: p.scratch.sharingTeam)
+        let slots = Slots(p.shard, channels: c)
+        let rows = p.batch * rowsPerExample
+        let (gamma, beta) = (p.parameters, p.parameters + c)
+        if p.shard.phase == 0 {
+            if let pool = fusedPool {
+                BatchNormKernels.pooledGradientSums(p.input, batch: p.batch, pool: pool, output: p.output,
+                                                    outputGradient: p.outputGradient, gamma: gamma, beta: beta,
+                                                    mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
+                                                    gammaGradient: slots.gammaGradient, betaGradient: slots.betaGradient,
+                                                    scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)))
+            } else {
+                BatchNormKernels.gradientSums(p.input, outputGradient: p.outputGradient, rows: rows, channels: c,
+                                              gamma: gamma, beta: beta, mean: slots.mean, inverseStd: slots.inverseStd,
+                                              relu: fusedReLU, gammaGradient: slots.gammaGradient, betaGradient: slots.betaGradient)
+            }
+            p.parameterGradients.update(from: slots.gammaGradient, count: c)
+            (p.parameterGradients + c).update(from: slots.betaGradient, count: c)
             return
         }
-        BatchNormKernels.backward(p.input, outputGradient: p.outputGradient, rows: p.batch * rowsPerExample, channels: c,
-                                  gamma: p.parameters, beta: p.parameters + c, relu: fusedReLU,
-                                  mean: p.saved, inverseStd: p.saved + c, inputGradient: p.inputGradient,
-                                  gammaGradient: p.parameterGradients, betaGradient: p.parameterGradients + c,
-                                  team: p.scratch.sharingTeam)
+        guard let dx = p.inputGradient else { return }
+        slots.combine(4, into: slots.totalBetaGradient)
+        slots.combine(5, into: slots.totalGammaGradient)
+        let totalRows = p.shard.totalBatch * rowsPerExample
+        if let pool = fusedPool {
+            BatchNormKernels.pooledInputGradient(p.input, batch: p.batch, pool: pool, output: p.output,
+                                                 outputGradient: p.outputGradient, gamma: gamma, beta: beta,
+                                                 mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
+                                                 gammaGradient: slots.totalGammaGradient, betaGradient: slots.totalBetaGradient,
+                                                 totalRows: totalRows, inputGradient: dx,
+                                                 scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)))
+        } else {
+            BatchNormKernels.inputGradient(p.input, outputGradient: p.outputGradient, rows: rows, channels: c,
+                                           gamma: gamma, beta: beta, mean: slots.mean, inverseStd: slots.inverseStd,
+                                           relu: fusedReLU, gammaGradient: slots.totalGammaGradient,
+                                           betaGradient: slots.totalBetaGradient, totalRows: totalRows, inputGradient: dx)
+        }
     }
 }
 

@@ -42,6 +42,10 @@ public final class Learner: @unchecked Sendable {
     private let outputGradient: FloatBuffer
     /// Floats of target per example.
     public let targetCount: Int
+    /// The team this learner leads (``ShardTeam``): while a helper has joined it, each
+    /// ``lossAndGradient(parameters:batch:)`` computes the model's second shard on the helper's
+    /// thread. The results are the same with or without it.
+    public var team: ShardTeam?
 
     public init(model: Sequential, loss: Loss, maxBatch: Int) {
         self.model = model
@@ -60,11 +64,39 @@ public final class Learner: @unchecked Sendable {
     /// respect to every parameter (left in ``gradients``).
     @discardableResult
     public func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
+        if let team, team.hasHelper, model.batchShards > 1, batch > 1 {
+            return sharedLossAndGradient(parameters: parameters, batch: batch, team: team)
+        }
         let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)
         let value = loss.evaluate(output: out, targets: targets.pointer, batch: batch, outputCount: model.outputCount,
                                   gradient: outputGradient.pointer)
         model.backward(parameters: parameters, outputGradient: outputGradient.pointer, gradients: gradients.pointer,
                        workspace: workspace)
+        return value
+    }
+
+    /// ``lossAndGradient(parameters:batch:)`` with the helper of `team` computing shard 1: the same
+    /// calls on the same shards as on one thread, with the phases of a stage separated by
+    /// ``ShardTeam/sync(_:)`` instead of run shard after shard.
+    private func sharedLossAndGradient(parameters: UnsafePointer<Float>, batch: Int, team: ShardTeam) -> Float {
+        model.begin(input: inputs.pointer, batch: batch, workspace: workspace)
+        var value: Float = 0
+        team.run(scratch: workspace.scratch) { member, scratch in
+            let sync = { team.sync(member) }
+            let shard = member..<member + 1
+            model.forward(shards: shard, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
+            // The loss is tiny: member 0 computes it for the whole batch while member 1 waits.
+            sync()
+            if member == 0 {
+                value = loss.evaluate(output: workspace.activations[workspace.activations.count - 1].pointer,
+                                      targets: targets.pointer, batch: batch, outputCount: model.outputCount,
+                                      gradient: outputGradient.pointer)
+            }
+            sync()
+            model.backward(shards: shard, parameters: parameters, outputGradient: outputGradient.pointer,
+                           gradients: gradients.pointer, workspace: workspace, scratch: scratch, sync: sync)
+        }
+        model.addShardGradients(into: gradients.pointer, workspace: workspace)
         return value
     }
 

@@ -30,6 +30,10 @@ public enum LayerBuilder {
 /// ``layout`` and passed to every call, so that meta-learning can keep several copies (the
 /// initialization, a task's adapted weights) and move between them with vector operations.
 /// Activations live in a ``Workspace``, one per thread.
+///
+/// With ``batchShards`` = 2 every batch is computed as two halves whose sums over the batch
+/// (batch statistics, parameter gradients) are added in a fixed order, so that two threads can
+/// share a step (``Learner/team``) and give the same floats as one.
 public final class Sequential: @unchecked Sendable {
     /// The layers, in order.
     public let layers: [any Layer]
@@ -55,6 +59,9 @@ public final class Sequential: @unchecked Sendable {
     public let inputCount: Int
     /// Floats per output example.
     public let outputCount: Int
+    /// The parts each batch is cut into (1 or 2): every sum over a batch is taken per part and
+    /// the parts are added in order, whoever computes them.
+    public let batchShards: Int
 
     /// Builds a model for inputs of shape `inputShape`; throws ``ModelError`` when a layer cannot
     /// take the shape its predecessor produces.
@@ -62,11 +69,16 @@ public final class Sequential: @unchecked Sendable {
     /// A ``BatchNorm`` followed by a ``ReLU`` and/or a ``MaxPool2d`` whose windows tile its input
     /// (with channels in multiples of 16, ``BatchNormKernels/canFusePooling(_:)``) runs them in
     /// one stage (the same floats, less memory traffic); `fusing: false` keeps every layer a
-    /// stage of its own (the tests compare both).
-    public init(inputShape: Shape, layers: [any Layer], fusing: Bool = true) throws {
+    /// stage of its own (the tests compare both). `batchShards: 2` cuts each batch in two
+    /// halves (``batchShards``): the few-shot models do, so that two cores can share a task.
+    public init(inputShape: Shape, layers: [any Layer], fusing: Bool = true, batchShards: Int = 1) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw ModelError("input shape must have positive sizes, got \(inputShape)")
         }
+        guard batchShards == 1 || batchShards == 2 else {
+            throw ModelError("batchShards must be 1 or 2, got \(batchShards)")
+        }
+        self.batchShards = batchShards
         self.layers = layers
         self.inputShape = inputShape
         var shape = inputShape
@@ -126,8 +138,8 @@ public final class Sequential: @unchecked Sendable {
     }
 
     /// Builds a model with a list of layers written one per line.
-    public convenience init(inputShape: Shape, @LayerBuilder _ build: () -> [any Layer]) throws {
-        try self.init(inputShape: inputShape, layers: build())
+    public convenience init(inputShape: Shape, batchShards: Int = 1, @LayerBuilder _ build: () -> [any Layer]) throws {
+        try self.init(inputShape: inputShape, layers: build(), batchShards: batchShards)
     }
 
     /// Number of trainable floats.
@@ -152,22 +164,49 @@ public final class Sequential: @unchecked Sendable {
     @discardableResult
     public func forward(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                         workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        begin(input: input, batch: batch, workspace: workspace)
+        forward(shards: 0..<batchShards, parameters: parameters, workspace: workspace, scratch: workspace.scratch)
+        return workspace.activations[stages.count - 1].pointer
+    }
+
+    /// Sets the workspace's input and batch for the passes that follow.
+    func begin(input: UnsafePointer<Float>, batch: Int, workspace: Workspace) {
         precondition(workspace.model === self, "workspace belongs to another model")
         precondition(batch > 0 && batch <= workspace.maxBatch, "batch \(batch) outside 1...\(workspace.maxBatch)")
         workspace.input = input
         workspace.batch = batch
-        for s in stages.indices { forwardStage(s, parameters: parameters, workspace: workspace) }
-        return workspace.activations[stages.count - 1].pointer
     }
 
-    /// Runs stage `s` of the forward pass on the workspace's current input and batch.
+    /// The forward pass of `shards` on this thread, with `scratch`; `sync` is called between the
+    /// phases of a stage when another thread computes the other shards (``ShardContext``).
+    func forward(shards: Range<Int>, parameters: UnsafePointer<Float>, workspace: Workspace, scratch: KernelScratch,
+                 sync: (() -> Void)? = nil) {
+        for s in stages.indices {
+            forwardStage(s, shards: shards, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
+        }
+    }
+
+    /// Runs every phase of stage `s` of the forward pass for `shards`.
     @inline(__always)
-    func forwardStage(_ s: Int, parameters: UnsafePointer<Float>, workspace: Workspace) {
+    func forwardStage(_ s: Int, shards: Range<Int>, parameters: UnsafePointer<Float>, workspace: Workspace,
+                      scratch: KernelScratch, sync: (() -> Void)? = nil) {
         let stage = stages[s]
+        let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let x = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
-        stage.layer.forward(ForwardPass(batch: workspace.batch, input: x, output: workspace.activations[s].pointer,
-                                        parameters: parameters + stage.parameterOffset,
-                                        saved: workspace.saved[s].pointer, scratch: workspace.scratch))
+        let count = workspace.shardCount
+        for phase in 0..<stage.layer.forwardPhases {
+            if phase > 0 { sync?() }
+            for k in shards where k < count {
+                let examples = workspace.shardRange(k)
+                let first = examples.lowerBound
+                stage.layer.forward(ForwardPass(
+                    batch: examples.count, input: x + first * inCount,
+                    output: workspace.activations[s].pointer + first * stage.outputCount,
+                    parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
+                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                        reductions: workspace.reductions[s].pointer)))
+            }
+        }
     }
 
     /// Back-propagates `outputGradient` (`batch × outputCount` floats, may be overwritten) through
@@ -177,31 +216,63 @@ public final class Sequential: @unchecked Sendable {
     public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                          gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
                          inputGradient: UnsafeMutablePointer<Float>? = nil) {
+        backward(shards: 0..<batchShards, parameters: parameters, outputGradient: outputGradient, gradients: gradients,
+                 workspace: workspace, scratch: workspace.scratch, inputGradient: inputGradient)
+        addShardGradients(into: gradients, workspace: workspace)
+    }
+
+    /// The backward pass of `shards` on this thread: shard 0's parameter gradients go to
+    /// `gradients`, the others' to the workspace (``addShardGradients(into:workspace:)`` adds them).
+    func backward(shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+                  gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
+                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: (() -> Void)? = nil) {
         precondition(workspace.input != nil, "backward without a forward pass")
         var dy = outputGradient
         for s in stride(from: stages.count - 1, through: 0, by: -1) {
-            if let dx = backwardStage(s, parameters: parameters, outputGradient: dy, gradients: gradients,
-                                      workspace: workspace, inputGradient: inputGradient) {
+            if let dx = backwardStage(s, shards: shards, parameters: parameters, outputGradient: dy, gradients: gradients,
+                                      workspace: workspace, scratch: scratch, inputGradient: inputGradient, sync: sync) {
                 dy = dx
             }
         }
     }
 
-    /// Runs stage `s` of the backward pass from the gradient `dy` of its output and returns where
-    /// it wrote the gradient of its input (nil for the first stage without `inputGradient`).
+    /// Adds the parameter gradients of shards 1… into `gradients` (shard 0's), in shard order.
+    func addShardGradients(into gradients: UnsafeMutablePointer<Float>, workspace: Workspace) {
+        for k in 1..<max(workspace.shardCount, 1) {
+            Vector.add(workspace.shardGradients[k - 1].pointer, into: gradients, count: parameterCount)
+        }
+    }
+
+    /// Runs every phase of stage `s` of the backward pass for `shards` from the gradient `dy` of
+    /// its output (the whole batch's buffer) and returns where it wrote the gradient of its input
+    /// (nil for the first stage without `inputGradient`).
     @inline(__always)
-    func backwardStage(_ s: Int, parameters: UnsafePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,
-                       gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
-                       inputGradient: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float>? {
+    func backwardStage(_ s: Int, shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,
+                       gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
+                       inputGradient: UnsafeMutablePointer<Float>?, sync: (() -> Void)? = nil) -> UnsafeMutablePointer<Float>? {
         let stage = stages[s]
+        let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
         let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
             : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
-        stage.layer.backward(BackwardPass(batch: workspace.batch, input: layerInput, output: workspace.activations[s].pointer,
-                                          outputGradient: dy, inputGradient: dx,
-                                          parameters: parameters + stage.parameterOffset,
-                                          parameterGradients: gradients + stage.parameterOffset,
-                                          saved: workspace.saved[s].pointer, scratch: workspace.scratch))
+        let count = workspace.shardCount
+        for phase in 0..<stage.layer.backwardPhases {
+            if phase > 0 { sync?() }
+            for k in shards where k < count {
+                let examples = workspace.shardRange(k)
+                let first = examples.lowerBound
+                let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
+                stage.layer.backward(BackwardPass(
+                    batch: examples.count, input: layerInput + first * inCount,
+                    output: workspace.activations[s].pointer + first * stage.outputCount,
+                    outputGradient: dy + first * stage.outputCount, inputGradient: dx.map { $0 + first * inCount },
+                    parameters: parameters + stage.parameterOffset,
+                    parameterGradients: shardGradients + stage.parameterOffset,
+                    saved: workspace.saved[s][k].pointer, scratch: scratch,
+                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                        reductions: workspace.reductions[s].pointer)))
+            }
+        }
         return dx
     }
 
@@ -221,13 +292,20 @@ public final class Sequential: @unchecked Sendable {
 }
 
 /// The buffers one thread needs to run a model: activations, their gradients and what layers
-/// save for their backward pass, sized for a maximum batch. Made once, reused every step.
+/// save for their backward pass, sized for a maximum batch. Made once, reused every step. When
+/// two threads share a step, both use the leader's workspace (each its own shard's parts) with
+/// their own kernel scratch.
 public final class Workspace: @unchecked Sendable {
     public let model: Sequential
     public let maxBatch: Int
     let activations: [FloatBuffer]
     let gradients: [FloatBuffer]
-    let saved: [FloatBuffer]
+    /// Per stage, one buffer per shard.
+    let saved: [[FloatBuffer]]
+    /// Per stage, the shards' shared sums (``Layer/reductionCount`` floats per shard).
+    let reductions: [FloatBuffer]
+    /// The parameter gradients of shards 1… (shard 0 writes the caller's).
+    let shardGradients: [FloatBuffer]
     /// Kernel scratch memory of this thread.
     public let scratch = KernelScratch()
     var input: UnsafePointer<Float>?
@@ -244,11 +322,28 @@ public final class Workspace: @unchecked Sendable {
             let inPlaceNext = s + 1 < model.stages.count && model.stages[s + 1].layer.computesInputGradientInPlace
             return FloatBuffer(count: inPlaceNext ? 0 : maxBatch * model.stages[s].outputCount)
         }
-        saved = model.stages.map { FloatBuffer(count: $0.layer.savedCount(batch: maxBatch)) }
+        let shards = model.batchShards
+        let largestShard = (maxBatch + shards - 1) / shards
+        saved = model.stages.map { stage in
+            (0..<shards).map { _ in FloatBuffer(count: stage.layer.savedCount(batch: shards == 1 ? maxBatch : largestShard)) }
+        }
+        reductions = model.stages.map { FloatBuffer(count: shards * $0.layer.reductionCount) }
+        shardGradients = (1..<shards).map { _ in FloatBuffer(count: model.parameterCount) }
+    }
+
+    /// The number of shards of the current batch: the model's, or fewer for a smaller batch.
+    var shardCount: Int { min(model.batchShards, batch) }
+
+    /// The examples of shard `k` of the current batch.
+    @inline(__always)
+    func shardRange(_ k: Int) -> Range<Int> {
+        let count = shardCount
+        return (k * batch / count)..<((k + 1) * batch / count)
     }
 
     /// Bytes held by the buffers (not counting kernel scratch).
     public var byteCount: Int {
-        (activations + gradients + saved).reduce(0) { $0 + ($1.count + kernelReadSlack) * 4 }
+        (activations + gradients + saved.flatMap { $0 } + reductions + shardGradients)
+            .reduce(0) { $0 + ($1.count + kernelReadSlack) * 4 }
     }
 }

@@ -48,11 +48,11 @@ extension Sequential {
         var backwardBest = forwardBest
         func clock() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
         for _ in 0..<repetitions {
-            workspace.input = input
-            workspace.batch = batch
+            begin(input: input, batch: batch, workspace: workspace)
             for s in stages.indices {
                 let t0 = clock()
-                forwardStage(s, parameters: parameters, workspace: workspace)
+                forwardStage(s, shards: 0..<batchShards, parameters: parameters, workspace: workspace,
+                             scratch: workspace.scratch)
                 forwardBest[s] = min(forwardBest[s], clock() - t0)
             }
             // Stages may overwrite the gradient they receive: a fresh one every repetition.
@@ -60,8 +60,9 @@ extension Sequential {
             var dy = outputGradient.pointer
             for s in stages.indices.reversed() {
                 let t0 = clock()
-                let dx = backwardStage(s, parameters: parameters, outputGradient: dy, gradients: gradients.pointer,
-                                       workspace: workspace, inputGradient: nil)
+                let dx = backwardStage(s, shards: 0..<batchShards, parameters: parameters, outputGradient: dy,
+                                       gradients: gradients.pointer, workspace: workspace, scratch: workspace.scratch,
+                                       inputGradient: nil)
                 backwardBest[s] = min(backwardBest[s], clock() - t0)
                 if let dx { dy = dx }
             }

@@ -302,21 +302,24 @@ func fusedBatchNormPoolingMatchesSeparateLayers(reluFirst: Bool, channels: Int) 
         list.append(Linear(4 * 4 * channels, 5))
         return list
     }
-    let fused = try Sequential(inputShape: [14, 13, 3], layers: layers())
-    let separate = try Sequential(inputShape: [14, 13, 3], layers: layers(), fusing: false)
-    #expect(fused.layout == separate.layout)
-    #expect((fused.layers[1] as? BatchNorm)?.fusedPool != nil && (fused.layers[1] as? BatchNorm)?.fusedReLU == true)
-    #expect((separate.layers[1] as? BatchNorm)?.fusedPool == nil)
-    var rng = RandomGenerator(seed: 3)
-    let parameters = fused.initialParameters(using: &rng)
-    let batch = 3
-    // Coarse values: windows often hold equal maxima, and some windows are all ≤ 0 after BN.
-    let input = (0..<batch * fused.inputCount).map { _ in rng.uniform(Float(0), Float(4)).rounded(.down) }
-    let (y1, g1, dx1) = passes(fused, parameters: parameters, input: input, batch: batch)
-    let (y2, g2, dx2) = passes(separate, parameters: parameters, input: input, batch: batch)
-    #expect(y1 == y2)
-    #expect(g1 == g2)
-    #expect(dx1 == dx2)
+    // One shard, and two (the sums over the batch taken per half).
+    for shards in [1, 2] {
+        let fused = try Sequential(inputShape: [14, 13, 3], layers: layers(), batchShards: shards)
+        let separate = try Sequential(inputShape: [14, 13, 3], layers: layers(), fusing: false, batchShards: shards)
+        #expect(fused.layout == separate.layout)
+        #expect((fused.layers[1] as? BatchNorm)?.fusedPool != nil && (fused.layers[1] as? BatchNorm)?.fusedReLU == true)
+        #expect((separate.layers[1] as? BatchNorm)?.fusedPool == nil)
+        var rng = RandomGenerator(seed: 3)
+        let parameters = fused.initialParameters(using: &rng)
+        let batch = 3
+        // Coarse values: windows often hold equal maxima, and some windows are all ≤ 0 after BN.
+        let input = (0..<batch * fused.inputCount).map { _ in rng.uniform(Float(0), Float(4)).rounded(.down) }
+        let (y1, g1, dx1) = passes(fused, parameters: parameters, input: input, batch: batch)
+        let (y2, g2, dx2) = passes(separate, parameters: parameters, input: input, batch: batch)
+        #expect(y1 == y2)
+        #expect(g1 == g2)
+        #expect(dx1 == dx2)
+    }
 }
 
 @Test("batch norm is fused with pooling only when the windows tile the input and the channels fill 16-float vectors")

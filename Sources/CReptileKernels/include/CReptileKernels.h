@@ -1,7 +1,7 @@
 // Loops that Swift cannot vectorize well: packed square roots (Swift's `squareRoot()` keeps libm's
 // errno semantics, which forces one scalar square root per element) and register-block transposes
 // (Swift's generic shuffles spill). And the few sequentially consistent atomic operations that let
-// the threads of a `LoopTeam` share a kernel's loop.
+// the two threads of a `ShardTeam` share a training step.
 #ifndef C_REPTILE_KERNELS_H
 #define C_REPTILE_KERNELS_H
 
@@ -20,6 +20,10 @@ void reptile_transpose(const float *restrict a, long rows, long columns, float *
 static inline long reptile_atomic_load(const long *word) { return __atomic_load_n(word, __ATOMIC_SEQ_CST); }
 static inline void reptile_atomic_store(long *word, long value) { __atomic_store_n(word, value, __ATOMIC_SEQ_CST); }
 static inline long reptile_atomic_fetch_add(long *word, long value) { return __atomic_fetch_add(word, value, __ATOMIC_SEQ_CST); }
+/// Replaces *word by desired if it equals expected; returns whether it did.
+static inline int reptile_atomic_compare_exchange(long *word, long expected, long desired) {
+    return __atomic_compare_exchange_n(word, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
 
 /// Tells the core that this thread is spinning (lets a sibling hyperthread run; saves power).
 static inline void reptile_spin_pause(void) {

@@ -1,0 +1,148 @@
+// Data parallelism inside one task: a thread that has run out of tasks takes half of the batch
+// of a task still training, step after step.
+
+import CReptileKernels
+
+/// Two threads that run the training steps of one task together, each on its own part (shard)
+/// of every batch, meeting at ``sync(_:)`` wherever a layer needs a sum over the whole batch.
+///
+/// A meta-batch of 5 tasks on 2 cores leaves one core idle while the fifth task trains. The
+/// thread training a task (the *leader*, member 0) opens its team; a thread that has finished its
+/// own tasks calls ``help(scratch:)``, which claims the team (one helper per team) and runs
+/// member 1's part of every step the leader hands out with ``run(scratch:_:)``, until the leader's
+/// task ends (``close()``). A step without a helper runs both parts on the leader's thread, in
+/// the same order of sums, so results never depend on whether, or when, a helper came.
+///
+/// The shared words are sequentially consistent atomics. Waiting threads spin (with a pause
+/// hint): the team exists only while the leader's task runs, and the helper has nothing else to do.
+public final class ShardTeam: @unchecked Sendable {
+    /// Shared words, each on its own cache line (index × 16 longs).
+    private let words: UnsafeMutablePointer<CLong>
+    /// `state`: the leader's task number (its epoch) × 4 + open (1) or claimed (2), or closed (0).
+    /// `published`: epoch × 2³² + the number of the step to run. `done`: the last step the helper
+    /// finished. `arrivals + m`: how many times member m reached ``sync(_:)`` in this step.
+    private static let state = 0, published = 1, done = 2, arrivals = 3
+    private var epoch = 0
+    private var jobNumber = 0
+    /// The step being shared: a pointer to the leader's closure. Written by the leader only while
+    /// the helper waits for the next step.
+    private var job: UnsafeRawPointer?
+
+    public init() {
+        words = .allocate(capacity: 5 * 16)
+        words.initialize(repeating: 0, count: 5 * 16)
+    }
+
+    deinit { words.deallocate() }
+
+    @inline(__always) private func word(_ index: Int) -> UnsafeMutablePointer<CLong> { words + index * 16 }
+
+    /// Opens the team for a new task of the leader (a helper may then join). A new team is closed.
+    public func open() {
+        epoch += 1
+        reptile_atomic_store(word(Self.state), epoch * 4 + 1)
+    }
+
+    /// Ends the leader's task: the helper, if any, returns from ``help(scratch:)``.
+    public func close() {
+        reptile_atomic_store(word(Self.state), 0)
+    }
+
+    /// Whether a helper has joined the leader's current task: its steps may then be shared.
+    public var hasHelper: Bool { reptile_atomic_load(word(Self.state)) == epoch * 4 + 2 }
+
+    /// Runs one step as two members: `body(member, scratch)` with member 0 on this thread (with
+    /// `scratch`) and member 1 on the helper's (with its own scratch); returns when both are
+    /// done. Call only while ``hasHelper`` (the helper stays until ``close()``). Inside `body`,
+    /// each member calls ``sync(_:)`` the same number of times.
+    public func run(scratch: KernelScratch, _ body: (Int, KernelScratch) -> Void) {
+        precondition(hasHelper, "ShardTeam.run without a helper")
+        withoutActuallyEscaping(body) { escapable in
+            var record = escapable
+            withUnsafePointer(to: &record) { pointer in
+                // The helper is waiting for the next step: nobody reads these words now.
+                reptile_atomic_store(word(Self.arrivals), 0)
+                reptile_atomic_store(word(Self.arrivals + 1), 0)
+                job = UnsafeRawPointer(pointer)
+                jobNumber += 1
+                let number = epoch << 32 + jobNumber
+                reptile_atomic_store(word(Self.published), number)
+                body(0, scratch)
+                while reptile_atomic_load(word(Self.done)) != number { reptile_spin_pause() }
+            }
+        }
+    }
+
+    /// Waits until the other member has reached the same number of calls: what each wrote
+    /// before is then visible to the other.
+    public func sync(_ member: Int) {
+        let mine = reptile_atomic_load(word(Self.arrivals + member)) + 1
+        reptile_atomic_store(word(Self.arrivals + member), mine)
+        while reptile_atomic_load(word(Self.arrivals + 1 - member)) < mine { reptile_spin_pause() }
+    }
+
+    /// Joins the team if it is open and has no helper, then runs member 1's part of each step
+    /// until the leader's task ends. Returns whether it joined.
+    @discardableResult
+    public func help(scratch: KernelScratch) -> Bool {
+        let open = reptile_atomic_load(word(Self.state))
+        guard open % 4 == 1, reptile_atomic_compare_exchange(word(Self.state), open, open + 1) != 0 else { return false }
+        let claimed = open + 1
+        let taskEpoch = open / 4
+        var seen = 0  // no step of this task yet (step numbers start at 1)
+        while reptile_atomic_load(word(Self.state)) == claimed {
+            let number = reptile_atomic_load(word(Self.published))
+            guard number != seen, number >> 32 == taskEpoch else { reptile_spin_pause(); continue }
+            Self.call(job!.assumingMemoryBound(to: ((Int, KernelScratch) -> Void).self), scratch)
+            seen = number
+            reptile_atomic_store(word(Self.done), number)
+        }
+        return true
+    }
+
+    /// Calls the step's closure as member 1, with whatever retain and release that takes finished
+    /// before the step is marked done (the leader's `withoutActuallyEscaping` checks the closure
+    /// did not escape).
+    @inline(never)
+    private static func call(_ body: UnsafePointer<(Int, KernelScratch) -> Void>, _ scratch: KernelScratch) {
+        body.pointee(1, scratch)
+    }
+}
+
+/// Hands out the tasks of a meta-batch to worker threads in order, and counts those finished, so
+/// that a worker with no task left knows how long to help the others (``ShardTeam/help(scratch:)``).
+public final class TaskDispenser: @unchecked Sendable {
+    /// The next task and the number finished, a cache line apart.
+    private let words: UnsafeMutablePointer<CLong>
+    /// Tasks per round.
+    public private(set) var count = 0
+
+    public init() {
+        words = .allocate(capacity: 32)
+        words.initialize(repeating: 0, count: 32)
+    }
+
+    deinit { words.deallocate() }
+
+    /// Starts a round of `count` tasks. Call before the workers start.
+    public func reset(count: Int) {
+        self.count = count
+        reptile_atomic_store(words, 0)
+        reptile_atomic_store(words + 16, 0)
+    }
+
+    /// The next task, or nil when all have been taken.
+    public func take() -> Int? {
+        let task = reptile_atomic_fetch_add(words, 1)
+        return task < count ? task : nil
+    }
+
+    /// Records that a task is done.
+    public func finish() { _ = reptile_atomic_fetch_add(words + 16, 1) }
+
+    /// Whether every task of the round is done.
+    public var allFinished: Bool { reptile_atomic_load(words + 16) >= count }
+
+    /// A pause hint for threads waiting in a loop.
+    public static func pause() { reptile_spin_pause() }
+}

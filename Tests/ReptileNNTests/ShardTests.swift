@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import ReptileKernels
+@testable import ReptileNN
+
+/// Opens `team`, starts a real second thread that joins it as its helper, runs `body` once the
+/// helper is in, then closes the team and waits for the helper to leave.
+private func withHelper<T>(of team: ShardTeam, _ body: () -> T) -> T {
+    team.open()
+    let left = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        let scratch = KernelScratch()
+        while !team.help(scratch: scratch) { usleep(20) }
+        left.signal()
+    }
+    thread.start()
+    while !team.hasHelper { usleep(20) }
+    let result = body()
+    team.close()
+    left.wait()
+    return result
+}
+
+@Test func shardTeamRunsBothMembersInStepWithSyncs() {
+    let team = ShardTeam()
+    let slots = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    defer { slots.deallocate() }
+    slots.initialize(repeating: -1, count: 2)
+    var seen: [[Int]] = [[], []]
+    var scratches: [ObjectIdentifier] = []
+    let leaderScratch = KernelScratch()
+    withHelper(of: team) {
+        for step in 0..<200 {
+            var observed = [0, 0]
+            team.run(scratch: leaderScratch) { member, scratch in
+                if member == 0 { scratches.append(ObjectIdentifier(scratch)) }
+                // Each member writes its slot, meets the other, and reads the other's: without
+                // the sync it could see the previous step's value.
+                for round in 0..<3 {
+                    slots[member] = step * 10 + round
+                    team.sync(member)
+                    observed[member] = slots[1 - member]
+                    team.sync(member)
+                }
+            }
+            seen[0].append(observed[0])
+            seen[1].append(observed[1])
+        }
+    }
+    #expect(seen[0] == (0..<200).map { $0 * 10 + 2 })
+    #expect(seen[1] == (0..<200).map { $0 * 10 + 2 })
+    #expect(Set(scratches) == [ObjectIdentifier(leaderScratch)])
+}
+
+@Test func shardTeamTakesOneHelperWhileOpen() {
+    let team = ShardTeam()
+    let scratch = KernelScratch()
+    #expect(!team.help(scratch: scratch))  // never opened: returns at once
+    #expect(!team.hasHelper)
+    withHelper(of: team) {
+        // Already claimed: a second helper is turned away.
+        #expect(!team.help(scratch: scratch))
+        #expect(team.hasHelper)
+    }
+    #expect(!team.hasHelper)
+    // Open again: a new helper may join the next task, and its steps run.
+    var ran = 0
+    withHelper(of: team) {
+        team.run(scratch: scratch) { member, _ in if member == 1 { ran += 1 } }
+    }
+    #expect(ran == 1)
+}
+
+/// A small model with both kinds of batch norm stage (with ReLU; with max pooling and ReLU).
+private func shardedModel(shards: Int) throws -> Sequential {
+    try Sequential(inputShape: [10, 10, 3], batchShards: shards) {
+        Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Conv2d(inputChannels: 32, outputChannels: 16, kernelSize: 3, stride: 2)
+        BatchNorm(featureCount: 16)
+        ReLU()
+        Flatten()
+        Linear(3 * 3 * 16, 5)
+    }
+}
+
+/// Fills a learner's first `batch` examples and labels from `seed`.
+private func fill(_ learner: Learner, batch: Int, seed: UInt64) {
+    var rng = RandomGenerator(seed: seed)
+    for i in 0..<batch * learner.model.inputCount { learner.inputs.pointer[i] = rng.uniform(-1, 1) }
+    for b in 0..<batch { learner.targets.pointer[b] = Float(b % 5) }
+}
+
+@Test("a step shared by two threads gives the floats of one thread", arguments: [2, 5, 8])
+func sharedStepMatchesOneThread(batch: Int) throws {
+    let model = try shardedModel(shards: 2)
+    var rng = RandomGenerator(seed: 1)
+    var parameters = model.initialParameters(using: &rng)
+    for i in parameters.indices { parameters[i] += rng.uniform(-0.1, 0.1) }
+    let alone = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 8)
+    let shared = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 8)
+    let team = ShardTeam()
+    shared.team = team
+    var losses: [[Float]] = [[], []]
+    var gradients: [[Float]] = [[], []]
+    withHelper(of: team) {
+        for step in 0..<3 {
+            for (index, learner) in [alone, shared].enumerated() {
+                fill(learner, batch: batch, seed: UInt64(step))
+                let loss = parameters.withUnsafeBufferPointer { learner.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+                losses[index].append(loss)
+                gradients[index] += learner.gradients.array
+            }
+        }
+    }
+    #expect(losses[0] == losses[1])
+    #expect(gradients[0] == gradients[1])
+    #expect(gradients[0].contains { $0 != 0 })
+}
+
+@Test func twoShardsGiveNearlyTheResultsOfOne() throws {
+    // Only the order of the sums over the batch differs.
+    let one = try shardedModel(shards: 1), two = try shardedModel(shards: 2)
+    var rng = RandomGenerator(seed: 2)
+    let parameters = one.initialParameters(using: &rng)
+    var results: [(Float, [Float])] = []
+    for model in [one, two] {
+        let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 7)
+        fill(learner, batch: 7, seed: 9)
+        let loss = parameters.withUnsafeBufferPointer { learner.lossAndGradient(parameters: $0.baseAddress!, batch: 7) }
+        results.append((loss, learner.gradients.array))
+    }
+    #expect(abs(results[0].0 - results[1].0) <= 1e-5 * abs(results[0].0))
+    let scale = results[0].1.map(abs).max()!
+    for (a, b) in zip(results[0].1, results[1].1) { #expect(abs(a - b) <= 1e-4 * scale) }
+    #expect(throws: ModelError.self) { try Sequential(inputShape: [2], batchShards: 3) { Linear(2, 2) } }
+}
+
+@Test func shardedModelGradients() throws {
+    // Batch statistics and parameter gradients summed over two shards (1 + 2 examples): the
+    // Mini-ImageNet block (batch norm fused with max pooling and ReLU) and the Omniglot block
+    // with a smooth activation (no kinks: a tight tolerance holds).
+    let pooled = try Sequential(inputShape: [11, 11, 3], batchShards: 2) {
+        Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Flatten()
+        Linear(3 * 3 * 32, 4)
+    }
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(pooled, batch: 3)
+    let smooth = try Sequential(inputShape: [14, 14, 1], batchShards: 2) {
+        for i in 0..<2 {
+            Conv2d(inputChannels: i == 0 ? 1 : 64, outputChannels: 64, kernelSize: 3, stride: 2)
+            BatchNorm(featureCount: 64)
+            Tanh()
+        }
+        Flatten()
+        Linear(4 * 4 * 64, 5)
+    }
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 1e-2).run(smooth, batch: 3)
+    GradientCheck(step: 1e-3).run(try Sequential(inputShape: [2, 2, 32], batchShards: 2) { BatchNorm(featureCount: 32); ReLU() },
+                                  batch: 5)
+}
