@@ -64,7 +64,7 @@ public final class Learner: @unchecked Sendable {
     /// respect to every parameter (left in ``gradients``).
     @discardableResult
     public func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
-        if let team, team.hasHelper, model.batchShards > 1, batch > 1 {
+        if let team, team.hasHelper, model.shardCount(batch: batch) > 1 {
             return sharedLossAndGradient(parameters: parameters, batch: batch, team: team)
         }
         let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)

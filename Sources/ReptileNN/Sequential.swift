@@ -60,8 +60,18 @@ public final class Sequential: @unchecked Sendable {
     /// Floats per output example.
     public let outputCount: Int
     /// The parts each batch is cut into (1 or 2): every sum over a batch is taken per part and
-    /// the parts are added in order, whoever computes them.
+    /// the parts are added in order, whoever computes them. Batches too small to give each part
+    /// ``minimumShardSize`` examples stay whole.
     public let batchShards: Int
+
+    /// The fewest examples a shard gets. Smaller shards cost more than a second core saves (the
+    /// kernels' fixed costs), and evaluation's batches of 5 or 6 run faster whole.
+    public static let minimumShardSize = 4
+
+    /// The number of shards a batch of `batch` examples is cut into.
+    public func shardCount(batch: Int) -> Int {
+        batch >= batchShards * Self.minimumShardSize ? batchShards : 1
+    }
 
     /// Builds a model for inputs of shape `inputShape`; throws ``ModelError`` when a layer cannot
     /// take the shape its predecessor produces.
@@ -199,6 +209,7 @@ public final class Sequential: @unchecked Sendable {
             for k in shards where k < count {
                 let examples = workspace.shardRange(k)
                 let first = examples.lowerBound
+                assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
                 stage.layer.forward(ForwardPass(
                     batch: examples.count, input: x + first * inCount,
                     output: workspace.activations[s].pointer + first * stage.outputCount,
@@ -324,15 +335,16 @@ public final class Workspace: @unchecked Sendable {
         }
         let shards = model.batchShards
         let largestShard = (maxBatch + shards - 1) / shards
+        // Shard 0 holds a whole batch when the batch is too small to cut (`shardCount`).
         saved = model.stages.map { stage in
-            (0..<shards).map { _ in FloatBuffer(count: stage.layer.savedCount(batch: shards == 1 ? maxBatch : largestShard)) }
+            (0..<shards).map { k in FloatBuffer(count: stage.layer.savedCount(batch: k == 0 ? maxBatch : largestShard)) }
         }
         reductions = model.stages.map { FloatBuffer(count: shards * $0.layer.reductionCount) }
         shardGradients = (1..<shards).map { _ in FloatBuffer(count: model.parameterCount) }
     }
 
-    /// The number of shards of the current batch: the model's, or fewer for a smaller batch.
-    var shardCount: Int { min(model.batchShards, batch) }
+    /// The number of shards of the current batch (``Sequential/shardCount(batch:)``).
+    var shardCount: Int { model.shardCount(batch: batch) }
 
     /// The examples of shard `k` of the current batch.
     @inline(__always)

@@ -208,7 +208,7 @@ struct LabelledTask: SupervisedTask {
 struct NoiseImageTasks: TaskDistribution {
     struct Task: SupervisedTask {
         var seed: UInt64
-        var exampleCount: Int { 6 }
+        var exampleCount: Int { 8 }
         func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
             var rng = RandomGenerator(seed: seed, stream: [UInt64(index)])
             for i in 0..<(9 * 9) { input[i] = rng.uniform(-1, 1) + Float(index % 3) * 0.3 }
@@ -229,7 +229,7 @@ struct NoiseImageTasks: TaskDistribution {
         Flatten(); Linear(3 * 3 * 32, 3)
     }
     func run(threads: Int) -> [Float] {
-        let config = MetaTrainingConfiguration(inner: .init(batchSize: 6, iterations: 3), metaBatchSize: 5,
+        let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
                                                metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: 3)
         let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: NoiseImageTasks(),
                                   innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),

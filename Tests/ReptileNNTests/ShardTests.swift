@@ -93,14 +93,16 @@ private func fill(_ learner: Learner, batch: Int, seed: UInt64) {
     for b in 0..<batch { learner.targets.pointer[b] = Float(b % 5) }
 }
 
-@Test("a step shared by two threads gives the floats of one thread", arguments: [2, 5, 8])
+@Test("a step shared by two threads gives the floats of one thread", arguments: [5, 8, 11])
 func sharedStepMatchesOneThread(batch: Int) throws {
     let model = try shardedModel(shards: 2)
     var rng = RandomGenerator(seed: 1)
     var parameters = model.initialParameters(using: &rng)
     for i in parameters.indices { parameters[i] += rng.uniform(-0.1, 0.1) }
-    let alone = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 8)
-    let shared = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 8)
+    // 5 examples stay whole; 8 and 11 are cut in two (4 + 4, 5 + 6).
+    #expect(model.shardCount(batch: batch) == (batch < 8 ? 1 : 2))
+    let alone = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: batch)
+    let shared = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: batch)
     let team = ShardTeam()
     shared.team = team
     var losses: [[Float]] = [[], []]
@@ -127,9 +129,9 @@ func sharedStepMatchesOneThread(batch: Int) throws {
     let parameters = one.initialParameters(using: &rng)
     var results: [(Float, [Float])] = []
     for model in [one, two] {
-        let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 7)
-        fill(learner, batch: 7, seed: 9)
-        let loss = parameters.withUnsafeBufferPointer { learner.lossAndGradient(parameters: $0.baseAddress!, batch: 7) }
+        let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: 9)
+        fill(learner, batch: 9, seed: 9)
+        let loss = parameters.withUnsafeBufferPointer { learner.lossAndGradient(parameters: $0.baseAddress!, batch: 9) }
         results.append((loss, learner.gradients.array))
     }
     #expect(abs(results[0].0 - results[1].0) <= 1e-5 * abs(results[0].0))
@@ -139,7 +141,7 @@ func sharedStepMatchesOneThread(batch: Int) throws {
 }
 
 @Test func shardedModelGradients() throws {
-    // Batch statistics and parameter gradients summed over two shards (1 + 2 examples): the
+    // Batch statistics and parameter gradients summed over two shards (4 + 4 and 4 + 5 examples): the
     // Mini-ImageNet block (batch norm fused with max pooling and ReLU) and the Omniglot block
     // with a smooth activation (no kinks: a tight tolerance holds).
     let pooled = try Sequential(inputShape: [11, 11, 3], batchShards: 2) {
@@ -154,7 +156,7 @@ func sharedStepMatchesOneThread(batch: Int) throws {
         Flatten()
         Linear(3 * 3 * 32, 4)
     }
-    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(pooled, batch: 3)
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(pooled, batch: 8)
     let smooth = try Sequential(inputShape: [14, 14, 1], batchShards: 2) {
         for i in 0..<2 {
             Conv2d(inputChannels: i == 0 ? 1 : 64, outputChannels: 64, kernelSize: 3, stride: 2)
@@ -164,7 +166,7 @@ func sharedStepMatchesOneThread(batch: Int) throws {
         Flatten()
         Linear(4 * 4 * 64, 5)
     }
-    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 1e-2).run(smooth, batch: 3)
+    GradientCheck(checkCoordinates: false, directionRelativeTolerance: 1e-2).run(smooth, batch: 9)
     GradientCheck(step: 1e-3).run(try Sequential(inputShape: [2, 2, 32], batchShards: 2) { BatchNorm(featureCount: 32); ReLU() },
-                                  batch: 5)
+                                  batch: 9)
 }
