@@ -216,13 +216,16 @@ public enum BatchNormKernels {
     }
 
     /// Pass 2 over `rows` rows: dx = γ/σ · (g − dβ/N − x̂·dγ/N), from the batch's summed dγ and
-    /// dβ over all its `totalRows` rows. `dx` may be the same buffer as `dy`.
+    /// dβ over all its `totalRows` rows. `dx` may be the same buffer as `dy`. With `dxSums`, also
+    /// each channel's Σdx over the rows, added in row order (the floats of `Vector.columnSums`
+    /// of `dx`: the bias gradient of a convolution before).
     public static func inputGradient(
         _ x: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>, rows: Int, channels c: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         relu: Bool, gammaGradient dgamma: UnsafePointer<Float>, betaGradient dbeta: UnsafePointer<Float>, totalRows: Int,
-        inputGradient dx: UnsafeMutablePointer<Float>
+        inputGradient dx: UnsafeMutablePointer<Float>, dxSums: UnsafeMutablePointer<Float>? = nil
     ) {
+        dxSums?.update(repeating: 0, count: c)
         let vectorized = c - c % 16
         withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
@@ -233,12 +236,15 @@ public enum BatchNormKernels {
                     let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
                     var j = 0
                     while j < vectorized {
-                        store16(inputGradient(load16(xr + j), routed: load16(gr + j), channel: j, p, relu: relu), dxr + j)
+                        let v = inputGradient(load16(xr + j), routed: load16(gr + j), channel: j, p, relu: relu)
+                        store16(v, dxr + j)
+                        if let dxSums { store16(load16(dxSums + j) + v, dxSums + j) }
                         j += 16
                     }
                     while j < c {
                         let (xhat, g) = maskedGradient(xr[j], gr[j], channel: j, p, relu: relu)
                         dxr[j] = p.a[j] * (g - p.meanG[j] - xhat * p.meanGX[j])
+                        dxSums?[j] += dxr[j]
                         j += 1
                     }
                 }
@@ -398,13 +404,15 @@ extension BatchNormKernels {
     }
 
     /// Pass 2 over `batch` images: dx from the batch's summed dγ and dβ over its `totalRows`
-    /// input positions.
+    /// input positions; with `dxSums`, also each channel's Σdx in row order (as
+    /// ``inputGradient(_:outputGradient:rows:channels:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:inputGradient:dxSums:)``).
     public static func pooledInputGradient(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
         outputGradient dy: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         relu: Bool, gammaGradient dgamma: UnsafePointer<Float>, betaGradient dbeta: UnsafePointer<Float>, totalRows: Int,
-        inputGradient dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        dxSums: UnsafeMutablePointer<Float>? = nil
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
@@ -412,10 +420,14 @@ extension BatchNormKernels {
         p.setGradientMeans(rows: totalRows, count: g.channels, gammaGradient: dgamma, betaGradient: dbeta)
         unswitched(relu) { relu in
             forEachChannelBlock(channels: g.channels) { c0, vectors in
-                _ = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
-                                          waiting: waiting, c0: c0, vectors: vectors) { _, routed, xv, j, i in
-                    store16(inputGradient(xv, routed: routed, channel: j, p, relu: relu), dx + i)
+                // `sums.beta` carries Σdx here (the rows come in order).
+                var state = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
+                                                  waiting: waiting, c0: c0, vectors: vectors) { sums, routed, xv, j, i in
+                    let v = inputGradient(xv, routed: routed, channel: j, p, relu: relu)
+                    store16(v, dx + i)
+                    sums.beta += v
                 }
+                if let dxSums { state.update { s, k in store16(s.sums.beta, dxSums + c0 + k) } }
             }
         }
     }

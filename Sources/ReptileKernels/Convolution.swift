@@ -239,31 +239,39 @@ struct PaddedRowTaps: TapReader {
 public enum Convolution {
     /// `output = conv(input, weights) + bias` for `batch` images.
     ///
-    /// - Parameter saved: ``ConvGeometry/savedScratchCount(batch:)`` floats that the backward
-    ///   pass must receive unchanged (may be nil when that count is 0).
+    /// - Parameters:
+    ///   - saved: ``ConvGeometry/savedScratchCount(batch:)`` floats that the backward pass must
+    ///     receive unchanged (may be nil when that count is 0).
+    ///   - outputColumnSums: if given, also receives each output channel's sum over all output
+    ///     pixels, added in row order (the floats of `Vector.columnSums` of the output) — for a
+    ///     batch norm that follows. The tap kernels add each tile while it is still in L1.
     public static func forward(
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch
+        saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch, outputColumnSums: UnsafeMutablePointer<Float>? = nil
     ) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
         guard g.usesFastPath else {
             Reference.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output)
+            if let sums = outputColumnSums { Vector.columnSums(output, rows: rowsTotal, columns: g.outputChannels, into: sums) }
             return
         }
         if g.usesIm2col {
             let depth = g.taps * g.inputChannels
             im2col(g, batch: batch, input: input, into: saved!, scratch: scratch)
-            Matmul.multiply(m: batch * g.outputHeight * g.outputWidth, n: g.outputChannels, k: depth, a: saved!, lda: depth,
+            Matmul.multiply(m: rowsTotal, n: g.outputChannels, k: depth, a: saved!, lda: depth,
                             b: weights, ldb: g.outputChannels, c: output, ldc: g.outputChannels, bias: bias, scratch: scratch)
+            if let sums = outputColumnSums { Vector.columnSums(output, rows: rowsTotal, columns: g.outputChannels, into: sums) }
         } else if g.usesPaddedRows {
             let padded = saved!
             copyPadded(g, batch: batch, input: input, into: padded)
             let depth = g.kernelWidth * g.inputChannels
             forwardTaps(g, batch: batch, taps: g.kernelHeight, depth: depth, weights: weights, bias: bias,
-                        output: output, scratch: scratch, reader: PaddedRowTaps(g: g, padded: UnsafePointer(padded)))
+                        output: output, scratch: scratch, reader: PaddedRowTaps(g: g, padded: UnsafePointer(padded)),
+                        columnSums: outputColumnSums)
         } else {
             forwardTaps(g, batch: batch, taps: g.taps, depth: g.inputChannels, weights: weights, bias: bias,
-                        output: output, scratch: scratch, reader: ImageTaps(g: g, input: input))
+                        output: output, scratch: scratch, reader: ImageTaps(g: g, input: input), columnSums: outputColumnSums)
         }
     }
 
@@ -273,13 +281,14 @@ public enum Convolution {
     private static func forwardTaps<Reader: TapReader>(
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
-        reader: Reader
+        reader: Reader, columnSums: UnsafeMutablePointer<Float>?
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
         ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
             let rows = block.rows
             let tileCount = (rowsTotal + rows - 1) / rows
+            if let columnSums { (columnSums + c0).update(repeating: 0, count: block.width) }
             do {
                 let s = scratch
                 s.ensureZerosAndJunk(max(depth, 64))
@@ -303,6 +312,14 @@ public enum Convolution {
                     block.rowsKernel(aTable, taps: taps, depth: depth, weights + c0, ldb: outC,
                                      tapStride: depth * outC, cTable, accumulate: false,
                                      bias: bias.map { $0 + c0 })
+                    if let columnSums {
+                        // Row after row, as `Vector.columnSums` adds them.
+                        let sums = columnSums + c0
+                        for r in 0..<min(rows, rowsTotal - m0) {
+                            let row = UnsafePointer(cTable[r])
+                            for j in stride(from: 0, to: block.width, by: 16) { store16(load16(sums + j) + load16(row + j), sums + j) }
+                        }
+                    }
                     m0 += rows
                 }
             }

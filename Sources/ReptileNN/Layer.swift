@@ -41,6 +41,9 @@ public struct ForwardPass {
     public var scratch: KernelScratch
     /// Which shard and phase this is.
     public var shard: ShardContext
+    /// If given, the layer also writes here each output channel's sum over this shard's rows,
+    /// added row after row (what a ``BatchNorm`` after a ``Conv2d`` would compute first).
+    public var outputColumnSums: UnsafeMutablePointer<Float>? = nil
 }
 
 /// What a layer receives in the backward pass.
@@ -62,6 +65,9 @@ public struct BackwardPass {
     public var saved: UnsafeMutablePointer<Float>
     public var scratch: KernelScratch
     public var shard: ShardContext
+    /// If given, the layer also writes here each channel's sum of its input gradient over this
+    /// shard's rows, added row after row (the bias gradient of a ``Conv2d`` before a ``BatchNorm``).
+    public var inputGradientColumnSums: UnsafeMutablePointer<Float>? = nil
 }
 
 /// A building block of a ``Sequential`` model.

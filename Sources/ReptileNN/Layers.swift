@@ -86,6 +86,9 @@ public final class Conv2d: Layer {
     public let padding: Padding
     public let hasBias: Bool
     public private(set) var geometry: ConvGeometry?
+    /// Set by ``Sequential`` when the batch norm after this layer writes the bias gradient (the
+    /// column sums of its input gradient): the backward pass then leaves it alone.
+    public internal(set) var biasGradientGiven = false
     public var kind: String { "conv" }
 
     /// A square convolution (Glorot-uniform weights with TensorFlow's fans: kernel² × channels;
@@ -138,14 +141,15 @@ public final class Conv2d: Layer {
         let g = geometry!
         Convolution.forward(g, batch: p.batch, input: p.input, weights: p.parameters,
                             bias: hasBias ? p.parameters + g.weightCount : nil, output: p.output,
-                            saved: p.saved, scratch: p.scratch)
+                            saved: p.saved, scratch: p.scratch, outputColumnSums: p.outputColumnSums)
     }
 
     public func backward(_ p: BackwardPass) {
         let g = geometry!
         Convolution.backwardWeights(g, batch: p.batch, input: p.input, outputGradient: p.outputGradient,
                                     saved: p.saved, weightGradient: p.parameterGradients,
-                                    biasGradient: hasBias ? p.parameterGradients + g.weightCount : nil, scratch: p.scratch)
+                                    biasGradient: hasBias && !biasGradientGiven ? p.parameterGradients + g.weightCount : nil,
+                                    scratch: p.scratch)
         if let dx = p.inputGradient {
             Convolution.backwardInput(g, batch: p.batch, outputGradient: p.outputGradient, weights: p.parameters,
                                       inputGradient: dx, scratch: p.scratch)
@@ -168,6 +172,9 @@ public final class BatchNorm: Layer {
     /// ``BatchNormKernels/canFusePooling(_:)``): the full-size normalized activation is
     /// then never written, only its pooled maxima (Mini-ImageNet's 84×84 layers are memory-bound).
     public internal(set) var fusedPool: PoolGeometry?
+    /// Set by ``Sequential`` when a convolution before writes Σx of this layer's input into the
+    /// first part of its reductions (phase 0's work) as it computes it.
+    public internal(set) var inputSumsGiven = false
     private var rowsPerExample = 1
     public var kind: String { "bn" }
 
@@ -191,7 +198,8 @@ public final class BatchNorm: Layer {
          ParameterSpec(name: "bias", shape: [featureCount], initializer: .zeros)]
     }
 
-    /// Per shard: Σx, Σ(x − μ)², μ, 1/σ, dβ, dγ (this shard's sums) and dβ, dγ (the batch's).
+    /// Per shard: Σx, Σ(x − μ)², μ, 1/σ, dβ, dγ (this shard's sums) and dβ, dγ (the batch's). Σx
+    /// comes first: a convolution before may write it (``inputSumsGiven``).
     public var reductionCount: Int { 8 * featureCount }
     /// Σx; then μ and Σ(x − μ)²; then 1/σ and the output.
     public var forwardPhases: Int { 3 }
@@ -229,7 +237,7 @@ public final class BatchNorm: Layer {
         let rows = p.batch * rowsPerExample, totalRows = p.shard.totalBatch * rowsPerExample
         switch p.shard.phase {
         case 0:
-            BatchNormKernels.sums(p.input, rows: rows, channels: c, into: slots.sum)
+            if !inputSumsGiven { BatchNormKernels.sums(p.input, rows: rows, channels: c, into: slots.sum) }
         case 1:
             slots.combine(0, into: slots.mean)
             BatchNormKernels.mean(fromSum: slots.mean, rows: totalRows, channels: c, into: slots.mean)
@@ -280,12 +288,14 @@ public final class BatchNorm: Layer {
                                                  mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
                                                  gammaGradient: slots.totalGammaGradient, betaGradient: slots.totalBetaGradient,
                                                  totalRows: totalRows, inputGradient: dx,
-                                                 scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)))
+                                                 scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)),
+                                                 dxSums: p.inputGradientColumnSums)
         } else {
             BatchNormKernels.inputGradient(p.input, outputGradient: p.outputGradient, rows: rows, channels: c,
                                            gamma: gamma, beta: beta, mean: slots.mean, inverseStd: slots.inverseStd,
                                            relu: fusedReLU, gammaGradient: slots.totalGammaGradient,
-                                           betaGradient: slots.totalBetaGradient, totalRows: totalRows, inputGradient: dx)
+                                           betaGradient: slots.totalBetaGradient, totalRows: totalRows, inputGradient: dx,
+                                           dxSums: p.inputGradientColumnSums)
         }
     }
 }

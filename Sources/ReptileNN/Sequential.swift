@@ -52,7 +52,13 @@ public final class Sequential: @unchecked Sendable {
         /// The layer's name as its parameters have it (`conv0`), with the layers fused into it
         /// (`bn0+relu+pool`).
         let name: String
-        /// The ReLU and pooling after a BatchNorm are fused into it: no stages of their own.
+        /// A convolution followed by a batch norm hands it the column sums of its output (the
+        /// batch norm's first forward phase), and the batch norm hands back those of its input
+        /// gradient (the convolution's bias gradient): each sum is taken while its rows are in
+        /// cache, in the order the stage that needs it would take it (the same floats).
+        var sumsOutputForNext = false
+        /// For a batch norm after a convolution with a bias: that bias's offset in the parameters.
+        var previousBiasOffset: Int?
     }
     let stages: [Stage]
     /// Floats per input example.
@@ -140,6 +146,17 @@ public final class Sequential: @unchecked Sendable {
             stages.append(Stage(layer: layer, parameterOffset: offset, outputShape: shape, name: name))
             i += 1
         }
+        if fusing {
+            for s in stages.indices.dropLast() {
+                guard let conv = stages[s].layer as? Conv2d, let norm = stages[s + 1].layer as? BatchNorm else { continue }
+                stages[s].sumsOutputForNext = true
+                norm.inputSumsGiven = true
+                if conv.hasBias, let g = conv.geometry {
+                    stages[s + 1].previousBiasOffset = stages[s].parameterOffset + g.weightCount
+                    conv.biasGradientGiven = true
+                }
+            }
+        }
         self.stages = stages
         self.outputShape = shape
         self.layout = layout
@@ -210,12 +227,16 @@ public final class Sequential: @unchecked Sendable {
                 let examples = workspace.shardRange(k)
                 let first = examples.lowerBound
                 assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
+                // The next stage's shard k reductions begin with the sums it would take (BatchNorm).
+                let sums = stage.sumsOutputForNext
+                    ? workspace.reductions[s + 1].pointer + k * stages[s + 1].layer.reductionCount : nil
                 stage.layer.forward(ForwardPass(
                     batch: examples.count, input: x + first * inCount,
                     output: workspace.activations[s].pointer + first * stage.outputCount,
                     parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
                     shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                        reductions: workspace.reductions[s].pointer)))
+                                        reductions: workspace.reductions[s].pointer),
+                    outputColumnSums: sums))
             }
         }
     }
@@ -281,7 +302,8 @@ public final class Sequential: @unchecked Sendable {
                     parameterGradients: shardGradients + stage.parameterOffset,
                     saved: workspace.saved[s][k].pointer, scratch: scratch,
                     shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                        reductions: workspace.reductions[s].pointer)))
+                                        reductions: workspace.reductions[s].pointer),
+                    inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 }))
             }
         }
         return dx

@@ -336,3 +336,32 @@ func batchNormPoolingFusionConditions() throws {
     #expect(try firstNorm(channels: 16, poolStride: 1)?.fusedPool == nil)  // overlapping windows
     #expect(try firstNorm(channels: 12, poolStride: 2)?.fusedReLU == false)
 }
+
+@Test("a convolution before a batch norm hands over the sums each needs: the floats of the stages computing them",
+      arguments: [1, 2])
+func convolutionBatchNormSumsMatchSeparateStages(shards: Int) throws {
+    // The Omniglot block: the convolution adds up its output for the batch norm's statistics and
+    // the batch norm adds up its input gradient for the convolution's bias. `fusing: false`
+    // keeps every layer a stage that computes its own sums.
+    func layers() -> [any Layer] {
+        [Conv2d(inputChannels: 1, outputChannels: 64, kernelSize: 3, stride: 2), BatchNorm(featureCount: 64), ReLU(),
+         Conv2d(inputChannels: 64, outputChannels: 48, kernelSize: 3, stride: 2), BatchNorm(featureCount: 48), ReLU(),
+         Flatten(), Linear(4 * 4 * 48, 5)]
+    }
+    let fused = try Sequential(inputShape: [13, 14, 1], layers: layers(), batchShards: shards)
+    let separate = try Sequential(inputShape: [13, 14, 1], layers: layers(), fusing: false, batchShards: shards)
+    #expect(fused.stages.count == 6 && separate.stages.count == 8)
+    #expect(fused.stages[0].sumsOutputForNext && fused.stages[1].previousBiasOffset != nil)
+    var rng = RandomGenerator(seed: 4)
+    let parameters = fused.initialParameters(using: &rng).map { $0 + rng.uniform(Float(-0.1), Float(0.1)) }
+    let batch = 9
+    let input = (0..<batch * fused.inputCount).map { _ in rng.uniform(Float(-1), Float(1)) }
+    let (y1, g1, dx1) = passes(fused, parameters: parameters, input: input, batch: batch)
+    let (y2, g2, dx2) = passes(separate, parameters: parameters, input: input, batch: batch)
+    #expect(y1 == y2)
+    #expect(g1 == g2)
+    #expect(dx1 == dx2)
+    // The convolutions' bias gradients are sums of batch-norm input gradients: tiny, not zero.
+    let bias = fused.layout["conv1.bias"]!.range
+    #expect(g1[bias].contains { $0 != 0 })
+}
