@@ -3,7 +3,8 @@
 // This module owns every loop that touches many floats: vector arithmetic on flat parameter
 // buffers, register-blocked SIMD matrix products, 2-D convolution (forward, input gradient and
 // weight gradient), batch normalization (alone, or fused with ReLU and max pooling), activations, pooling, losses, image resampling, and the
-// seedable random generator, and the multiply-add peak measurement. Adam's element-wise update
+// seedable random generator, the multiply-add peak measurement, and the two-thread team
+// (`ShardTeam`) that lets a second core compute half of each batch of a task. Adam's element-wise update
 // lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw
 // `UnsafePointer<Float>` buffers in NHWC order (batch, height, width, channels) so that callers can
 // keep all memory preallocated: nothing here allocates per call except where documented. The module

@@ -220,24 +220,31 @@ public final class Sequential: @unchecked Sendable {
         let stage = stages[s]
         let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let x = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
+        forEachPhase(stage.layer.forwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
+            let first = examples.lowerBound
+            assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
+            // The next stage's shard k reductions begin with the sums it would take (BatchNorm).
+            let sums = stage.sumsOutputForNext
+                ? workspace.reductions[s + 1].pointer + k * stages[s + 1].layer.reductionCount : nil
+            stage.layer.forward(ForwardPass(
+                batch: examples.count, input: x + first * inCount,
+                output: workspace.activations[s].pointer + first * stage.outputCount,
+                parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
+                shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                    reductions: workspace.reductions[s].pointer),
+                outputColumnSums: sums))
+        }
+    }
+
+    /// Calls `body(phase, shard, shardCount, examples)` for each phase and each of `shards` that
+    /// the current batch has, every shard's phase before the next phase, with `sync` between phases.
+    @inline(__always)
+    private func forEachPhase(_ phases: Int, of shards: Range<Int>, workspace: Workspace, sync: (() -> Void)?,
+                              _ body: (Int, Int, Int, Range<Int>) -> Void) {
         let count = workspace.shardCount
-        for phase in 0..<stage.layer.forwardPhases {
+        for phase in 0..<phases {
             if phase > 0 { sync?() }
-            for k in shards where k < count {
-                let examples = workspace.shardRange(k)
-                let first = examples.lowerBound
-                assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
-                // The next stage's shard k reductions begin with the sums it would take (BatchNorm).
-                let sums = stage.sumsOutputForNext
-                    ? workspace.reductions[s + 1].pointer + k * stages[s + 1].layer.reductionCount : nil
-                stage.layer.forward(ForwardPass(
-                    batch: examples.count, input: x + first * inCount,
-                    output: workspace.activations[s].pointer + first * stage.outputCount,
-                    parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
-                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                        reductions: workspace.reductions[s].pointer),
-                    outputColumnSums: sums))
-            }
+            for k in shards where k < count { body(phase, k, count, workspace.shardRange(k)) }
         }
     }
 
@@ -287,24 +294,19 @@ public final class Sequential: @unchecked Sendable {
         let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
         let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
             : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
-        let count = workspace.shardCount
-        for phase in 0..<stage.layer.backwardPhases {
-            if phase > 0 { sync?() }
-            for k in shards where k < count {
-                let examples = workspace.shardRange(k)
-                let first = examples.lowerBound
-                let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
-                stage.layer.backward(BackwardPass(
-                    batch: examples.count, input: layerInput + first * inCount,
-                    output: workspace.activations[s].pointer + first * stage.outputCount,
-                    outputGradient: dy + first * stage.outputCount, inputGradient: dx.map { $0 + first * inCount },
-                    parameters: parameters + stage.parameterOffset,
-                    parameterGradients: shardGradients + stage.parameterOffset,
-                    saved: workspace.saved[s][k].pointer, scratch: scratch,
-                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                        reductions: workspace.reductions[s].pointer),
-                    inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 }))
-            }
+        forEachPhase(stage.layer.backwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
+            let first = examples.lowerBound
+            let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
+            stage.layer.backward(BackwardPass(
+                batch: examples.count, input: layerInput + first * inCount,
+                output: workspace.activations[s].pointer + first * stage.outputCount,
+                outputGradient: dy + first * stage.outputCount, inputGradient: dx.map { $0 + first * inCount },
+                parameters: parameters + stage.parameterOffset,
+                parameterGradients: shardGradients + stage.parameterOffset,
+                saved: workspace.saved[s][k].pointer, scratch: scratch,
+                shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                    reductions: workspace.reductions[s].pointer),
+                inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 }))
         }
         return dx
     }

@@ -144,18 +144,7 @@ func sharedStepMatchesOneThread(batch: Int) throws {
     // Batch statistics and parameter gradients summed over two shards (4 + 4 and 4 + 5 examples): the
     // Mini-ImageNet block (batch norm fused with max pooling and ReLU) and the Omniglot block
     // with a smooth activation (no kinks: a tight tolerance holds).
-    let pooled = try Sequential(inputShape: [11, 11, 3], batchShards: 2) {
-        Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3)
-        BatchNorm(featureCount: 32)
-        MaxPool2d(kernelSize: 2, stride: 2)
-        ReLU()
-        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3)
-        BatchNorm(featureCount: 32)
-        MaxPool2d(kernelSize: 2, stride: 2)
-        ReLU()
-        Flatten()
-        Linear(3 * 3 * 32, 4)
-    }
+    let pooled = try miniImageNetStyleModel(batchShards: 2)
     GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(pooled, batch: 8)
     let smooth = try Sequential(inputShape: [14, 14, 1], batchShards: 2) {
         for i in 0..<2 {
