@@ -146,6 +146,11 @@ public final class Sequential: @unchecked Sendable {
             stages.append(Stage(layer: layer, parameterOffset: offset, outputShape: shape, name: name))
             i += 1
         }
+        // Layers keep what a model decided about them (a layer list may be reused for another model).
+        for stage in stages {
+            (stage.layer as? BatchNorm)?.inputSumsGiven = false
+            (stage.layer as? Conv2d)?.biasGradientGiven = false
+        }
         if fusing {
             for s in stages.indices.dropLast() {
                 guard let conv = stages[s].layer as? Conv2d, let norm = stages[s + 1].layer as? BatchNorm else { continue }

@@ -211,18 +211,18 @@ func omniglotModel(classes: Int) throws -> Sequential {
     GradientCheck(checkCoordinates: false, directionRelativeTolerance: 1e-2).run(smooth, batch: 4)
 }
 
-/// Two Mini-ImageNet blocks (conv → BN → max-pool → ReLU) on a small image.
-func miniImageNetStyleModel(batchShards: Int = 1) throws -> Sequential {
-    try Sequential(inputShape: [11, 11, 3], batchShards: batchShards) {
-        for i in 0..<2 {
-            Conv2d(inputChannels: i == 0 ? 3 : 32, outputChannels: 32, kernelSize: 3)
-            BatchNorm(featureCount: 32)
-            MaxPool2d(kernelSize: 2, stride: 2)
-            ReLU()
-        }
-        Flatten()
-        Linear(3 * 3 * 32, 4)
+/// Two Mini-ImageNet blocks (conv → BN → max-pool → ReLU) for 11×11×3 images.
+func miniImageNetStyleLayers() -> [any Layer] {
+    var layers: [any Layer] = []
+    for i in 0..<2 {
+        layers += [Conv2d(inputChannels: i == 0 ? 3 : 32, outputChannels: 32, kernelSize: 3), BatchNorm(featureCount: 32),
+                   MaxPool2d(kernelSize: 2, stride: 2), ReLU()]
     }
+    return layers + [Flatten(), Linear(3 * 3 * 32, 4)]
+}
+
+func miniImageNetStyleModel(batchShards: Int = 1) throws -> Sequential {
+    try Sequential(inputShape: [11, 11, 3], layers: miniImageNetStyleLayers(), batchShards: batchShards)
 }
 
 @Test func miniImageNetStyleGradients() throws {
@@ -365,4 +365,21 @@ func convolutionBatchNormSumsMatchSeparateStages(shards: Int) throws {
     // The convolutions' bias gradients are sums of batch-norm input gradients: tiny, not zero.
     let bias = fused.layout["conv1.bias"]!.range
     #expect(g1[bias].contains { $0 != 0 })
+}
+
+@Test func reusedLayersForgetWhatAnotherModelFused() throws {
+    // A layer list built into a fused model, then into an unfused one: the convolutions must
+    // compute their own bias gradients again and the batch norms their own sums.
+    let layers = miniImageNetStyleLayers()
+    _ = try Sequential(inputShape: [11, 11, 3], layers: layers)
+    let reused = try Sequential(inputShape: [11, 11, 3], layers: layers, fusing: false)
+    let fresh = try Sequential(inputShape: [11, 11, 3], layers: miniImageNetStyleLayers(), fusing: false)
+    var rng = RandomGenerator(seed: 6)
+    let parameters = fresh.initialParameters(using: &rng)
+    let input = (0..<4 * fresh.inputCount).map { _ in rng.uniform(Float(-1), Float(1)) }
+    let (y1, g1, dx1) = passes(reused, parameters: parameters, input: input, batch: 4)
+    let (y2, g2, dx2) = passes(fresh, parameters: parameters, input: input, batch: 4)
+    #expect(y1 == y2)
+    #expect(g1 == g2)
+    #expect(dx1 == dx2)
 }
