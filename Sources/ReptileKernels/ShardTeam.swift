@@ -81,6 +81,16 @@ public final class ShardTeam: @unchecked Sendable {
         while reptile_atomic_load(word(Self.arrivals + 1 - member)) < mine { reptile_spin_pause() }
     }
 
+    /// One member's side of the team, for code that meets the other member between its phases.
+    /// A struct, so that passing it along a step allocates nothing (a closure would).
+    public struct Member {
+        public let team: ShardTeam
+        public let index: Int
+        public init(team: ShardTeam, index: Int) { (self.team, self.index) = (team, index) }
+        /// ``ShardTeam/sync(_:)`` as this member.
+        @inline(__always) public func sync() { team.sync(index) }
+    }
+
     /// Joins the team if it is open and has no helper, then runs member 1's part of each step
     /// until the leader's task ends. Returns whether it joined.
     @discardableResult

@@ -82,17 +82,17 @@ public final class Learner: @unchecked Sendable {
         model.begin(input: inputs.pointer, batch: batch, workspace: workspace)
         var value: Float = 0
         team.run(scratch: workspace.scratch) { member, scratch in
-            let sync = { team.sync(member) }
+            let sync = ShardTeam.Member(team: team, index: member)
             let shard = member..<member + 1
             model.forward(shards: shard, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
             // The loss is tiny: member 0 computes it for the whole batch while member 1 waits.
-            sync()
+            sync.sync()
             if member == 0 {
                 value = loss.evaluate(output: workspace.activations[workspace.activations.count - 1].pointer,
                                       targets: targets.pointer, batch: batch, outputCount: model.outputCount,
                                       gradient: outputGradient.pointer)
             }
-            sync()
+            sync.sync()
             model.backward(shards: shard, parameters: parameters, outputGradient: outputGradient.pointer,
                            gradients: gradients.pointer, workspace: workspace, scratch: scratch, sync: sync)
         }

@@ -209,10 +209,10 @@ public final class Sequential: @unchecked Sendable {
         workspace.batch = batch
     }
 
-    /// The forward pass of `shards` on this thread, with `scratch`; `sync` is called between the
-    /// phases of a stage when another thread computes the other shards (``ShardContext``).
+    /// The forward pass of `shards` on this thread, with `scratch`; `sync` meets the other member
+    /// between the phases of a stage when another thread computes the other shards (``ShardContext``).
     func forward(shards: Range<Int>, parameters: UnsafePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                 sync: (() -> Void)? = nil) {
+                 sync: ShardTeam.Member? = nil) {
         for s in stages.indices {
             forwardStage(s, shards: shards, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
         }
@@ -221,7 +221,7 @@ public final class Sequential: @unchecked Sendable {
     /// Runs every phase of stage `s` of the forward pass for `shards`.
     @inline(__always)
     func forwardStage(_ s: Int, shards: Range<Int>, parameters: UnsafePointer<Float>, workspace: Workspace,
-                      scratch: KernelScratch, sync: (() -> Void)? = nil) {
+                      scratch: KernelScratch, sync: ShardTeam.Member? = nil) {
         let stage = stages[s]
         let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let x = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
@@ -244,11 +244,11 @@ public final class Sequential: @unchecked Sendable {
     /// Calls `body(phase, shard, shardCount, examples)` for each phase and each of `shards` that
     /// the current batch has, every shard's phase before the next phase, with `sync` between phases.
     @inline(__always)
-    private func forEachPhase(_ phases: Int, of shards: Range<Int>, workspace: Workspace, sync: (() -> Void)?,
+    private func forEachPhase(_ phases: Int, of shards: Range<Int>, workspace: Workspace, sync: ShardTeam.Member?,
                               _ body: (Int, Int, Int, Range<Int>) -> Void) {
         let count = workspace.shardCount
         for phase in 0..<phases {
-            if phase > 0 { sync?() }
+            if phase > 0 { sync?.sync() }
             for k in shards where k < count { body(phase, k, count, workspace.shardRange(k)) }
         }
     }
@@ -269,7 +269,7 @@ public final class Sequential: @unchecked Sendable {
     /// `gradients`, the others' to the workspace (``addShardGradients(into:workspace:)`` adds them).
     func backward(shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                   gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: (() -> Void)? = nil) {
+                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: ShardTeam.Member? = nil) {
         precondition(workspace.input != nil, "backward without a forward pass")
         var dy = outputGradient
         for s in stride(from: stages.count - 1, through: 0, by: -1) {
@@ -293,7 +293,7 @@ public final class Sequential: @unchecked Sendable {
     @inline(__always)
     func backwardStage(_ s: Int, shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient dy: UnsafeMutablePointer<Float>,
                        gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                       inputGradient: UnsafeMutablePointer<Float>?, sync: (() -> Void)? = nil) -> UnsafeMutablePointer<Float>? {
+                       inputGradient: UnsafeMutablePointer<Float>?, sync: ShardTeam.Member? = nil) -> UnsafeMutablePointer<Float>? {
         let stage = stages[s]
         let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
