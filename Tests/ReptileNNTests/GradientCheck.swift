@@ -229,6 +229,20 @@ func miniImageNetStyleModel(batchShards: Int = 1) throws -> Sequential {
     GradientCheck(checkCoordinates: false, directionRelativeTolerance: 5e-2).run(try miniImageNetStyleModel(), batch: 3)
 }
 
+/// Without ReLU and max pooling the loss is smooth, so finite differences can be held to a tight
+/// tolerance with a large step; batches of 9 and 12 leave partial tiles in the first layer. (With
+/// the kinks, the mini-style model's numeric derivatives at these batches drift towards the
+/// analytic ones only as the step shrinks: kinks crossed within the step, not a wrong gradient.)
+@Test(arguments: [9, 12]) func smoothMiniImageNetStyleGradients(batch: Int) throws {
+    let model = try Sequential(inputShape: [11, 11, 3], layers: [
+        Conv2d(inputChannels: 3, outputChannels: 32, kernelSize: 3), BatchNorm(featureCount: 32),
+        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 2), BatchNorm(featureCount: 32),
+        Flatten(), Linear(6 * 6 * 32, 4),
+    ])
+    GradientCheck(checkCoordinates: false, directionStep: 1e-2, directionRelativeTolerance: 5e-3,
+                  directionAbsoluteTolerance: 2e-3).run(model, batch: batch)
+}
+
 @Test func lossGradients() {
     var rng = RandomGenerator(seed: 5)
     let batch = 4, classes = 5
