@@ -237,6 +237,15 @@ struct PaddedRowTaps: TapReader {
 /// is multiplied; either is kept for the weight gradient. Other channel counts fall back to the
 /// plain loops of ``Convolution/Reference``.
 public enum Convolution {
+    /// How a convolution is computed.
+    public enum Algorithm: Sendable {
+        /// Winograd's F(2×2, 3×3) where it applies (``Winograd/applies(to:)``: 3×3, stride 1,
+        /// one pixel of padding, channels in multiples of 16), the direct kernels elsewhere.
+        case automatic
+        /// Always the direct (implicit-GEMM) kernels: exactly the multiply-adds of the definition.
+        case direct
+    }
+
     /// `output = conv(input, weights) + bias` for `batch` images.
     ///
     /// - Parameters:
@@ -248,9 +257,15 @@ public enum Convolution {
     public static func forward(
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-        saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch, outputColumnSums: UnsafeMutablePointer<Float>? = nil
+        saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch, outputColumnSums: UnsafeMutablePointer<Float>? = nil,
+        algorithm: Algorithm = .automatic
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
+        if algorithm == .automatic, Winograd.applies(to: g) {
+            Winograd.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output, scratch: scratch,
+                             outputColumnSums: outputColumnSums)
+            return
+        }
         guard g.usesFastPath else {
             Reference.forward(g, batch: batch, input: input, weights: weights, bias: bias, output: output)
             if let sums = outputColumnSums { Vector.columnSums(output, rows: rowsTotal, columns: g.outputChannels, into: sums) }
@@ -337,8 +352,12 @@ public enum Convolution {
     /// and multiplies their taps' weights, kept contiguous per class.
     public static func backwardInput(
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, algorithm: Algorithm = .automatic
     ) {
+        if algorithm == .automatic, Winograd.applies(to: g) {
+            Winograd.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx, scratch: scratch)
+            return
+        }
         guard g.usesFastPath, !g.hasFewInputChannels else {
             Reference.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx)
             return
@@ -456,11 +475,15 @@ public enum Convolution {
     public static func backwardWeights(
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
         saved: UnsafePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>,
-        biasGradient db: UnsafeMutablePointer<Float>?, scratch: KernelScratch
+        biasGradient db: UnsafeMutablePointer<Float>?, scratch: KernelScratch, algorithm: Algorithm = .automatic
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
         if let db { Vector.columnSums(dy, rows: rowsTotal, columns: outC, into: db) }
+        if algorithm == .automatic, Winograd.applies(to: g) {
+            Winograd.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw, scratch: scratch)
+            return
+        }
         guard g.usesFastPath else {
             Reference.backwardWeights(g, batch: batch, input: input, outputGradient: dy, weightGradient: dw)
             return

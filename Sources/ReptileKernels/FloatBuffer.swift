@@ -89,6 +89,16 @@ public final class KernelScratch: @unchecked Sendable {
         return floatStorage.pointer
     }
 
+    private var transformStorage = FloatBuffer(count: 0)
+
+    /// At least `count` floats of scratch apart from ``floats(_:)`` (contents unspecified), for
+    /// kernels whose working buffers must survive the matrix products they call (Winograd's
+    /// transformed tiles), valid until the next call.
+    public func transformFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if transformStorage.count < count { transformStorage = FloatBuffer(count: count) }
+        return transformStorage.pointer
+    }
+
     /// At least `count` pointer slots, valid until the next call.
     func pointers(_ count: Int) -> UnsafeMutablePointer<UnsafePointer<Float>> {
         if pointerCapacity < count {

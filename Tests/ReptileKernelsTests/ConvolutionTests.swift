@@ -45,6 +45,12 @@ let convCases: [(String, ConvGeometry, Int)] = [
     ("few-channels-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 2), 3),
     ("one-channel-valid", .valid(inputHeight: 10, inputWidth: 8, inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2), 3),
     ("few-channels-5x5", .same(inputHeight: 9, inputWidth: 7, inputChannels: 3, outputChannels: 64, kernelSize: 5, stride: 2), 2),
+    // Winograd F(2×2, 3×3) (stride 1, 3×3, channels in 16s): even and odd sides (partial tiles),
+    // single pixels, unequal channel counts, and blocks of several tile rows across images.
+    ("winograd-even", .same(inputHeight: 6, inputWidth: 8, inputChannels: 16, outputChannels: 32, kernelSize: 3, stride: 1), 2),
+    ("winograd-1x1", .same(inputHeight: 1, inputWidth: 1, inputChannels: 32, outputChannels: 16, kernelSize: 3, stride: 1), 3),
+    ("winograd-2x3", .same(inputHeight: 2, inputWidth: 3, inputChannels: 48, outputChannels: 16, kernelSize: 3, stride: 1), 1),
+    ("winograd-mini-3", .same(inputHeight: 21, inputWidth: 21, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 5),
 ]
 
 @Test("'same' padding puts the extra row at the bottom", arguments: [(28, 14, 0), (14, 7, 0), (7, 4, 1), (4, 2, 0)])
@@ -62,8 +68,8 @@ private func nanBuffer(_ count: Int) -> FloatBuffer {
     return buffer
 }
 
-@Test("fast convolution kernels match the reference loops", arguments: convCases.indices)
-func convolutionMatchesReference(index: Int) {
+@Test("fast convolution kernels match the reference loops", arguments: convCases.indices, [Convolution.Algorithm.automatic, .direct])
+func convolutionMatchesReference(index: Int, algorithm: Convolution.Algorithm) {
     let (name, g, batch) = convCases[index]
     let scratch = KernelScratch()
     let x = randomBuffer(batch * g.inputSize, seed: 1)
@@ -74,19 +80,21 @@ func convolutionMatchesReference(index: Int) {
 
     // The fast kernels overwrite their outputs: start them as NaN so that a float left unwritten fails.
     let y = nanBuffer(batch * g.outputSize), yRef = FloatBuffer(count: batch * g.outputSize)
-    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: saved.pointer, scratch: scratch)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: saved.pointer,
+                        scratch: scratch, algorithm: algorithm)
     Convolution.Reference.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: yRef.pointer)
     #expect(maxDifference(y.pointer, yRef.pointer, count: y.count) < 1e-4, "forward \(name)")
 
     let dx = nanBuffer(batch * g.inputSize), dxRef = FloatBuffer(count: batch * g.inputSize)
-    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dx.pointer, scratch: scratch)
+    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dx.pointer, scratch: scratch,
+                              algorithm: algorithm)
     Convolution.Reference.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dxRef.pointer)
     #expect(maxDifference(dx.pointer, dxRef.pointer, count: dx.count) < 1e-4, "input gradient \(name)")
 
     let dw = nanBuffer(g.weightCount), dwRef = FloatBuffer(count: g.weightCount)
     let db = nanBuffer(g.outputChannels)
     Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: saved.pointer,
-                                weightGradient: dw.pointer, biasGradient: db.pointer, scratch: scratch)
+                                weightGradient: dw.pointer, biasGradient: db.pointer, scratch: scratch, algorithm: algorithm)
     Convolution.Reference.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, weightGradient: dwRef.pointer)
     #expect(maxDifference(dw.pointer, dwRef.pointer, count: dw.count) < 1e-3, "weight gradient \(name)")
     for o in 0..<g.outputChannels {
@@ -94,4 +102,30 @@ func convolutionMatchesReference(index: Int) {
         for m in 0..<(batch * g.outputHeight * g.outputWidth) { s += dy.pointer[m * g.outputChannels + o] }
         #expect(abs(db.pointer[o] - s) < 1e-3)
     }
+}
+
+@Test("the sums handed to a batch norm are those of Vector.columnSums, with either algorithm",
+      arguments: [0, 4, 5, 8, 11, 13, 18, 21], [Convolution.Algorithm.automatic, .direct])
+func outputColumnSumsMatchColumnSums(index: Int, algorithm: Convolution.Algorithm) {
+    let (name, g, batch) = convCases[index]
+    let scratch = KernelScratch()
+    let x = randomBuffer(batch * g.inputSize, seed: 1)
+    let w = randomBuffer(g.weightCount, seed: 2)
+    let bias = randomBuffer(g.outputChannels, seed: 3)
+    let saved = FloatBuffer(count: max(g.savedScratchCount(batch: batch), 1))
+    let y = FloatBuffer(count: batch * g.outputSize)
+    let sums = nanBuffer(g.outputChannels), expected = FloatBuffer(count: g.outputChannels)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: saved.pointer,
+                        scratch: scratch, outputColumnSums: sums.pointer, algorithm: algorithm)
+    Vector.columnSums(y.pointer, rows: batch * g.outputHeight * g.outputWidth, columns: g.outputChannels, into: expected.pointer)
+    #expect((0..<g.outputChannels).allSatisfy { sums.pointer[$0] == expected.pointer[$0] }, "\(name)")
+}
+
+@Test func winogradAppliesToMiniImageNetLayersOnly() {
+    for side in [42, 21, 11] {
+        #expect(Winograd.applies(to: .same(inputHeight: side, inputWidth: side, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1)))
+    }
+    #expect(!Winograd.applies(to: .same(inputHeight: 84, inputWidth: 84, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1)))
+    #expect(!Winograd.applies(to: .same(inputHeight: 14, inputWidth: 14, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2)))
+    #expect(!Winograd.applies(to: .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1)))
 }
