@@ -432,6 +432,61 @@ extension BatchNormKernels {
         }
     }
 
+    /// ``pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:inputGradient:scratch:dxSums:)``
+    /// for a batch norm whose input is the output of the convolution `previous` (the first layer,
+    /// whose input gradient nobody needs): dx is never written whole; each chunk of
+    /// ``Convolution/weightGradientChunkRows(_:)`` rows goes, while in cache, into the
+    /// convolution's weight gradient, which gets the floats of its own backward pass (Mini-ImageNet's
+    /// first dx is 9 MB per batch of 10, written and read back otherwise). At most 64 channels.
+    public static func pooledInputGradient(
+        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafePointer<Float>, betaGradient dbeta: UnsafePointer<Float>, totalRows: Int,
+        intoWeightGradientOf previous: ConvolutionWeightGradientRows, scratch: UnsafeMutablePointer<Float>,
+        dxSums: UnsafeMutablePointer<Float>? = nil
+    ) {
+        precondition(canHandOverInputGradient(pool: g, to: previous.geometry),
+                     "the input gradient cannot go to this convolution's weight gradient in chunks")
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
+        let waiting = scratch + channelScratch(g.channels)
+        p.setGradientMeans(rows: totalRows, count: g.channels, gammaGradient: dgamma, betaGradient: dbeta)
+        let c = g.channels
+        let chunkRows = Convolution.weightGradientChunkRows(previous.geometry)
+        let windowRowsPerChunk = chunkRows / (g.size * g.inputWidth)
+        let buffer = previous.scratch.transformFloats(chunkRows * c + kernelReadSlack)
+        let windowRowCount = batch * g.outputHeight
+        unswitched(relu) { relu in
+            var state = RoutingState(vectors: c / 16, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
+            for q0 in stride(from: 0, to: windowRowCount, by: windowRowsPerChunk) {
+                let q1 = min(windowRowCount, q0 + windowRowsPerChunk)
+                let firstRow = q0 * g.size * g.inputWidth
+                // Row m of the chunk's dx is at `buffer + (m − firstRow) · c`.
+                let chunkDx = buffer - firstRow * c
+                forEachRoutedPosition(x, windowRows: q0..<q1, pool: g, output: y, outputGradient: dy, p, relu: relu,
+                                      waiting: waiting, c0: 0, state: &state) { sums, routed, xv, j, i in
+                    let v = inputGradient(xv, routed: routed, channel: j, p, relu: relu)
+                    store16(v, chunkDx + i)
+                    sums.beta += v
+                }
+                previous.consume(rows: firstRow..<q1 * g.size * g.inputWidth, outputGradient: UnsafePointer(chunkDx))
+            }
+            if let dxSums { state.update { s, k in store16(s.sums.beta, dxSums + k) } }
+        }
+    }
+
+    /// Whether ``pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:intoWeightGradientOf:scratch:dxSums:)``
+    /// can feed the weight gradient of the convolution `conv` whose output the batch norm takes:
+    /// the convolution sums in row chunks made of whole rows of pooling windows, and the channels
+    /// fit one register block.
+    public static func canHandOverInputGradient(pool g: PoolGeometry, to conv: ConvGeometry) -> Bool {
+        guard canFusePooling(g), g.inputHeight == g.outputHeight * g.size, g.channels <= 64,
+              Convolution.takesWeightGradientInRowChunks(conv),
+              conv.outputHeight == g.inputHeight, conv.outputWidth == g.inputWidth, conv.outputChannels == g.channels
+        else { return false }
+        return Convolution.weightGradientChunkRows(conv) % (g.size * g.inputWidth) == 0
+    }
+
     /// Visits every input position of channels c0..<c0 + 16·vectors in row order with the
     /// gradient max pooling routes to it (its window's gradient if it is the first position, in
     /// row-major window order, equal to the window's maximum), rebuilt in registers: calls
@@ -446,10 +501,29 @@ extension BatchNormKernels {
         waiting: UnsafeMutablePointer<Float>, c0: Int, vectors: Int,
         _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void
     ) -> ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)> {
+        var state = RoutingState(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
+        forEachRoutedPosition(x, windowRows: 0..<batch * g.outputHeight, pool: g, output: y, outputGradient: dy, p,
+                              relu: relu, waiting: waiting, c0: c0, state: &state, body)
+        return state
+    }
+
+    /// Per 16 channels: the gradient a window still has to route, and the running sums.
+    typealias RoutingState = ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)>
+
+    /// ``forEachRoutedPosition(_:batch:pool:output:outputGradient:_:relu:waiting:c0:vectors:_:)``
+    /// over the rows of windows `windowRows` (row q: image q / outputHeight, window row
+    /// q % outputHeight), continuing the sums in `state`.
+    @inline(__always)
+    static func forEachRoutedPosition(
+        _ x: UnsafePointer<Float>, windowRows: Range<Int>, pool g: PoolGeometry, output y: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>, _ p: Channels, relu: Bool,
+        waiting: UnsafeMutablePointer<Float>, c0: Int, state: inout RoutingState,
+        _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void
+    ) {
         let c = g.channels
-        var state = ChannelBlock(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
-        for n in 0..<batch {
-            for oy in 0..<g.outputHeight {
+        for q in windowRows {
+            let n = q / g.outputHeight, oy = q - n * g.outputHeight
+            do {
                 let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
                 for wy in 0..<rowsHere {
                     let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
@@ -478,6 +552,5 @@ extension BatchNormKernels {
                 }
             }
         }
-        return state
     }
 }

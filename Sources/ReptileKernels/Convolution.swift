@@ -226,6 +226,39 @@ struct PaddedRowTaps: TapReader {
     }
 }
 
+/// The weight gradient of a convolution, taken chunk by chunk as the stage after it produces
+/// the output gradient (``BatchNormKernels/pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:intoWeightGradientOf:scratch:dxSums:)``).
+public struct ConvolutionWeightGradientRows {
+    public let geometry: ConvGeometry
+    public let batch: Int
+    /// The forward pass's input and what it saved.
+    public let input: UnsafePointer<Float>
+    public let saved: UnsafePointer<Float>?
+    /// Where the weight gradient goes (written, not added; no bias gradient).
+    public let weightGradient: UnsafeMutablePointer<Float>
+    public let scratch: KernelScratch
+
+    public init(geometry: ConvGeometry, batch: Int, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
+                weightGradient: UnsafeMutablePointer<Float>, scratch: KernelScratch) {
+        precondition(Convolution.takesWeightGradientInRowChunks(geometry), "this geometry's weight gradient is not summed in row chunks")
+        self.geometry = geometry
+        self.batch = batch
+        self.input = input
+        self.saved = saved
+        self.weightGradient = weightGradient
+        self.scratch = scratch
+    }
+
+    /// Adds the output rows `rows` (the next chunk, in order) whose gradient is at
+    /// `outputGradient + m · outputChannels` for row m.
+    @inline(__always)
+    func consume(rows: Range<Int>, outputGradient: UnsafePointer<Float>) {
+        Convolution.backwardWeights(geometry, batch: batch, input: input, saved: saved, outputGradient: outputGradient,
+                                    rowsOf: rows, weightGradient: weightGradient, accumulate: rows.lowerBound > 0,
+                                    scratch: scratch)
+    }
+}
+
 /// 2-D convolution kernels.
 ///
 /// With 16·j output channels the three products (forward, input gradient, weight gradient) run on
@@ -502,6 +535,43 @@ public enum Convolution {
         }
     }
 
+    /// Output rows per chunk of the weight gradient's sum (see ``backwardWeights(_:batch:input:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``):
+    /// about 512 KB of the output gradient, in whole pairs of output image rows (the rows of a
+    /// 2×2 pooling window after a batch norm), depending on the shape only.
+    public static func weightGradientChunkRows(_ g: ConvGeometry) -> Int {
+        let pair = 2 * g.outputWidth
+        return max(1, Matmul.reductionChunk(columns: g.outputChannels) / pair) * pair
+    }
+
+    /// Whether the weight gradient is summed over chunks of ``weightGradientChunkRows(_:)`` output
+    /// rows, one after another (the direct kernels over image or kernel-row taps), so that a
+    /// stage that produces the output gradient chunk by chunk can hand each chunk over while it
+    /// is in cache (``backwardWeights(_:batch:input:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``).
+    public static func takesWeightGradientInRowChunks(_ g: ConvGeometry) -> Bool {
+        g.usesFastPath && !g.usesIm2col && !Winograd.applies(to: g)
+    }
+
+    /// Adds one chunk's share to the weight gradient (no bias gradient): the output rows `rows`
+    /// (one chunk of ``weightGradientChunkRows(_:)``, `accumulate` false for the first), whose
+    /// output gradient is at `outputGradient + m · outputChannels` for row m. Calling it for every
+    /// chunk in order gives the floats of ``backwardWeights(_:batch:input:outputGradient:saved:weightGradient:biasGradient:scratch:algorithm:)``.
+    public static func backwardWeights(
+        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
+        outputGradient dy: UnsafePointer<Float>, rowsOf rows: Range<Int>, weightGradient dw: UnsafeMutablePointer<Float>,
+        accumulate: Bool, scratch: KernelScratch
+    ) {
+        precondition(takesWeightGradientInRowChunks(g), "this geometry's weight gradient is not summed in row chunks")
+        if g.usesPaddedRows {
+            weightGradientTapsChunk(g, rows: rows, taps: g.kernelHeight, depth: g.kernelWidth * g.inputChannels,
+                                    outputGradient: dy, weightGradient: dw, accumulate: accumulate, scratch: scratch,
+                                    reader: PaddedRowTaps(g: g, padded: saved!))
+        } else {
+            weightGradientTapsChunk(g, rows: rows, taps: g.taps, depth: g.inputChannels, outputGradient: dy,
+                                    weightGradient: dw, accumulate: accumulate, scratch: scratch,
+                                    reader: ImageTaps(g: g, input: input))
+        }
+    }
+
     /// The weight gradient over `taps` taps of `depth` floats each (dW rows `t·depth ..< (t+1)·depth`),
     /// read through `reader`.
     @inline(__always)
@@ -510,48 +580,57 @@ public enum Convolution {
         weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch, reader: Reader
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
-        let outC = g.outputChannels
         // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
         // every tap and tile passes over them; each chunk's sums are added into dW in order. The
         // chunk size depends on the shape only, so results do not depend on threads.
-        let chunk = Matmul.reductionChunk(columns: outC)
+        let chunk = weightGradientChunkRows(g)
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
-            let chunkEnd = min(rowsTotal, chunkStart + chunk)
-            let accumulate = chunkStart > 0
-            let chunkCursor = OutputRowCursor(g, row: chunkStart)
-            // Each dW float is summed over the chunk's rows in order.
-            for t in 0..<taps {
-                let s = scratch
-                s.ensureZerosAndJunk(64)
-                let junk = s.junk.pointer
-                let aTable = s.pointers(2 * min(rowsTotal, chunk))
-                let bTable = aTable + min(rowsTotal, chunk)
-                let cTable = s.mutablePointers(12)
-                // The output rows whose receptive field includes this tap inside the image.
-                var count = 0
-                var cursor = chunkCursor
-                for m in chunkStart..<chunkEnd {
-                    if let a = reader.tap(cursor, t) {
-                        aTable[count] = a
-                        bTable[count] = dy + m * outC
-                        count += 1
-                    }
-                    cursor.advance()
+            weightGradientTapsChunk(g, rows: chunkStart..<min(rowsTotal, chunkStart + chunk), taps: taps, depth: depth,
+                                    outputGradient: dy, weightGradient: dw, accumulate: chunkStart > 0, scratch: scratch,
+                                    reader: reader)
+        }
+    }
+
+    /// One chunk of ``weightGradientTaps(_:batch:taps:depth:outputGradient:weightGradient:scratch:reader:)``:
+    /// each dW float is summed over the chunk's rows in order (and added to dW with `accumulate`).
+    @inline(__always)
+    private static func weightGradientTapsChunk<Reader: TapReader>(
+        _ g: ConvGeometry, rows: Range<Int>, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
+        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: KernelScratch, reader: Reader
+    ) {
+        let outC = g.outputChannels
+        let chunkCursor = OutputRowCursor(g, row: rows.lowerBound)
+        for t in 0..<taps {
+            let s = scratch
+            s.ensureZerosAndJunk(64)
+            let junk = s.junk.pointer
+            let aTable = s.pointers(2 * rows.count)
+            let bTable = aTable + rows.count
+            let cTable = s.mutablePointers(12)
+            // The output rows whose receptive field includes this tap inside the image.
+            var count = 0
+            var cursor = chunkCursor
+            for m in rows {
+                if let a = reader.tap(cursor, t) {
+                    aTable[count] = a
+                    bTable[count] = dy + m * outC
+                    count += 1
                 }
-                var bOffset = 0  // column offset the B rows currently point at
-                ColumnBlock.forEach(columns: outC, rowsHint: depth) { c0, block in
-                    if c0 != bOffset {
-                        for j in 0..<count { bTable[j] += c0 - bOffset }
-                        bOffset = c0
+                cursor.advance()
+            }
+            var bOffset = 0  // column offset the B rows currently point at
+            ColumnBlock.forEach(columns: outC, rowsHint: depth) { c0, block in
+                if c0 != bOffset {
+                    for j in 0..<count { bTable[j] += c0 - bOffset }
+                    bOffset = c0
+                }
+                let rows = block.rows
+                for tile in 0..<(depth + rows - 1) / rows {
+                    let i0 = tile * rows
+                    for r in 0..<rows {
+                        cTable[r] = i0 + r < depth ? dw + (t * depth + i0 + r) * outC + c0 : junk
                     }
-                    let rows = block.rows
-                    for tile in 0..<(depth + rows - 1) / rows {
-                        let i0 = tile * rows
-                        for r in 0..<rows {
-                            cTable[r] = i0 + r < depth ? dw + (t * depth + i0 + r) * outC + c0 : junk
-                        }
-                        block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: accumulate)
-                    }
+                    block.outerKernel(aTable, aOffset: i0, bTable, count: count, cTable, accumulate: accumulate)
                 }
             }
         }

@@ -68,6 +68,13 @@ public struct BackwardPass {
     /// If given, the layer also writes here each channel's sum of its input gradient over this
     /// shard's rows, added row after row (the bias gradient of a ``Conv2d`` before a ``BatchNorm``).
     public var inputGradientColumnSums: UnsafeMutablePointer<Float>? = nil
+    /// If given (to a ``BatchNorm`` right after the first layer, a ``Conv2d``, when nobody needs
+    /// the model's input gradient), the layer hands its input gradient, chunk by chunk, to that
+    /// convolution's weight gradient instead of writing it (``inputGradient`` is then unused).
+    public var previousWeightGradient: ConvolutionWeightGradientRows? = nil
+    /// Whether the layer after this one already wrote this layer's weight gradient
+    /// (``previousWeightGradient``).
+    public var weightGradientGiven = false
 }
 
 /// A building block of a ``Sequential`` model.

@@ -146,10 +146,14 @@ public final class Conv2d: Layer {
 
     public func backward(_ p: BackwardPass) {
         let g = geometry!
-        Convolution.backwardWeights(g, batch: p.batch, input: p.input, outputGradient: p.outputGradient,
-                                    saved: p.saved, weightGradient: p.parameterGradients,
-                                    biasGradient: hasBias && !biasGradientGiven ? p.parameterGradients + g.weightCount : nil,
-                                    scratch: p.scratch)
+        if p.weightGradientGiven {
+            precondition(!hasBias || biasGradientGiven, "a weight gradient handed over without the bias gradient")
+        } else {
+            Convolution.backwardWeights(g, batch: p.batch, input: p.input, outputGradient: p.outputGradient,
+                                        saved: p.saved, weightGradient: p.parameterGradients,
+                                        biasGradient: hasBias && !biasGradientGiven ? p.parameterGradients + g.weightCount : nil,
+                                        scratch: p.scratch)
+        }
         if let dx = p.inputGradient {
             Convolution.backwardInput(g, batch: p.batch, outputGradient: p.outputGradient, weights: p.parameters,
                                       inputGradient: dx, scratch: p.scratch)
@@ -278,10 +282,21 @@ public final class BatchNorm: Layer {
             (p.parameterGradients + c).update(from: slots.betaGradient, count: c)
             return
         }
-        guard let dx = p.inputGradient else { return }
+        guard p.inputGradient != nil || p.previousWeightGradient != nil else { return }
         slots.combine(4, into: slots.totalBetaGradient)
         slots.combine(5, into: slots.totalGammaGradient)
         let totalRows = p.shard.totalBatch * rowsPerExample
+        if let previous = p.previousWeightGradient {
+            BatchNormKernels.pooledInputGradient(p.input, batch: p.batch, pool: fusedPool!, output: p.output,
+                                                 outputGradient: p.outputGradient, gamma: gamma, beta: beta,
+                                                 mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
+                                                 gammaGradient: slots.totalGammaGradient, betaGradient: slots.totalBetaGradient,
+                                                 totalRows: totalRows, intoWeightGradientOf: previous,
+                                                 scratch: p.scratch.floats(BatchNormKernels.pooledScratch(fusedPool!)),
+                                                 dxSums: p.inputGradientColumnSums)
+            return
+        }
+        let dx = p.inputGradient!
         if let pool = fusedPool {
             BatchNormKernels.pooledInputGradient(p.input, batch: p.batch, pool: pool, output: p.output,
                                                  outputGradient: p.outputGradient, gamma: gamma, beta: beta,

@@ -59,6 +59,10 @@ public final class Sequential: @unchecked Sendable {
         var sumsOutputForNext = false
         /// For a batch norm after a convolution with a bias: that bias's offset in the parameters.
         var previousBiasOffset: Int?
+        /// A pooled batch norm after the first layer, a convolution: when nobody needs the
+        /// model's input gradient, it hands its input gradient chunk by chunk to the
+        /// convolution's weight gradient instead of writing it whole (the same floats).
+        var handsInputGradientToFirstLayer = false
     }
     let stages: [Stage]
     /// Floats per input example.
@@ -159,6 +163,10 @@ public final class Sequential: @unchecked Sendable {
                 if conv.hasBias, let g = conv.geometry {
                     stages[s + 1].previousBiasOffset = stages[s].parameterOffset + g.weightCount
                     conv.biasGradientGiven = true
+                }
+                if s == 0, let g = conv.geometry, let pool = norm.fusedPool, conv.biasGradientGiven || !conv.hasBias,
+                   BatchNormKernels.canHandOverInputGradient(pool: pool, to: g) {
+                    stages[1].handsInputGradientToFirstLayer = true
                 }
             }
         }
@@ -299,9 +307,18 @@ public final class Sequential: @unchecked Sendable {
         let layerInput = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
         let dx: UnsafeMutablePointer<Float>? = s == 0 ? inputGradient
             : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
+        // The first layer's weight gradient taken from the next stage's input gradient, chunk by chunk.
+        let handOver = inputGradient == nil && stages.count > 1 && stages[1].handsInputGradientToFirstLayer
         forEachPhase(stage.layer.backwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
             let first = examples.lowerBound
             let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
+            var previousWeightGradient: ConvolutionWeightGradientRows?
+            if handOver, s == 1, let g = (stages[0].layer as? Conv2d)?.geometry {
+                previousWeightGradient = ConvolutionWeightGradientRows(
+                    geometry: g, batch: examples.count, input: workspace.input! + first * inputCount,
+                    saved: workspace.saved[0][k].pointer, weightGradient: shardGradients + stages[0].parameterOffset,
+                    scratch: scratch)
+            }
             stage.layer.backward(BackwardPass(
                 batch: examples.count, input: layerInput + first * inCount,
                 output: workspace.activations[s].pointer + first * stage.outputCount,
@@ -311,7 +328,8 @@ public final class Sequential: @unchecked Sendable {
                 saved: workspace.saved[s][k].pointer, scratch: scratch,
                 shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
                                     reductions: workspace.reductions[s].pointer),
-                inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 }))
+                inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 },
+                previousWeightGradient: previousWeightGradient, weightGradientGiven: handOver && s == 0))
         }
         return dx
     }

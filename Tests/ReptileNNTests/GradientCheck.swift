@@ -281,7 +281,8 @@ func miniImageNetStyleModel(batchShards: Int = 1) throws -> Sequential {
 
 /// Runs one forward and backward pass of `model` and returns (output, parameter gradients,
 /// input gradient).
-private func passes(_ model: Sequential, parameters: [Float], input: [Float], batch: Int) -> ([Float], [Float], [Float]) {
+private func passes(_ model: Sequential, parameters: [Float], input: [Float], batch: Int,
+                    withInputGradient: Bool = true) -> ([Float], [Float], [Float]) {
     let workspace = model.makeWorkspace(maxBatch: batch)
     let x = FloatBuffer(count: input.count)
     input.withUnsafeBufferPointer { x.pointer.update(from: $0.baseAddress!, count: input.count) }
@@ -293,8 +294,8 @@ private func passes(_ model: Sequential, parameters: [Float], input: [Float], ba
         let dy = FloatBuffer(count: output.count)
         for i in 0..<output.count { dy.pointer[i] = Float(i % 7) - 3 }
         model.backward(parameters: p.baseAddress!, outputGradient: dy.pointer, gradients: gradients.pointer,
-                       workspace: workspace, inputGradient: inputGradient.pointer)
-        return (output, gradients.array, inputGradient.array)
+                       workspace: workspace, inputGradient: withInputGradient ? inputGradient.pointer : nil)
+        return (output, gradients.array, withInputGradient ? inputGradient.array : [])
     }
 }
 
@@ -379,6 +380,39 @@ func convolutionBatchNormSumsMatchSeparateStages(shards: Int) throws {
     // The convolutions' bias gradients are sums of batch-norm input gradients: tiny, not zero.
     let bias = fused.layout["conv1.bias"]!.range
     #expect(g1[bias].contains { $0 != 0 })
+}
+
+@Test("the first batch norm hands its input gradient to the first layer's weight gradient chunk by chunk: the floats of the stages one after another",
+      arguments: [1, 2])
+func inputGradientHandedToFirstLayerMatchesSeparateStages(shards: Int) throws {
+    func layers() -> [any Layer] {
+        var list: [any Layer] = []
+        for i in 0..<2 {
+            list += [Conv2d(inputChannels: i == 0 ? 3 : 32, outputChannels: 32, kernelSize: 3), BatchNorm(featureCount: 32),
+                     MaxPool2d(kernelSize: 2, stride: 2), ReLU()]
+        }
+        return list + [Flatten(), Linear(3 * 3 * 32, 5)]
+    }
+    let fused = try Sequential(inputShape: [12, 12, 3], layers: layers(), batchShards: shards)
+    let separate = try Sequential(inputShape: [12, 12, 3], layers: layers(), fusing: false, batchShards: shards)
+    #expect(fused.stages[1].handsInputGradientToFirstLayer && !fused.stages[3].handsInputGradientToFirstLayer)
+    #expect(!separate.stages[1].handsInputGradientToFirstLayer)
+    // Enough images that each shard's weight gradient sums over several chunks of rows.
+    let g = try #require((fused.layers[0] as? Conv2d)?.geometry)
+    let batch = 64
+    #expect(batch / shards * g.outputHeight * g.outputWidth > Convolution.weightGradientChunkRows(g))
+    var rng = RandomGenerator(seed: 8)
+    let parameters = fused.initialParameters(using: &rng).map { $0 + rng.uniform(Float(-0.1), Float(0.1)) }
+    let input = (0..<batch * fused.inputCount).map { _ in rng.uniform(Float(-1), Float(1)) }
+    let (y1, g1, _) = passes(fused, parameters: parameters, input: input, batch: batch, withInputGradient: false)
+    let (y2, g2, _) = passes(separate, parameters: parameters, input: input, batch: batch, withInputGradient: false)
+    #expect(y1 == y2)
+    #expect(g1 == g2)
+    #expect(g1[fused.layout["conv0.weight"]!.range].contains { $0 != 0 })
+    // Asking for the model's input gradient writes the batch norm's input gradient whole again.
+    let (_, g3, dx3) = passes(fused, parameters: parameters, input: input, batch: batch, withInputGradient: true)
+    #expect(g3 == g1)
+    #expect(dx3.contains { $0 != 0 })
 }
 
 @Test func reusedLayersForgetWhatAnotherModelFused() throws {
