@@ -272,7 +272,7 @@ public struct ConvolutionWeightGradientRows {
 public enum Convolution {
     /// How a convolution is computed.
     public enum Algorithm: Sendable {
-        /// Winograd's F(2×2, 3×3) where it applies (``Winograd/applies(to:)``: 3×3, stride 1,
+        /// Winograd's F(4×4, 3×3) where it applies (``Winograd/applies(to:)``: 3×3, stride 1,
         /// one pixel of padding, channels in multiples of 16), the direct kernels elsewhere.
         case automatic
         /// Always the direct (implicit-GEMM) kernels: exactly the multiply-adds of the definition.

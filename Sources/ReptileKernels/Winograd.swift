@@ -1,16 +1,16 @@
-// Winograd's minimal filtering F(2×2, 3×3) for the 3×3 convolutions with stride 1 and one pixel
+// Winograd's minimal filtering F(4×4, 3×3) for the 3×3 convolutions with stride 1 and one pixel
 // of zero padding on every side (Mini-ImageNet's layers after the first), channels in whole
 // 16-float vectors. Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2016).
 //
-// Each 2×2 block of output pixels (a tile) comes from a 4×4 input patch d with 16 multiplications
-// per pair of channels instead of 36: Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A. Summed over the input
-// channels, the element-wise products become 16 matrix products (one per position ξ of the 4×4
+// Each 4×4 block of output pixels (a tile) comes from a 6×6 input patch d with 36 multiplications
+// per pair of channels instead of 144: Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A. Summed over the input
+// channels, the element-wise products become 36 matrix products (one per position ξ of the 6×6
 // transformed patch) of [tiles × inC] by [inC × outC], which run on the register-blocked
 // microkernels. Tiles go in blocks of whole tile rows whose transformed patches and products stay
-// in L2; the transforms are additions and halvings, so the results match the direct convolution
-// to rounding.
+// in L2. The transforms' constants are small (at most 8, and 1/24), so the results match the
+// direct convolution to a few units in the last place of float32.
 
-/// F(2×2, 3×3) convolutions (see the file header); ``Convolution`` uses them where ``applies(to:)``.
+/// F(4×4, 3×3) convolutions (see the file header); ``Convolution`` uses them where ``applies(to:)``.
 public enum Winograd {
     /// Whether the geometry is a 3×3 convolution with stride 1 and one pixel of zero padding on
     /// every side (output size = input size), channels in multiples of 16.
@@ -21,9 +21,14 @@ public enum Winograd {
             && g.inputChannels % 16 == 0 && g.outputChannels % 16 == 0
     }
 
-    /// Floats of a block's transformed patches and products together (about 384 KB): both stay in
-    /// L2 between the transforms and the 16 products.
-    static let blockFloats = 98_304
+    /// Output pixels per tile side, and transformed values per patch side.
+    static let tileSide = 4, patchSide = 6
+    /// Positions ξ of a transformed patch: one matrix product each.
+    static let positions = 36
+
+    /// Floats of a block's transformed patches and products together (about 768 KB): both stay in
+    /// L2 between the transforms and the 36 products.
+    static let blockFloats = 196_608
 
     /// The tiling of one call: `tilesX` tiles per tile row, blocks of `rowsPerBlock` tile rows.
     struct Tiling {
@@ -33,14 +38,65 @@ public enum Winograd {
         let rowsPerBlock: Int
         var maxTiles: Int { rowsPerBlock * tilesX }
 
-        init(_ g: ConvGeometry, batch: Int, floatsPerTile: Int) {
+        init(_ g: ConvGeometry, batch: Int, channels: Int) {
             height = g.outputHeight
             width = g.outputWidth
-            tilesY = (height + 1) / 2
-            tilesX = (width + 1) / 2
+            tilesY = (height + tileSide - 1) / tileSide
+            tilesX = (width + tileSide - 1) / tileSide
             tileRows = batch * tilesY
-            rowsPerBlock = max(1, min(tileRows, Winograd.blockFloats / (floatsPerTile * tilesX)))
+            rowsPerBlock = max(1, min(tileRows, Winograd.blockFloats / (positions * channels * tilesX)))
         }
+    }
+
+    typealias Vector6 = (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+
+    /// Bᵀ d for one column d of a patch.
+    @inline(__always)
+    static func inputTransform(_ d: Vector6) -> Vector6 {
+        let four = SIMD16<Float>(repeating: 4), five = SIMD16<Float>(repeating: 5), two = SIMD16<Float>(repeating: 2)
+        let (d0, d1, d2, d3, d4, d5) = d
+        let a = d4 - four * d2, b = d3 - four * d1   // rows 1 and 2: a + b, a − b
+        let c = d4 - d2, e = two * (d3 - d1)         // rows 3 and 4: c + e, c − e
+        return (four * d0 - five * d2 + d4, a + b, a - b, c + e, c - e, four * d1 - five * d3 + d5)
+    }
+
+    /// Aᵀ m for one column m of the products: four output values.
+    @inline(__always)
+    static func outputTransform(_ m: Vector6) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let two = SIMD16<Float>(repeating: 2), four = SIMD16<Float>(repeating: 4), eight = SIMD16<Float>(repeating: 8)
+        let (m0, m1, m2, m3, m4, m5) = m
+        let p12 = m1 + m2, q12 = m1 - m2, p34 = m3 + m4, q34 = m3 - m4
+        return (m0 + p12 + p34, q12 + two * q34, p12 + four * p34, q12 + eight * q34 + m5)
+    }
+
+    /// G g for one column g of a kernel.
+    @inline(__always)
+    static func kernelTransform(_ g0: SIMD16<Float>, _ g1: SIMD16<Float>, _ g2: SIMD16<Float>) -> Vector6 {
+        let quarter = SIMD16<Float>(repeating: 0.25), sixth = SIMD16<Float>(repeating: 1.0 / 6)
+        let twelfth = SIMD16<Float>(repeating: 1.0 / 12), twentyFourth = SIMD16<Float>(repeating: 1.0 / 24)
+        let outer = g0 + g2
+        let a = twentyFourth * g0 + sixth * g2
+        return (quarter * g0, -sixth * (outer + g1), -sixth * (outer - g1), a + twelfth * g1, a - twelfth * g1, g2)
+    }
+
+    /// Gᵀ x for one column x of the gradient of U: three values.
+    @inline(__always)
+    static func kernelGradientTransform(_ x: Vector6) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+        let quarter = SIMD16<Float>(repeating: 0.25), sixth = SIMD16<Float>(repeating: 1.0 / 6)
+        let twelfth = SIMD16<Float>(repeating: 1.0 / 12), twentyFourth = SIMD16<Float>(repeating: 1.0 / 24)
+        let (x0, x1, x2, x3, x4, x5) = x
+        return (quarter * x0 - sixth * (x1 + x2) + twentyFourth * (x3 + x4),
+                sixth * (x2 - x1) + twelfth * (x3 - x4),
+                sixth * (x3 + x4 - x1 - x2) + x5)
+    }
+
+    /// A e for one column e of a tile's output gradient: six values.
+    @inline(__always)
+    static func outputGradientTransform(_ e0: SIMD16<Float>, _ e1: SIMD16<Float>, _ e2: SIMD16<Float>, _ e3: SIMD16<Float>) -> Vector6 {
+        let two = SIMD16<Float>(repeating: 2), four = SIMD16<Float>(repeating: 4), eight = SIMD16<Float>(repeating: 8)
+        let even = e0 + e2, odd = e1 + e3
+        let even4 = e0 + four * e2, odd2 = two * e1 + eight * e3
+        return (e0, even + odd, even - odd, even4 + odd2, even4 - odd2, e3)
     }
 
     // MARK: - Forward and input gradient
@@ -52,70 +108,61 @@ public enum Winograd {
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
         outputColumnSums: UnsafeMutablePointer<Float>? = nil
     ) {
-        precondition(applies(to: g), "Winograd F(2×2, 3×3) does not apply to \(g)")
+        precondition(applies(to: g), "Winograd F(4×4, 3×3) does not apply to \(g)")
         let cin = g.inputChannels, cout = g.outputChannels
-        let tiling = Tiling(g, batch: batch, floatsPerTile: 16 * (cin + cout))
-        let u = scratch.transformFloats(16 * cin * cout + 16 * tiling.maxTiles * (cin + cout) + kernelReadSlack)
+        let tiling = Tiling(g, batch: batch, channels: cin + cout)
+        let weightFloats = positions * cin * cout
+        let u = scratch.transformFloats(weightFloats + positions * tiling.maxTiles * (cin + cout) + kernelReadSlack)
         transformWeights(weights, inputChannels: cin, outputChannels: cout, into: u)
         convolve(tiling, input: input, inputChannels: cin, transformedWeights: UnsafePointer(u), outputChannels: cout,
-                 bias: bias, output: output, columnSums: outputColumnSums,
-                 workspace: u + 16 * cin * cout, scratch: scratch)
+                 bias: bias, output: output, columnSums: outputColumnSums, workspace: u + weightFloats, scratch: scratch)
     }
 
     /// The gradient with respect to the input (overwrites `inputGradient`): with stride 1 and
     /// symmetric padding it is the same convolution of the output gradient with the kernel
-    /// flipped and its channels swapped, whose transform is that of the kernel with positions
-    /// 0 and 3 of each axis exchanged (G·J = P·G), transposed.
+    /// flipped and its channels swapped.
     public static func backwardInput(
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch
     ) {
-        precondition(applies(to: g), "Winograd F(2×2, 3×3) does not apply to \(g)")
+        precondition(applies(to: g), "Winograd F(4×4, 3×3) does not apply to \(g)")
         let cin = g.inputChannels, cout = g.outputChannels
-        let tiling = Tiling(g, batch: batch, floatsPerTile: 16 * (cin + cout))
-        let weightFloats = 16 * cin * cout
-        let u = scratch.transformFloats(2 * weightFloats + 16 * tiling.maxTiles * (cin + cout) + kernelReadSlack)
+        let tiling = Tiling(g, batch: batch, channels: cin + cout)
+        let weightFloats = positions * cin * cout
+        let blockFloats = max(positions * tiling.maxTiles * (cin + cout), 9 * cin * cout)
+        let u = scratch.transformFloats(weightFloats + blockFloats + kernelReadSlack)
+        // The flipped kernel, [tap][outC][inC], in the block buffers (not needed yet).
         let flipped = u + weightFloats
-        transformWeights(weights, inputChannels: cin, outputChannels: cout, into: u)
-        let swap = [3, 1, 2, 0]
-        for i in 0..<4 {
-            for j in 0..<4 {
-                Vector.transpose(u + (4 * swap[i] + swap[j]) * cin * cout, rows: cin, columns: cout,
-                                 into: flipped + (4 * i + j) * cout * cin)
-            }
+        for t in 0..<9 {
+            Vector.transpose(weights + (8 - t) * cin * cout, rows: cin, columns: cout, into: flipped + t * cout * cin)
         }
-        convolve(tiling, input: dy, inputChannels: cout, transformedWeights: UnsafePointer(flipped), outputChannels: cin,
-                 bias: nil, output: dx, columnSums: nil, workspace: u + 2 * weightFloats, scratch: scratch)
+        transformWeights(flipped, inputChannels: cout, outputChannels: cin, into: u)
+        convolve(tiling, input: dy, inputChannels: cout, transformedWeights: UnsafePointer(u), outputChannels: cin,
+                 bias: nil, output: dx, columnSums: nil, workspace: u + weightFloats, scratch: scratch)
     }
 
-    /// U = G g Gᵀ for every pair of channels: `u[ξ][ci][co]`, ξ = 4·row + column of the 4×4 transform.
+    /// U = G g Gᵀ for every pair of channels: `u[ξ][ci][co]`, ξ = 6·row + column of the 6×6 transform.
     static func transformWeights(_ w: UnsafePointer<Float>, inputChannels cin: Int, outputChannels cout: Int,
                                  into u: UnsafeMutablePointer<Float>) {
-        let half = SIMD16<Float>(repeating: 0.5)
         let plane = cin * cout
         for ci in 0..<cin {
             for co in stride(from: 0, to: cout, by: 16) {
                 @inline(__always) func g(_ ky: Int, _ kx: Int) -> SIMD16<Float> { load16(w + ((ky * 3 + kx) * cin + ci) * cout + co) }
-                // Rows: t = G g (4×3).
-                let g00 = g(0, 0), g01 = g(0, 1), g02 = g(0, 2)
-                let g10 = g(1, 0), g11 = g(1, 1), g12 = g(1, 2)
-                let g20 = g(2, 0), g21 = g(2, 1), g22 = g(2, 2)
-                let t0 = (g00, g01, g02)
-                let t1 = (half * (g00 + g10 + g20), half * (g01 + g11 + g21), half * (g02 + g12 + g22))
-                let t2 = (half * (g00 - g10 + g20), half * (g01 - g11 + g21), half * (g02 - g12 + g22))
-                let t3 = (g20, g21, g22)
-                // Columns: U = t Gᵀ (4×4).
-                @inline(__always) func store(_ r: Int, _ row: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)) {
-                    let base = u + (4 * r) * plane + ci * cout + co
-                    store16(row.0, base)
-                    store16(half * (row.0 + row.1 + row.2), base + plane)
-                    store16(half * (row.0 - row.1 + row.2), base + 2 * plane)
-                    store16(row.2, base + 3 * plane)
+                // Columns first: t = G g (6×3), then each row of t through G again: U = t Gᵀ.
+                let t0 = kernelTransform(g(0, 0), g(1, 0), g(2, 0))
+                let t1 = kernelTransform(g(0, 1), g(1, 1), g(2, 1))
+                let t2 = kernelTransform(g(0, 2), g(1, 2), g(2, 2))
+                @inline(__always) func store(_ r: Int, _ row: Vector6) {
+                    let base = u + 6 * r * plane + ci * cout + co
+                    store16(row.0, base); store16(row.1, base + plane); store16(row.2, base + 2 * plane)
+                    store16(row.3, base + 3 * plane); store16(row.4, base + 4 * plane); store16(row.5, base + 5 * plane)
                 }
-                store(0, t0)
-                store(1, t1)
-                store(2, t2)
-                store(3, t3)
+                store(0, kernelTransform(t0.0, t1.0, t2.0))
+                store(1, kernelTransform(t0.1, t1.1, t2.1))
+                store(2, kernelTransform(t0.2, t1.2, t2.2))
+                store(3, kernelTransform(t0.3, t1.3, t2.3))
+                store(4, kernelTransform(t0.4, t1.4, t2.4))
+                store(5, kernelTransform(t0.5, t1.5, t2.5))
             }
         }
     }
@@ -130,7 +177,7 @@ public enum Winograd {
     ) {
         let h = tiling.height, w = tiling.width
         let maxTiles = tiling.maxTiles
-        let v = workspace, m = workspace + 16 * maxTiles * cin
+        let v = workspace, m = workspace + positions * maxTiles * cin
         let vPlane = maxTiles * cin, mPlane = maxTiles * cout
         if let columnSums { columnSums.update(repeating: 0, count: cout) }
         var q0 = 0
@@ -142,12 +189,12 @@ public enum Winograd {
                 let n = q / tiling.tilesY, ty = q - n * tiling.tilesY
                 let image = input + n * h * w * cin
                 for tx in 0..<tiling.tilesX {
-                    transformPatch(image, height: h, width: w, channels: cin, y0: 2 * ty - 1, x0: 2 * tx - 1,
+                    transformPatch(image, height: h, width: w, channels: cin, y0: tileSide * ty - 1, x0: tileSide * tx - 1,
                                    into: v + t * cin, plane: vPlane)
                     t += 1
                 }
             }
-            for xi in 0..<16 {
+            for xi in 0..<positions {
                 Matmul.multiply(m: tiles, n: cout, k: cin, a: v + xi * vPlane, lda: cin, b: u + xi * cin * cout, ldb: cout,
                                 c: m + xi * mPlane, ldc: cout, scratch: scratch)
             }
@@ -157,13 +204,13 @@ public enum Winograd {
                 let image = output + n * h * w * cout
                 for tx in 0..<tiling.tilesX {
                     transformProducts(m + t * cout, plane: mPlane, channels: cout, bias: bias,
-                                      into: image, height: h, width: w, y0: 2 * ty, x0: 2 * tx)
+                                      into: image, height: h, width: w, y0: tileSide * ty, x0: tileSide * tx)
                     t += 1
                 }
                 if let columnSums {
                     // The tile row's output rows, pixel after pixel, as `Vector.columnSums` adds them.
-                    let rowStart = image + 2 * ty * w * cout
-                    let pixels = min(2, h - 2 * ty) * w
+                    let rowStart = image + tileSide * ty * w * cout
+                    let pixels = min(tileSide, h - tileSide * ty) * w
                     for p in 0..<pixels {
                         let row = rowStart + p * cout
                         for c in stride(from: 0, to: cout, by: 16) { store16(load16(columnSums + c) + load16(row + c), columnSums + c) }
@@ -174,38 +221,35 @@ public enum Winograd {
         }
     }
 
-    /// V = Bᵀ d B of the 4×4 patch whose top-left pixel is (y0, x0) (zeros outside the image),
+    /// V = Bᵀ d B of the 6×6 patch whose top-left pixel is (y0, x0) (zeros outside the image),
     /// written to `v[ξ · plane + c]`.
     @inline(__always)
     private static func transformPatch(
         _ image: UnsafePointer<Float>, height h: Int, width w: Int, channels: Int, y0: Int, x0: Int,
         into v: UnsafeMutablePointer<Float>, plane: Int
     ) {
-        let inside = y0 >= 0 && y0 + 3 < h && x0 >= 0 && x0 + 3 < w
+        let inside = y0 >= 0 && y0 + 5 < h && x0 >= 0 && x0 + 5 < w
         for c in stride(from: 0, to: channels, by: 16) {
             @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Float> {
                 let y = y0 + i, x = x0 + j
                 if inside || (y >= 0 && y < h && x >= 0 && x < w) { return load16(image + (y * w + x) * channels + c) }
                 return SIMD16()
             }
-            // Rows: s = Bᵀ d.
-            @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-                let d0 = d(0, j), d1 = d(1, j), d2 = d(2, j), d3 = d(3, j)
-                return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            // Columns: s = Bᵀ d, one column j at a time; then each row of s through Bᵀ again.
+            @inline(__always) func column(_ j: Int) -> Vector6 { inputTransform((d(0, j), d(1, j), d(2, j), d(3, j), d(4, j), d(5, j))) }
+            let s0 = column(0), s1 = column(1), s2 = column(2), s3 = column(3), s4 = column(4), s5 = column(5)
+            @inline(__always) func store(_ i: Int, _ row: Vector6) {
+                let r = inputTransform(row)
+                let base = v + 6 * i * plane + c
+                store16(r.0, base); store16(r.1, base + plane); store16(r.2, base + 2 * plane)
+                store16(r.3, base + 3 * plane); store16(r.4, base + 4 * plane); store16(r.5, base + 5 * plane)
             }
-            let s0 = column(0), s1 = column(1), s2 = column(2), s3 = column(3)
-            // Columns: V = s B, row by row of s.
-            @inline(__always) func store(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ e: SIMD16<Float>, _ f: SIMD16<Float>) {
-                let base = v + 4 * i * plane + c
-                store16(a - e, base)
-                store16(b + e, base + plane)
-                store16(e - b, base + 2 * plane)
-                store16(b - f, base + 3 * plane)
-            }
-            store(0, s0.0, s1.0, s2.0, s3.0)
-            store(1, s0.1, s1.1, s2.1, s3.1)
-            store(2, s0.2, s1.2, s2.2, s3.2)
-            store(3, s0.3, s1.3, s2.3, s3.3)
+            store(0, (s0.0, s1.0, s2.0, s3.0, s4.0, s5.0))
+            store(1, (s0.1, s1.1, s2.1, s3.1, s4.1, s5.1))
+            store(2, (s0.2, s1.2, s2.2, s3.2, s4.2, s5.2))
+            store(3, (s0.3, s1.3, s2.3, s3.3, s4.3, s5.3))
+            store(4, (s0.4, s1.4, s2.4, s3.4, s4.4, s5.4))
+            store(5, (s0.5, s1.5, s2.5, s3.5, s4.5, s5.5))
         }
     }
 
@@ -216,44 +260,52 @@ public enum Winograd {
         _ m: UnsafePointer<Float>, plane: Int, channels: Int, bias: UnsafePointer<Float>?,
         into image: UnsafeMutablePointer<Float>, height h: Int, width w: Int, y0: Int, x0: Int
     ) {
-        let secondRow = y0 + 1 < h, secondColumn = x0 + 1 < w
+        let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
         for c in stride(from: 0, to: channels, by: 16) {
-            @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(m + (4 * i + j) * plane + c) }
-            // Rows: t = Aᵀ m (2×4).
-            @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-                let m0 = e(0, j), m1 = e(1, j), m2 = e(2, j), m3 = e(3, j)
-                return (m0 + m1 + m2, m1 - m2 - m3)
+            @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(m + (6 * i + j) * plane + c) }
+            // Columns: t = Aᵀ m (4×6), then each row of t through Aᵀ again.
+            @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+                outputTransform((e(0, j), e(1, j), e(2, j), e(3, j), e(4, j), e(5, j)))
             }
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
             let b = bias.map { load16($0 + c) } ?? SIMD16()
-            let top = image + (y0 * w + x0) * channels + c
-            store16(c0.0 + c1.0 + c2.0 + b, top)
-            if secondColumn { store16(c1.0 - c2.0 - c3.0 + b, top + channels) }
-            if secondRow {
-                let bottom = top + w * channels
-                store16(c0.1 + c1.1 + c2.1 + b, bottom)
-                if secondColumn { store16(c1.1 - c2.1 - c3.1 + b, bottom + channels) }
+            @inline(__always) func store(_ r: Int, _ row: Vector6) {
+                guard r < rows else { return }
+                let y = outputTransform(row)
+                let base = image + ((y0 + r) * w + x0) * channels + c
+                if columns == tileSide {
+                    store16(y.0 + b, base); store16(y.1 + b, base + channels)
+                    store16(y.2 + b, base + 2 * channels); store16(y.3 + b, base + 3 * channels)
+                } else {
+                    store16(y.0 + b, base)
+                    if columns > 1 { store16(y.1 + b, base + channels) }
+                    if columns > 2 { store16(y.2 + b, base + 2 * channels) }
+                }
             }
+            store(0, (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
+            store(1, (c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+            store(2, (c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
+            store(3, (c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
         }
     }
 
     // MARK: - Weight gradient
 
     /// The gradient with respect to the weights (overwrites `weightGradient`): with M = U ⊙ V per
-    /// tile and Y = Aᵀ M A, dL/dM = A dY Aᵀ, dL/dU = Σ over tiles of V ⊙ dL/dM — 16 products of
+    /// tile and Y = Aᵀ M A, dL/dM = A dY Aᵀ, dL/dU = Σ over tiles of V ⊙ dL/dM — 36 products of
     /// [inC × tiles] by [tiles × outC] — and dL/dg = Gᵀ (dL/dU) G.
     public static func backwardWeights(
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
         weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch
     ) {
-        precondition(applies(to: g), "Winograd F(2×2, 3×3) does not apply to \(g)")
+        precondition(applies(to: g), "Winograd F(4×4, 3×3) does not apply to \(g)")
         let cin = g.inputChannels, cout = g.outputChannels
-        let tiling = Tiling(g, batch: batch, floatsPerTile: 16 * (cin + cout))
+        let tiling = Tiling(g, batch: batch, channels: cin + cout)
         let h = tiling.height, w = tiling.width
         let maxTiles = tiling.maxTiles
-        let weightFloats = 16 * cin * cout
-        let du = scratch.transformFloats(weightFloats + 16 * maxTiles * (cin + cout) + kernelReadSlack)
-        let v = du + weightFloats, z = v + 16 * maxTiles * cin
+        let weightFloats = positions * cin * cout
+        let du = scratch.transformFloats(weightFloats + positions * maxTiles * (cin + cout) + kernelReadSlack)
+        let v = du + weightFloats, z = v + positions * maxTiles * cin
         let vPlane = maxTiles * cin, zPlane = maxTiles * cout
         var q0 = 0
         while q0 < tiling.tileRows {
@@ -265,14 +317,14 @@ public enum Winograd {
                 let image = input + n * h * w * cin
                 let gradient = dy + n * h * w * cout
                 for tx in 0..<tiling.tilesX {
-                    transformPatch(image, height: h, width: w, channels: cin, y0: 2 * ty - 1, x0: 2 * tx - 1,
+                    transformPatch(image, height: h, width: w, channels: cin, y0: tileSide * ty - 1, x0: tileSide * tx - 1,
                                    into: v + t * cin, plane: vPlane)
-                    transformOutputGradient(gradient, height: h, width: w, channels: cout, y0: 2 * ty, x0: 2 * tx,
+                    transformOutputGradient(gradient, height: h, width: w, channels: cout, y0: tileSide * ty, x0: tileSide * tx,
                                             into: z + t * cout, plane: zPlane)
                     t += 1
                 }
             }
-            for xi in 0..<16 {
+            for xi in 0..<positions {
                 Matmul.multiplyTransposingA(m: cin, n: cout, k: tiles, a: v + xi * vPlane, lda: cin, b: z + xi * zPlane,
                                             ldb: cout, c: du + xi * cin * cout, ldc: cout, accumulate: q0 > 0, scratch: scratch)
             }
@@ -281,60 +333,60 @@ public enum Winograd {
         transformWeightGradient(UnsafePointer(du), inputChannels: cin, outputChannels: cout, into: dw)
     }
 
-    /// Z = A e Aᵀ of the 2×2 output-gradient patch whose top-left pixel is (y0, x0) (zeros past
+    /// Z = A e Aᵀ of the 4×4 output-gradient tile whose top-left pixel is (y0, x0) (zeros past
     /// the image's last row or column), written to `z[ξ · plane + c]`.
     @inline(__always)
     private static func transformOutputGradient(
         _ image: UnsafePointer<Float>, height h: Int, width w: Int, channels: Int, y0: Int, x0: Int,
         into z: UnsafeMutablePointer<Float>, plane: Int
     ) {
-        let secondRow = y0 + 1 < h, secondColumn = x0 + 1 < w
+        let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
+        let whole = rows == tileSide && columns == tileSide
         for c in stride(from: 0, to: channels, by: 16) {
-            let top = image + (y0 * w + x0) * channels + c
-            let e00 = load16(top)
-            let e01 = secondColumn ? load16(top + channels) : SIMD16()
-            let e10 = secondRow ? load16(top + w * channels) : SIMD16()
-            let e11 = secondRow && secondColumn ? load16(top + (w + 1) * channels) : SIMD16()
-            // Rows: t = A e (4×2); columns: Z = t Aᵀ, row by row of t.
-            @inline(__always) func store(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
-                let base = z + 4 * i * plane + c
-                store16(a, base)
-                store16(a + b, base + plane)
-                store16(a - b, base + 2 * plane)
-                store16(-b, base + 3 * plane)
+            @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> {
+                whole || (i < rows && j < columns) ? load16(image + ((y0 + i) * w + x0 + j) * channels + c) : SIMD16()
             }
-            store(0, e00, e01)
-            store(1, e00 + e10, e01 + e11)
-            store(2, e00 - e10, e01 - e11)
-            store(3, -e10, -e11)
+            // Columns: t = A e (6×4), then each row of t through A again: Z = t Aᵀ.
+            let t0 = outputGradientTransform(e(0, 0), e(1, 0), e(2, 0), e(3, 0))
+            let t1 = outputGradientTransform(e(0, 1), e(1, 1), e(2, 1), e(3, 1))
+            let t2 = outputGradientTransform(e(0, 2), e(1, 2), e(2, 2), e(3, 2))
+            let t3 = outputGradientTransform(e(0, 3), e(1, 3), e(2, 3), e(3, 3))
+            @inline(__always) func store(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ cc: SIMD16<Float>, _ d: SIMD16<Float>) {
+                let r = outputGradientTransform(a, b, cc, d)
+                let base = z + 6 * i * plane + c
+                store16(r.0, base); store16(r.1, base + plane); store16(r.2, base + 2 * plane)
+                store16(r.3, base + 3 * plane); store16(r.4, base + 4 * plane); store16(r.5, base + 5 * plane)
+            }
+            store(0, t0.0, t1.0, t2.0, t3.0)
+            store(1, t0.1, t1.1, t2.1, t3.1)
+            store(2, t0.2, t1.2, t2.2, t3.2)
+            store(3, t0.3, t1.3, t2.3, t3.3)
+            store(4, t0.4, t1.4, t2.4, t3.4)
+            store(5, t0.5, t1.5, t2.5, t3.5)
         }
     }
 
     /// dL/dg = Gᵀ (dL/dU) G for every pair of channels, into the HWIO weight gradient.
     private static func transformWeightGradient(_ du: UnsafePointer<Float>, inputChannels cin: Int, outputChannels cout: Int,
                                                 into dw: UnsafeMutablePointer<Float>) {
-        let half = SIMD16<Float>(repeating: 0.5)
         let plane = cin * cout
         for ci in 0..<cin {
             for co in stride(from: 0, to: cout, by: 16) {
-                @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(du + (4 * i + j) * plane + ci * cout + co) }
-                // Rows: t = Gᵀ X (3×4), one column j at a time.
+                @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(du + (6 * i + j) * plane + ci * cout + co) }
+                // Columns: t = Gᵀ X (3×6), then each row of t through Gᵀ again: w = t G.
                 @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-                    let x0 = e(0, j), x1 = e(1, j), x2 = e(2, j), x3 = e(3, j)
-                    let sum = half * (x1 + x2)
-                    return (x0 + sum, half * (x1 - x2), sum + x3)
+                    kernelGradientTransform((e(0, j), e(1, j), e(2, j), e(3, j), e(4, j), e(5, j)))
                 }
-                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
-                // Columns: w = t G.
-                @inline(__always) func store(_ r: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
-                    let sum = half * (b + c)
-                    store16(a + sum, dw + ((r * 3 + 0) * cin + ci) * cout + co)
-                    store16(half * (b - c), dw + ((r * 3 + 1) * cin + ci) * cout + co)
-                    store16(sum + d, dw + ((r * 3 + 2) * cin + ci) * cout + co)
+                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
+                @inline(__always) func store(_ r: Int, _ row: Vector6) {
+                    let x = kernelGradientTransform(row)
+                    store16(x.0, dw + ((r * 3 + 0) * cin + ci) * cout + co)
+                    store16(x.1, dw + ((r * 3 + 1) * cin + ci) * cout + co)
+                    store16(x.2, dw + ((r * 3 + 2) * cin + ci) * cout + co)
                 }
-                store(0, c0.0, c1.0, c2.0, c3.0)
-                store(1, c0.1, c1.1, c2.1, c3.1)
-                store(2, c0.2, c1.2, c2.2, c3.2)
+                store(0, (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
+                store(1, (c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+                store(2, (c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
             }
         }
     }
