@@ -67,10 +67,20 @@ extension Sequential {
                 if let dx { dy = dx }
             }
         }
+        // A batch norm that hands its input gradient to the first layer's weight gradient does
+        // that product in its own backward pass: it is counted (and named) there.
+        let handOver = stages.count > 1 && stages[1].handsInputGradientToFirstLayer
         return stages.indices.map { s in
             let forward = stages[s].layer.forwardMultiplyAdds * batch
-            return StageTiming(name: stages[s].name, outputShape: stages[s].outputShape, forwardMultiplyAdds: forward,
-                               backwardMultiplyAdds: s == 0 ? forward : 2 * forward,
+            var backward = s == 0 ? forward : 2 * forward
+            var name = stages[s].name
+            if handOver, s == 0 { backward = 0 }
+            if handOver, s == 1 {
+                backward = stages[0].layer.forwardMultiplyAdds * batch
+                name += "+\(stages[0].name).dW"
+            }
+            return StageTiming(name: name, outputShape: stages[s].outputShape, forwardMultiplyAdds: forward,
+                               backwardMultiplyAdds: backward,
                                forwardMs: Double(forwardBest[s]) / 1e6, backwardMs: Double(backwardBest[s]) / 1e6)
         }
     }
