@@ -20,6 +20,11 @@ struct Bench: ParsableCommand {
         on one thread: the best of 20 forward and backward passes (5 for Mini-ImageNet), with the \
         GFLOP/s of the stages that multiply. These figures move much less with other work on the \
         machine than whole meta-iterations, so they are the ones to compare kernel changes with.
+
+        With --algorithms, each convolution that can run either way (3×3, stride 1, channels in \
+        multiples of 16: Mini-ImageNet's layers after the first) is timed with Winograd's F(4×4, 3×3) \
+        and with the direct kernels, alternating call by call in one process on one thread (the best \
+        of 20 rounds): forward pass, input gradient and weight gradient.
         """
     )
 
@@ -55,6 +60,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Worker threads (default: one per core).") var threads: Int?
     @Option(name: .customLong("eval-tasks"), help: "Evaluation tasks timed per mode (0 = skip).") var evalTasks = 10
     @Flag(help: "Also time every layer's forward and backward pass on one thread (few-shot settings; not sine).") var layers = false
+    @Flag(help: "Also compare Winograd and direct convolutions on the layers that can use either, alternating them.") var algorithms = false
     @Flag(help: "Print one JSON object on standard output.") var json = false
 
     func validate() throws {
@@ -91,6 +97,22 @@ struct Bench: ParsableCommand {
                     stages.reduce(0) { $0 + $1.backwardMs }, stages.reduce(0) { $0 + $1.backwardMultiplyAdds }))
     }
 
+    /// The table of `--algorithms`, indented under its setting's row: per layer and pass, the
+    /// direct and Winograd times and their ratio.
+    private func printAlgorithms(_ timings: [ConvolutionAlgorithmTiming]) {
+        if timings.isEmpty {
+            print("  (no convolution here can use Winograd's F(4×4, 3×3))")
+            return
+        }
+        print("  " + row(["conv (1 thread)", "pass", "direct ms", "Winograd", "speed-up"]))
+        for t in timings {
+            for (p, pass) in ["forward", "dx", "dW"].enumerated() {
+                print("  " + row([p == 0 ? "\(t.name), batch \(t.batch)" : "", pass, String(format: "%.3f", t.directMs[p]),
+                                  String(format: "%.3f", t.winogradMs[p]), String(format: "%.2fx", t.directMs[p] / t.winogradMs[p])]))
+            }
+        }
+    }
+
     func run() throws {
         let peak = PeakThroughput.measurePerCore()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -114,6 +136,7 @@ struct Bench: ParsableCommand {
                                            iterations: iterationsPerRun, evalTasks: paper.isMiniImageNet ? min(evalTasks, 3) : evalTasks,
                                            peakPerCore: peak)
                 if layers { result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20) }
+                if algorithms { result.algorithms = try Benchmark.compareConvolutionAlgorithms(paper, rounds: 20) }
             } else {
                 result = try Benchmark.runSine(runs: runs, iterations: iterationsPerRun, peakPerCore: peak)
             }
@@ -125,6 +148,7 @@ struct Bench: ParsableCommand {
                            f(result.gflops, "%.1f"), f(result.fractionOfPeak * 100, "%.0f%%"), String(result.threads),
                            f(result.evalTaskMs, "%.1f"), f(result.evalTaskTransductiveMs, "%.1f")]))
                 if let stages = result.layers { printStages(stages) }
+                if let timings = result.algorithms { printAlgorithms(timings) }
             }
         }
         let report = BenchmarkReport(results: results, peakGflopsPerCore: peak / 1e9, cores: cores,

@@ -55,9 +55,11 @@ public struct BenchmarkResult: Sendable, Codable {
     public var pytorchMs: Double?
     /// Per-stage times of one inner step on one thread (`reptile bench --layers`).
     public var layers: [StageTiming]?
+    /// The convolution algorithms compared on the layers with a choice (`reptile bench --algorithms`).
+    public var algorithms: [ConvolutionAlgorithmTiming]?
 
     enum CodingKeys: String, CodingKey {
-        case setting, threads, gflops, layers
+        case setting, threads, gflops, layers, algorithms
         case msPerMetaIteration = "ms_per_meta_iteration"
         case runsMs = "runs_ms"
         case flopsPerMetaIteration = "flops_per_meta_iteration"
@@ -65,6 +67,26 @@ public struct BenchmarkResult: Sendable, Codable {
         case evalTaskMs = "eval_task_ms"
         case evalTaskTransductiveMs = "eval_task_transductive_ms"
         case pytorchMs = "pytorch_ms"
+    }
+}
+
+/// One convolution timed with both algorithms (`reptile bench --algorithms`): the best times of
+/// the forward pass, the input gradient and the weight gradient, in milliseconds.
+public struct ConvolutionAlgorithmTiming: Sendable, Codable, Equatable {
+    /// The layer's name (`conv1`).
+    public var name: String
+    /// Examples per call (one shard of an inner batch).
+    public var batch: Int
+    /// Multiply-adds of the direct forward pass for the batch.
+    public var multiplyAdds: Int
+    public var directMs: [Double]
+    public var winogradMs: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case name, batch
+        case multiplyAdds = "multiply_adds"
+        case directMs = "direct_ms"
+        case winogradMs = "winograd_ms"
     }
 }
 
@@ -199,6 +221,63 @@ public enum Benchmark {
             model.profileStages(parameters: p.baseAddress!, input: input.pointer, batch: setting.innerBatch,
                                 repetitions: repetitions)
         }
+    }
+
+    /// Times, on one thread, each convolution of the setting's model that can run either way
+    /// (Winograd's F(4×4, 3×3) or the direct kernels: ``Winograd/applies(to:)``) both ways, for
+    /// the examples of one shard of an inner batch: `rounds` rounds that alternate the two
+    /// algorithms call by call, so that both see the same moments of a noisy machine, and the
+    /// best time of each pass.
+    public static func compareConvolutionAlgorithms(_ setting: BenchmarkSetting, rounds: Int) throws -> [ConvolutionAlgorithmTiming] {
+        let model = try setting.model()
+        let shards = model.shardCount(batch: setting.innerBatch)
+        let batch = (setting.innerBatch + shards - 1) / shards
+        let scratch = KernelScratch()
+        var rng = RandomGenerator(seed: 2)
+        var timings: [ConvolutionAlgorithmTiming] = []
+        let convolutions = model.layers.compactMap { $0 as? Conv2d }
+        for (index, conv) in convolutions.enumerated() {
+            guard let g = conv.geometry, Winograd.applies(to: g) else { continue }
+            func random(_ count: Int) -> FloatBuffer {
+                let buffer = FloatBuffer(count: count)
+                for i in 0..<count { buffer.pointer[i] = rng.uniform(-1, 1) }
+                return buffer
+            }
+            let x = random(batch * g.inputSize), w = random(g.weightCount), bias = random(g.outputChannels)
+            let dy = random(batch * g.outputSize)
+            let y = FloatBuffer(count: batch * g.outputSize), dx = FloatBuffer(count: batch * g.inputSize)
+            let dw = FloatBuffer(count: g.weightCount), sums = FloatBuffer(count: g.outputChannels)
+            let saved = FloatBuffer(count: g.savedScratchCount(batch: batch))
+            let algorithms: [Convolution.Algorithm] = [.direct, .automatic]
+            var best = [[Double]](repeating: [.infinity, .infinity, .infinity], count: 2)
+            func time(_ body: () -> Void) -> Double {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                body()
+                return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            }
+            for _ in 0..<rounds {
+                for (a, algorithm) in algorithms.enumerated() {
+                    best[a][0] = min(best[a][0], time {
+                        Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer,
+                                            output: y.pointer, saved: saved.pointer, scratch: scratch,
+                                            outputColumnSums: sums.pointer, algorithm: algorithm)
+                    })
+                    best[a][1] = min(best[a][1], time {
+                        Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer,
+                                                  inputGradient: dx.pointer, scratch: scratch, algorithm: algorithm)
+                    })
+                    best[a][2] = min(best[a][2], time {
+                        Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer,
+                                                    saved: saved.pointer, weightGradient: dw.pointer, biasGradient: nil,
+                                                    scratch: scratch, algorithm: algorithm)
+                    })
+                }
+            }
+            timings.append(ConvolutionAlgorithmTiming(name: "conv\(index)", batch: batch,
+                                                      multiplyAdds: batch * g.multiplyAddsPerImage,
+                                                      directMs: best[0], winogradMs: best[1]))
+        }
+        return timings
     }
 
     /// Milliseconds per meta-iteration: the median over `runs` timed runs of `iterations` each

@@ -2,7 +2,9 @@
 //
 // This module owns every loop that touches many floats: vector arithmetic on flat parameter
 // buffers, register-blocked SIMD matrix products, 2-D convolution (forward, input gradient and
-// weight gradient), batch normalization (alone, or fused with ReLU and max pooling), activations, pooling, losses, image resampling, and the
+// weight gradient; direct implicit-GEMM kernels, and Winograd's F(4×4, 3×3) for 3×3 stride-1
+// layers), batch normalization (alone, or fused with ReLU and max pooling, and handing its input
+// gradient to the first layer's weight gradient), activations, pooling, losses, image resampling, and the
 // seedable random generator, the multiply-add peak measurement, and the two-thread team
 // (`ShardTeam`) that lets a second core compute half of each batch of a task. Adam's element-wise update
 // lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw

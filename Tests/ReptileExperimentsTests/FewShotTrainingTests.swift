@@ -191,3 +191,12 @@ func impossibleFlagsAreRejected(change: (inout FewShotOptions) -> Void, message:
     }
     #expect(byThreads.allSatisfy { $0 == byThreads[0] })
 }
+
+@Test("bench --algorithms times Mini-ImageNet's 3×3 stride-1 layers both ways, and nothing in Omniglot's model")
+func convolutionAlgorithmsAreComparedWhereThereIsAChoice() throws {
+    let mini = try Benchmark.compareConvolutionAlgorithms(.miniImageNet5, rounds: 1)
+    #expect(mini.map(\.name) == ["conv1", "conv2", "conv3"])
+    #expect(mini.allSatisfy { $0.batch == 5 && $0.multiplyAdds > 0 })
+    #expect(mini.allSatisfy { ($0.directMs + $0.winogradMs).allSatisfy { $0 > 0 && $0.isFinite } && $0.directMs.count == 3 })
+    #expect(try Benchmark.compareConvolutionAlgorithms(.omniglot5, rounds: 1).isEmpty)
+}
