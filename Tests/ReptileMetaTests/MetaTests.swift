@@ -1,7 +1,7 @@
 import Testing
 import Foundation
 import ReptileKernels
-import ReptileNN
+@testable import ReptileNN
 @testable import ReptileMeta
 
 /// A one-example regression task: input 1, target `target`.
@@ -206,17 +206,21 @@ struct LabelledTask: SupervisedTask {
 
 /// Images of noise, 3 classes: enough to drive a small convolutional network.
 struct NoiseImageTasks: TaskDistribution {
+    /// Floats per example (a 9×9 gray image by default).
+    var floats = 9 * 9
+
     struct Task: SupervisedTask {
         var seed: UInt64
+        var floats: Int
         var exampleCount: Int { 8 }
         func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
             var rng = RandomGenerator(seed: seed, stream: [UInt64(index)])
-            for i in 0..<(9 * 9) { input[i] = rng.uniform(-1, 1) + Float(index % 3) * 0.3 }
+            for i in 0..<floats { input[i] = rng.uniform(-1, 1) + Float(index % 3) * 0.3 }
             target[0] = Float(index % 3)
         }
         func classLabel(of index: Int) -> Int? { index % 3 }
     }
-    func sampleTask(using rng: inout RandomGenerator) -> Task { Task(seed: UInt64(rng.uniform(0, 1e6))) }
+    func sampleTask(using rng: inout RandomGenerator) -> Task { Task(seed: UInt64(rng.uniform(0, 1e6)), floats: floats) }
 }
 
 /// With 5 tasks on 2 threads the worker left without a task computes half of each batch of the
@@ -232,6 +236,30 @@ struct NoiseImageTasks: TaskDistribution {
         let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
                                                metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: 3)
         let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: NoiseImageTasks(),
+                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
+                                  configuration: config, threads: threads)
+        while trainer.iteration < 8 { trainer.step() }
+        return trainer.parameters
+    }
+    let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
+    #expect(one.allSatisfy { $0.isFinite })
+    #expect(one == two)
+    #expect(two == again)
+}
+
+/// The same with a Mini-ImageNet-style model: a 3-channel first layer whose weight gradient the
+/// pooled batch norm after it feeds chunk by chunk, and a Winograd layer.
+@Test func miniImageNetStyleTrainingIsDeterministicWhateverTheThreadCount() throws {
+    let model = try Sequential(inputShape: [6, 6, 3], batchShards: 2) {
+        Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3); BatchNorm(featureCount: 16); MaxPool2d(); ReLU()
+        Conv2d(inputChannels: 16, outputChannels: 16, kernelSize: 3); BatchNorm(featureCount: 16); MaxPool2d(); ReLU()
+        Flatten(); Linear(2 * 2 * 16, 3)
+    }
+    #expect(model.stages[1].handsInputGradientToFirstLayer)
+    func run(threads: Int) -> [Float] {
+        let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
+                                               metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: 4)
+        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: NoiseImageTasks(floats: 6 * 6 * 3),
                                   innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
                                   configuration: config, threads: threads)
         while trainer.iteration < 8 { trainer.step() }
