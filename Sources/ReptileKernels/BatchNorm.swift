@@ -460,16 +460,15 @@ extension BatchNormKernels {
             var state = RoutingState(vectors: c / 16, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
             for q0 in stride(from: 0, to: windowRowCount, by: windowRowsPerChunk) {
                 let q1 = min(windowRowCount, q0 + windowRowsPerChunk)
-                let firstRow = q0 * g.size * g.inputWidth
-                // Row m of the chunk's dx is at `buffer + (m − firstRow) · c`.
-                let chunkDx = buffer - firstRow * c
+                let firstRow = q0 * g.size * g.inputWidth, firstOffset = firstRow * c
+                // The chunk's dx, from its first row on.
                 forEachRoutedPosition(x, windowRows: q0..<q1, pool: g, output: y, outputGradient: dy, p, relu: relu,
                                       waiting: waiting, c0: 0, state: &state) { sums, routed, xv, j, i in
                     let v = inputGradient(xv, routed: routed, channel: j, p, relu: relu)
-                    store16(v, chunkDx + i)
+                    store16(v, buffer + (i - firstOffset))
                     sums.beta += v
                 }
-                previous.consume(rows: firstRow..<q1 * g.size * g.inputWidth, outputGradient: UnsafePointer(chunkDx))
+                previous.consume(rows: firstRow..<q1 * g.size * g.inputWidth, outputGradient: UnsafePointer(buffer))
             }
             if let dxSums { state.update { s, k in store16(s.sums.beta, dxSums + k) } }
         }
@@ -523,32 +522,30 @@ extension BatchNormKernels {
         let c = g.channels
         for q in windowRows {
             let n = q / g.outputHeight, oy = q - n * g.outputHeight
-            do {
-                let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
-                for wy in 0..<rowsHere {
-                    let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
-                    for ox in 0..<g.outputWidth {
-                        let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
-                        let saved = waiting + ox * c + c0
-                        let source = wy == 0 ? dy + o : UnsafePointer(saved)
-                        state.update { s, k in s.remaining = load16(source + k) }
-                        for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
-                            let i = rowStart + ix * c
-                            state.update { s, k in
-                                let j = c0 + k
-                                let xv = load16(x + i + k)
-                                // The pooling layer's input here, as the forward pass made it.
-                                let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
-                                let hit = v .== load16(y + o + k)
-                                var routed = SIMD16<Float>()
-                                routed.replace(with: s.remaining, where: hit)
-                                routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
-                                s.remaining.replace(with: SIMD16<Float>(), where: hit)
-                                body(&s.sums, routed, xv, j, i + k)
-                            }
+            let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
+            for wy in 0..<rowsHere {
+                let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
+                for ox in 0..<g.outputWidth {
+                    let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
+                    let saved = waiting + ox * c + c0
+                    let source = wy == 0 ? dy + o : UnsafePointer(saved)
+                    state.update { s, k in s.remaining = load16(source + k) }
+                    for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
+                        let i = rowStart + ix * c
+                        state.update { s, k in
+                            let j = c0 + k
+                            let xv = load16(x + i + k)
+                            // The pooling layer's input here, as the forward pass made it.
+                            let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
+                            let hit = v .== load16(y + o + k)
+                            var routed = SIMD16<Float>()
+                            routed.replace(with: s.remaining, where: hit)
+                            routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
+                            s.remaining.replace(with: SIMD16<Float>(), where: hit)
+                            body(&s.sums, routed, xv, j, i + k)
                         }
-                        if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
                     }
+                    if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
                 }
             }
         }

@@ -230,7 +230,6 @@ struct PaddedRowTaps: TapReader {
 /// the output gradient (``BatchNormKernels/pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:intoWeightGradientOf:scratch:dxSums:)``).
 public struct ConvolutionWeightGradientRows {
     public let geometry: ConvGeometry
-    public let batch: Int
     /// The forward pass's input and what it saved.
     public let input: UnsafePointer<Float>
     public let saved: UnsafePointer<Float>?
@@ -238,22 +237,21 @@ public struct ConvolutionWeightGradientRows {
     public let weightGradient: UnsafeMutablePointer<Float>
     public let scratch: KernelScratch
 
-    public init(geometry: ConvGeometry, batch: Int, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
+    public init(geometry: ConvGeometry, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
                 weightGradient: UnsafeMutablePointer<Float>, scratch: KernelScratch) {
         precondition(Convolution.takesWeightGradientInRowChunks(geometry), "this geometry's weight gradient is not summed in row chunks")
         self.geometry = geometry
-        self.batch = batch
         self.input = input
         self.saved = saved
         self.weightGradient = weightGradient
         self.scratch = scratch
     }
 
-    /// Adds the output rows `rows` (the next chunk, in order) whose gradient is at
-    /// `outputGradient + m · outputChannels` for row m.
+    /// Adds the output rows `rows` (the next chunk, in order), whose gradient `outputGradient`
+    /// holds from row `rows.lowerBound` on.
     @inline(__always)
     func consume(rows: Range<Int>, outputGradient: UnsafePointer<Float>) {
-        Convolution.backwardWeights(geometry, batch: batch, input: input, saved: saved, outputGradient: outputGradient,
+        Convolution.backwardWeights(geometry, input: input, saved: saved, outputGradient: outputGradient,
                                     rowsOf: rows, weightGradient: weightGradient, accumulate: rows.lowerBound > 0,
                                     scratch: scratch)
     }
@@ -535,7 +533,7 @@ public enum Convolution {
         }
     }
 
-    /// Output rows per chunk of the weight gradient's sum (see ``backwardWeights(_:batch:input:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``):
+    /// Output rows per chunk of the weight gradient's sum (see ``backwardWeights(_:input:saved:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``):
     /// about 512 KB of the output gradient, in whole pairs of output image rows (the rows of a
     /// 2×2 pooling window after a batch norm), depending on the shape only.
     public static func weightGradientChunkRows(_ g: ConvGeometry) -> Int {
@@ -546,17 +544,17 @@ public enum Convolution {
     /// Whether the weight gradient is summed over chunks of ``weightGradientChunkRows(_:)`` output
     /// rows, one after another (the direct kernels over image or kernel-row taps), so that a
     /// stage that produces the output gradient chunk by chunk can hand each chunk over while it
-    /// is in cache (``backwardWeights(_:batch:input:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``).
+    /// is in cache (``backwardWeights(_:input:saved:outputGradient:rowsOf:weightGradient:accumulate:scratch:)``).
     public static func takesWeightGradientInRowChunks(_ g: ConvGeometry) -> Bool {
         g.usesFastPath && !g.usesIm2col && !Winograd.applies(to: g)
     }
 
     /// Adds one chunk's share to the weight gradient (no bias gradient): the output rows `rows`
     /// (one chunk of ``weightGradientChunkRows(_:)``, `accumulate` false for the first), whose
-    /// output gradient is at `outputGradient + m · outputChannels` for row m. Calling it for every
+    /// output gradient `outputGradient` holds from row `rows.lowerBound` on. Calling it for every
     /// chunk in order gives the floats of ``backwardWeights(_:batch:input:outputGradient:saved:weightGradient:biasGradient:scratch:algorithm:)``.
     public static func backwardWeights(
-        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
+        _ g: ConvGeometry, input: UnsafePointer<Float>, saved: UnsafePointer<Float>?,
         outputGradient dy: UnsafePointer<Float>, rowsOf rows: Range<Int>, weightGradient dw: UnsafeMutablePointer<Float>,
         accumulate: Bool, scratch: KernelScratch
     ) {
@@ -586,13 +584,14 @@ public enum Convolution {
         let chunk = weightGradientChunkRows(g)
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
             weightGradientTapsChunk(g, rows: chunkStart..<min(rowsTotal, chunkStart + chunk), taps: taps, depth: depth,
-                                    outputGradient: dy, weightGradient: dw, accumulate: chunkStart > 0, scratch: scratch,
+                                    outputGradient: dy + chunkStart * g.outputChannels, weightGradient: dw, accumulate: chunkStart > 0, scratch: scratch,
                                     reader: reader)
         }
     }
 
     /// One chunk of ``weightGradientTaps(_:batch:taps:depth:outputGradient:weightGradient:scratch:reader:)``:
-    /// each dW float is summed over the chunk's rows in order (and added to dW with `accumulate`).
+    /// each dW float is summed over the chunk's rows in order (and added to dW with `accumulate`);
+    /// `dy` holds the output gradient from row `rows.lowerBound` on.
     @inline(__always)
     private static func weightGradientTapsChunk<Reader: TapReader>(
         _ g: ConvGeometry, rows: Range<Int>, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
@@ -613,7 +612,7 @@ public enum Convolution {
             for m in rows {
                 if let a = reader.tap(cursor, t) {
                     aTable[count] = a
-                    bTable[count] = dy + m * outC
+                    bTable[count] = dy + (m - rows.lowerBound) * outC
                     count += 1
                 }
                 cursor.advance()

@@ -315,7 +315,7 @@ public final class Sequential: @unchecked Sendable {
             var previousWeightGradient: ConvolutionWeightGradientRows?
             if handOver, s == 1, let g = (stages[0].layer as? Conv2d)?.geometry {
                 previousWeightGradient = ConvolutionWeightGradientRows(
-                    geometry: g, batch: examples.count, input: workspace.input! + first * inputCount,
+                    geometry: g, input: workspace.input! + first * inputCount,
                     saved: workspace.saved[0][k].pointer, weightGradient: shardGradients + stages[0].parameterOffset,
                     scratch: scratch)
             }

@@ -223,6 +223,29 @@ struct NoiseImageTasks: TaskDistribution {
     func sampleTask(using rng: inout RandomGenerator) -> Task { Task(seed: UInt64(rng.uniform(0, 1e6)), floats: floats) }
 }
 
+/// Meta-trains `model` on noise images for 8 iterations of 5 tasks with 3 inner steps on batches
+/// of 8 (two shards each), with `threads` threads, and returns the weights.
+private func noiseImageTraining(_ model: Sequential, tasks: NoiseImageTasks, seed: UInt64, threads: Int) -> [Float] {
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: seed)
+    let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks,
+                              innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
+                              configuration: config, threads: threads)
+    while trainer.iteration < 8 { trainer.step() }
+    return trainer.parameters
+}
+
+/// Checks that 1 and 2 threads (twice) give the same finite weights.
+private func expectSameWeightsWhateverTheThreadCount(_ model: Sequential, tasks: NoiseImageTasks, seed: UInt64,
+                                                     sourceLocation: SourceLocation = #_sourceLocation) {
+    let one = noiseImageTraining(model, tasks: tasks, seed: seed, threads: 1)
+    let two = noiseImageTraining(model, tasks: tasks, seed: seed, threads: 2)
+    let again = noiseImageTraining(model, tasks: tasks, seed: seed, threads: 2)
+    #expect(one.allSatisfy { $0.isFinite }, sourceLocation: sourceLocation)
+    #expect(one == two, sourceLocation: sourceLocation)
+    #expect(two == again, sourceLocation: sourceLocation)
+}
+
 /// With 5 tasks on 2 threads the worker left without a task computes half of each batch of the
 /// last one (the model has two shards); the floats must not change.
 @Test func convolutionalTrainingIsDeterministicWhateverTheThreadCount() throws {
@@ -232,19 +255,7 @@ struct NoiseImageTasks: TaskDistribution {
         MaxPool2d()
         Flatten(); Linear(3 * 3 * 32, 3)
     }
-    func run(threads: Int) -> [Float] {
-        let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
-                                               metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: 3)
-        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: NoiseImageTasks(),
-                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
-                                  configuration: config, threads: threads)
-        while trainer.iteration < 8 { trainer.step() }
-        return trainer.parameters
-    }
-    let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
-    #expect(one.allSatisfy { $0.isFinite })
-    #expect(one == two)
-    #expect(two == again)
+    expectSameWeightsWhateverTheThreadCount(model, tasks: NoiseImageTasks(), seed: 3)
 }
 
 /// The same with a Mini-ImageNet-style model: a 3-channel first layer whose weight gradient the
@@ -256,17 +267,5 @@ struct NoiseImageTasks: TaskDistribution {
         Flatten(); Linear(2 * 2 * 16, 3)
     }
     #expect(model.stages[1].handsInputGradientToFirstLayer)
-    func run(threads: Int) -> [Float] {
-        let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
-                                               metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: 4)
-        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: NoiseImageTasks(floats: 6 * 6 * 3),
-                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
-                                  configuration: config, threads: threads)
-        while trainer.iteration < 8 { trainer.step() }
-        return trainer.parameters
-    }
-    let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
-    #expect(one.allSatisfy { $0.isFinite })
-    #expect(one == two)
-    #expect(two == again)
+    expectSameWeightsWhateverTheThreadCount(model, tasks: NoiseImageTasks(floats: 6 * 6 * 3), seed: 4)
 }
