@@ -58,13 +58,20 @@ def gen_outer_kernel(R, V):
     name = f"outerKernel{R}x{V*16}"
     L.append(f"    /// {R} rows x {V*16} columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< {V*16}]`"
              f" with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).")
+    L.append(f"    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):")
+    L.append(f"    /// a sum cut into runs of j gives the floats of one uncut run.")
     L.append(f"    @inline(__always)")
     L.append(f"    static func {name}(")
     L.append(f"        _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,")
-    L.append(f"        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool")
+    L.append(f"        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool")
     L.append(f"    ) {{")
     for r in range(R):
         L.append("        " + "; ".join(f"var c{r}_{v} = SIMD16<Float>()" for v in range(V)))
+    L.append(f"        if resume {{")
+    for r in range(R):
+        L.append(f"            let raw{r} = UnsafeRawPointer(c[{r}])")
+        L.append("            " + "; ".join(f"c{r}_{v} = (raw{r} + {v*64}).loadUnaligned(as: SIMD16<Float>.self)" for v in range(V)))
+    L.append(f"        }}")
     L.append(f"        for j in 0..<count {{")
     L.append(f"            let aj = a[j] + aOffset")
     L.append(f"            let bj = UnsafeRawPointer(b[j])")

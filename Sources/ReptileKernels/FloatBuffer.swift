@@ -99,6 +99,17 @@ public final class KernelScratch: @unchecked Sendable {
         return transformStorage.pointer
     }
 
+    private var partialSumStorage = FloatBuffer(count: 0)
+
+    /// At least `count` floats of scratch apart from ``floats(_:)`` and ``transformFloats(_:)``
+    /// (contents unspecified), for sums that a kernel builds up before adding them to its output
+    /// (the weight gradient of a chunk handed over by a batch norm that holds ``floats(_:)``),
+    /// valid until the next call.
+    func partialSums(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if partialSumStorage.count < count { partialSumStorage = FloatBuffer(count: count) }
+        return partialSumStorage.pointer
+    }
+
     /// At least `count` pointer slots, valid until the next call.
     func pointers(_ count: Int) -> UnsafeMutablePointer<UnsafePointer<Float>> {
         if pointerCapacity < count {

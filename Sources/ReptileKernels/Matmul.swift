@@ -58,13 +58,13 @@ enum ColumnBlock {
     @inline(__always)
     func outerKernel(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
-        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool = false
     ) {
         switch self {
-        case .wide64: Microkernels.outerKernel5x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
-        case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
-        case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
-        case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate)
+        case .wide64: Microkernels.outerKernel5x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
+        case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
+        case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
+        case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
         }
     }
 }

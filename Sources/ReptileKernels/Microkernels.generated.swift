@@ -93,16 +93,30 @@ enum Microkernels {
     }
 
     /// 5 rows x 64 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 64]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):
+    /// a sum cut into runs of j gives the floats of one uncut run.
     @inline(__always)
     static func outerKernel5x64(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
-        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool
     ) {
         var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>(); var c0_2 = SIMD16<Float>(); var c0_3 = SIMD16<Float>()
         var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>(); var c1_2 = SIMD16<Float>(); var c1_3 = SIMD16<Float>()
         var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>(); var c2_2 = SIMD16<Float>(); var c2_3 = SIMD16<Float>()
         var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>(); var c3_2 = SIMD16<Float>(); var c3_3 = SIMD16<Float>()
         var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>(); var c4_2 = SIMD16<Float>(); var c4_3 = SIMD16<Float>()
+        if resume {
+            let raw0 = UnsafeRawPointer(c[0])
+            c0_0 = (raw0 + 0).loadUnaligned(as: SIMD16<Float>.self); c0_1 = (raw0 + 64).loadUnaligned(as: SIMD16<Float>.self); c0_2 = (raw0 + 128).loadUnaligned(as: SIMD16<Float>.self); c0_3 = (raw0 + 192).loadUnaligned(as: SIMD16<Float>.self)
+            let raw1 = UnsafeRawPointer(c[1])
+            c1_0 = (raw1 + 0).loadUnaligned(as: SIMD16<Float>.self); c1_1 = (raw1 + 64).loadUnaligned(as: SIMD16<Float>.self); c1_2 = (raw1 + 128).loadUnaligned(as: SIMD16<Float>.self); c1_3 = (raw1 + 192).loadUnaligned(as: SIMD16<Float>.self)
+            let raw2 = UnsafeRawPointer(c[2])
+            c2_0 = (raw2 + 0).loadUnaligned(as: SIMD16<Float>.self); c2_1 = (raw2 + 64).loadUnaligned(as: SIMD16<Float>.self); c2_2 = (raw2 + 128).loadUnaligned(as: SIMD16<Float>.self); c2_3 = (raw2 + 192).loadUnaligned(as: SIMD16<Float>.self)
+            let raw3 = UnsafeRawPointer(c[3])
+            c3_0 = (raw3 + 0).loadUnaligned(as: SIMD16<Float>.self); c3_1 = (raw3 + 64).loadUnaligned(as: SIMD16<Float>.self); c3_2 = (raw3 + 128).loadUnaligned(as: SIMD16<Float>.self); c3_3 = (raw3 + 192).loadUnaligned(as: SIMD16<Float>.self)
+            let raw4 = UnsafeRawPointer(c[4])
+            c4_0 = (raw4 + 0).loadUnaligned(as: SIMD16<Float>.self); c4_1 = (raw4 + 64).loadUnaligned(as: SIMD16<Float>.self); c4_2 = (raw4 + 128).loadUnaligned(as: SIMD16<Float>.self); c4_3 = (raw4 + 192).loadUnaligned(as: SIMD16<Float>.self)
+        }
         for j in 0..<count {
             let aj = a[j] + aOffset
             let bj = UnsafeRawPointer(b[j])
@@ -208,10 +222,12 @@ enum Microkernels {
     }
 
     /// 12 rows x 32 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 32]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):
+    /// a sum cut into runs of j gives the floats of one uncut run.
     @inline(__always)
     static func outerKernel12x32(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
-        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool
     ) {
         var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
         var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
@@ -225,6 +241,32 @@ enum Microkernels {
         var c9_0 = SIMD16<Float>(); var c9_1 = SIMD16<Float>()
         var c10_0 = SIMD16<Float>(); var c10_1 = SIMD16<Float>()
         var c11_0 = SIMD16<Float>(); var c11_1 = SIMD16<Float>()
+        if resume {
+            let raw0 = UnsafeRawPointer(c[0])
+            c0_0 = (raw0 + 0).loadUnaligned(as: SIMD16<Float>.self); c0_1 = (raw0 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw1 = UnsafeRawPointer(c[1])
+            c1_0 = (raw1 + 0).loadUnaligned(as: SIMD16<Float>.self); c1_1 = (raw1 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw2 = UnsafeRawPointer(c[2])
+            c2_0 = (raw2 + 0).loadUnaligned(as: SIMD16<Float>.self); c2_1 = (raw2 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw3 = UnsafeRawPointer(c[3])
+            c3_0 = (raw3 + 0).loadUnaligned(as: SIMD16<Float>.self); c3_1 = (raw3 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw4 = UnsafeRawPointer(c[4])
+            c4_0 = (raw4 + 0).loadUnaligned(as: SIMD16<Float>.self); c4_1 = (raw4 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw5 = UnsafeRawPointer(c[5])
+            c5_0 = (raw5 + 0).loadUnaligned(as: SIMD16<Float>.self); c5_1 = (raw5 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw6 = UnsafeRawPointer(c[6])
+            c6_0 = (raw6 + 0).loadUnaligned(as: SIMD16<Float>.self); c6_1 = (raw6 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw7 = UnsafeRawPointer(c[7])
+            c7_0 = (raw7 + 0).loadUnaligned(as: SIMD16<Float>.self); c7_1 = (raw7 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw8 = UnsafeRawPointer(c[8])
+            c8_0 = (raw8 + 0).loadUnaligned(as: SIMD16<Float>.self); c8_1 = (raw8 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw9 = UnsafeRawPointer(c[9])
+            c9_0 = (raw9 + 0).loadUnaligned(as: SIMD16<Float>.self); c9_1 = (raw9 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw10 = UnsafeRawPointer(c[10])
+            c10_0 = (raw10 + 0).loadUnaligned(as: SIMD16<Float>.self); c10_1 = (raw10 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw11 = UnsafeRawPointer(c[11])
+            c11_0 = (raw11 + 0).loadUnaligned(as: SIMD16<Float>.self); c11_1 = (raw11 + 64).loadUnaligned(as: SIMD16<Float>.self)
+        }
         for j in 0..<count {
             let aj = a[j] + aOffset
             let bj = UnsafeRawPointer(b[j])
@@ -331,10 +373,12 @@ enum Microkernels {
     }
 
     /// 8 rows x 32 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 32]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):
+    /// a sum cut into runs of j gives the floats of one uncut run.
     @inline(__always)
     static func outerKernel8x32(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
-        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool
     ) {
         var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
         var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
@@ -344,6 +388,24 @@ enum Microkernels {
         var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
         var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
         var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+        if resume {
+            let raw0 = UnsafeRawPointer(c[0])
+            c0_0 = (raw0 + 0).loadUnaligned(as: SIMD16<Float>.self); c0_1 = (raw0 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw1 = UnsafeRawPointer(c[1])
+            c1_0 = (raw1 + 0).loadUnaligned(as: SIMD16<Float>.self); c1_1 = (raw1 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw2 = UnsafeRawPointer(c[2])
+            c2_0 = (raw2 + 0).loadUnaligned(as: SIMD16<Float>.self); c2_1 = (raw2 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw3 = UnsafeRawPointer(c[3])
+            c3_0 = (raw3 + 0).loadUnaligned(as: SIMD16<Float>.self); c3_1 = (raw3 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw4 = UnsafeRawPointer(c[4])
+            c4_0 = (raw4 + 0).loadUnaligned(as: SIMD16<Float>.self); c4_1 = (raw4 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw5 = UnsafeRawPointer(c[5])
+            c5_0 = (raw5 + 0).loadUnaligned(as: SIMD16<Float>.self); c5_1 = (raw5 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw6 = UnsafeRawPointer(c[6])
+            c6_0 = (raw6 + 0).loadUnaligned(as: SIMD16<Float>.self); c6_1 = (raw6 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw7 = UnsafeRawPointer(c[7])
+            c7_0 = (raw7 + 0).loadUnaligned(as: SIMD16<Float>.self); c7_1 = (raw7 + 64).loadUnaligned(as: SIMD16<Float>.self)
+        }
         for j in 0..<count {
             let aj = a[j] + aOffset
             let bj = UnsafeRawPointer(b[j])
@@ -458,10 +520,12 @@ enum Microkernels {
     }
 
     /// 12 rows x 16 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 16]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):
+    /// a sum cut into runs of j gives the floats of one uncut run.
     @inline(__always)
     static func outerKernel12x16(
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
-        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool
     ) {
         var c0_0 = SIMD16<Float>()
         var c1_0 = SIMD16<Float>()
@@ -475,6 +539,32 @@ enum Microkernels {
         var c9_0 = SIMD16<Float>()
         var c10_0 = SIMD16<Float>()
         var c11_0 = SIMD16<Float>()
+        if resume {
+            let raw0 = UnsafeRawPointer(c[0])
+            c0_0 = (raw0 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw1 = UnsafeRawPointer(c[1])
+            c1_0 = (raw1 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw2 = UnsafeRawPointer(c[2])
+            c2_0 = (raw2 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw3 = UnsafeRawPointer(c[3])
+            c3_0 = (raw3 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw4 = UnsafeRawPointer(c[4])
+            c4_0 = (raw4 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw5 = UnsafeRawPointer(c[5])
+            c5_0 = (raw5 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw6 = UnsafeRawPointer(c[6])
+            c6_0 = (raw6 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw7 = UnsafeRawPointer(c[7])
+            c7_0 = (raw7 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw8 = UnsafeRawPointer(c[8])
+            c8_0 = (raw8 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw9 = UnsafeRawPointer(c[9])
+            c9_0 = (raw9 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw10 = UnsafeRawPointer(c[10])
+            c10_0 = (raw10 + 0).loadUnaligned(as: SIMD16<Float>.self)
+            let raw11 = UnsafeRawPointer(c[11])
+            c11_0 = (raw11 + 0).loadUnaligned(as: SIMD16<Float>.self)
+        }
         for j in 0..<count {
             let aj = a[j] + aOffset
             let bj = UnsafeRawPointer(b[j])
