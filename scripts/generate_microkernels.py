@@ -10,7 +10,7 @@ import os
 
 # (rows R, column vectors V): R*V accumulators of SIMD16<Float>. AVX-512 has 32 vector registers;
 # R*V + V (B row) + 1 (broadcast) must fit.
-SHAPES = [(5, 4), (12, 2), (8, 2), (12, 1)]
+SHAPES = [(5, 4), (12, 2), (8, 2), (9, 2), (12, 1)]
 
 def fma(acc, x, b):
     return f"{acc} = {acc}.fma({x}, {b})"

@@ -631,10 +631,13 @@ public enum Convolution {
                     bOffset = c0
                 }
                 let rows = block.rows
+                let tiles = (depth + rows - 1) / rows
+                // One tile (the first layer's 9-float kernel rows) passes over the rows only once.
+                let runRows = tiles > 1 ? weightGradientRunRows : max(count, 1)
                 var j0 = 0
                 repeat {
-                    let runCount = min(weightGradientRunRows, count - j0)
-                    for tile in 0..<(depth + rows - 1) / rows {
+                    let runCount = min(runRows, count - j0)
+                    for tile in 0..<tiles {
                         let i0 = tile * rows
                         for r in 0..<rows {
                             cTable[r] = i0 + r < depth ? sumsTarget + (i0 + r) * outC + c0 : junk

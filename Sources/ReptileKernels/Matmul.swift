@@ -2,12 +2,12 @@
 
 /// How a block of output columns is computed: which microkernel, and how many rows per tile.
 enum ColumnBlock {
-    case wide64, medium32x12, medium32x8, narrow16
+    case wide64, medium32x12, medium32x8, medium32x9, narrow16
 
     var width: Int {
         switch self {
         case .wide64: return 64
-        case .medium32x12, .medium32x8: return 32
+        case .medium32x12, .medium32x8, .medium32x9: return 32
         case .narrow16: return 16
         }
     }
@@ -17,13 +17,15 @@ enum ColumnBlock {
         case .wide64: return 5
         case .medium32x12: return 12
         case .medium32x8: return 8
+        case .medium32x9: return 9
         case .narrow16: return 12
         }
     }
 
     /// Calls `body` for each block of `columns` (a multiple of 16), widest first, with the block's
-    /// first column. `rowsHint` is the number of rows the tiles will cover, used to prefer 8-row
-    /// tiles for 32-wide blocks when that wastes less. Allocates nothing.
+    /// first column. `rowsHint` is the number of rows the tiles will cover, used to prefer 8- or
+    /// 9-row tiles for 32-wide blocks when that wastes less (9: the first layer's weight gradient
+    /// over 3 × 3 × 3 kernel rows, whose 12-row tiles were a quarter junk). Allocates nothing.
     @inline(__always)
     static func forEach(columns: Int, rowsHint: Int = 0, _ body: (Int, ColumnBlock) -> Void) {
         var c = 0
@@ -31,7 +33,12 @@ enum ColumnBlock {
         if columns - c >= 32 {
             let waste12 = (12 - rowsHint % 12) % 12
             let waste8 = (8 - rowsHint % 8) % 8
-            body(c, rowsHint > 0 && waste8 < waste12 ? .medium32x8 : .medium32x12)
+            let waste9 = (9 - rowsHint % 9) % 9
+            if rowsHint > 0 && waste9 < min(waste12, waste8) {
+                body(c, .medium32x9)
+            } else {
+                body(c, rowsHint > 0 && waste8 < waste12 ? .medium32x8 : .medium32x12)
+            }
             c += 32
         }
         if columns - c >= 16 { body(c, .narrow16) }
@@ -50,6 +57,8 @@ enum ColumnBlock {
             Microkernels.rowsKernel12x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
         case .medium32x8:
             Microkernels.rowsKernel8x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        case .medium32x9:
+            Microkernels.rowsKernel9x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
         case .narrow16:
             Microkernels.rowsKernel12x16(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
         }
@@ -64,6 +73,7 @@ enum ColumnBlock {
         case .wide64: Microkernels.outerKernel5x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
         case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
         case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
+        case .medium32x9: Microkernels.outerKernel9x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
         case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
         }
     }

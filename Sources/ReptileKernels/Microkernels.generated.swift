@@ -5,7 +5,7 @@
 
 enum Microkernels {
     /// Tile shapes available, as (rows, columns).
-    static let shapes: [(rows: Int, columns: Int)] = [(5, 64), (12, 32), (8, 32), (12, 16)]
+    static let shapes: [(rows: Int, columns: Int)] = [(5, 64), (12, 32), (8, 32), (9, 32), (12, 16)]
 
     @inline(__always)
     static func store1(_ p: UnsafeMutablePointer<Float>, _ accumulate: Bool, _ v0: SIMD16<Float>) {
@@ -435,6 +435,144 @@ enum Microkernels {
         store2(c[5], accumulate, c5_0, c5_1)
         store2(c[6], accumulate, c6_0, c6_1)
         store2(c[7], accumulate, c7_0, c7_1)
+    }
+
+    /// 9 rows x 32 columns: `C[r] (+)= bias + sum over taps t and k < depth of A[t*9+r][k] * B[t*tapStride + k*ldb ..< +32]`.
+    @inline(__always)
+    static func rowsKernel9x32(
+        _ a: UnsafePointer<UnsafePointer<Float>>, taps: Int, depth: Int,
+        _ b: UnsafePointer<Float>, ldb: Int, tapStride: Int,
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?
+    ) {
+        var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+        var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+        var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+        var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+        var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>()
+        var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
+        var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
+        var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+        var c8_0 = SIMD16<Float>(); var c8_1 = SIMD16<Float>()
+        for t in 0..<taps {
+            let a0 = a[t &* 9 &+ 0]; let a1 = a[t &* 9 &+ 1]; let a2 = a[t &* 9 &+ 2]; let a3 = a[t &* 9 &+ 3]; let a4 = a[t &* 9 &+ 4]; let a5 = a[t &* 9 &+ 5]; let a6 = a[t &* 9 &+ 6]; let a7 = a[t &* 9 &+ 7]; let a8 = a[t &* 9 &+ 8]
+            var bp = UnsafeRawPointer(b + t &* tapStride)
+            let bStep = ldb &* 4
+            for k in 0..<depth {
+                let b0 = (bp + 0).loadUnaligned(as: SIMD16<Float>.self); let b1 = (bp + 64).loadUnaligned(as: SIMD16<Float>.self)
+                let x0 = SIMD16<Float>(repeating: a0[k])
+                c0_0 = c0_0.fma(x0, b0); c0_1 = c0_1.fma(x0, b1)
+                let x1 = SIMD16<Float>(repeating: a1[k])
+                c1_0 = c1_0.fma(x1, b0); c1_1 = c1_1.fma(x1, b1)
+                let x2 = SIMD16<Float>(repeating: a2[k])
+                c2_0 = c2_0.fma(x2, b0); c2_1 = c2_1.fma(x2, b1)
+                let x3 = SIMD16<Float>(repeating: a3[k])
+                c3_0 = c3_0.fma(x3, b0); c3_1 = c3_1.fma(x3, b1)
+                let x4 = SIMD16<Float>(repeating: a4[k])
+                c4_0 = c4_0.fma(x4, b0); c4_1 = c4_1.fma(x4, b1)
+                let x5 = SIMD16<Float>(repeating: a5[k])
+                c5_0 = c5_0.fma(x5, b0); c5_1 = c5_1.fma(x5, b1)
+                let x6 = SIMD16<Float>(repeating: a6[k])
+                c6_0 = c6_0.fma(x6, b0); c6_1 = c6_1.fma(x6, b1)
+                let x7 = SIMD16<Float>(repeating: a7[k])
+                c7_0 = c7_0.fma(x7, b0); c7_1 = c7_1.fma(x7, b1)
+                let x8 = SIMD16<Float>(repeating: a8[k])
+                c8_0 = c8_0.fma(x8, b0); c8_1 = c8_1.fma(x8, b1)
+                bp += bStep
+            }
+        }
+        if let bias {
+            let braw = UnsafeRawPointer(bias)
+            let bias0 = (braw + 0).loadUnaligned(as: SIMD16<Float>.self); let bias1 = (braw + 64).loadUnaligned(as: SIMD16<Float>.self)
+            c0_0 += bias0; c0_1 += bias1
+            c1_0 += bias0; c1_1 += bias1
+            c2_0 += bias0; c2_1 += bias1
+            c3_0 += bias0; c3_1 += bias1
+            c4_0 += bias0; c4_1 += bias1
+            c5_0 += bias0; c5_1 += bias1
+            c6_0 += bias0; c6_1 += bias1
+            c7_0 += bias0; c7_1 += bias1
+            c8_0 += bias0; c8_1 += bias1
+        }
+        store2(c[0], accumulate, c0_0, c0_1)
+        store2(c[1], accumulate, c1_0, c1_1)
+        store2(c[2], accumulate, c2_0, c2_1)
+        store2(c[3], accumulate, c3_0, c3_1)
+        store2(c[4], accumulate, c4_0, c4_1)
+        store2(c[5], accumulate, c5_0, c5_1)
+        store2(c[6], accumulate, c6_0, c6_1)
+        store2(c[7], accumulate, c7_0, c7_1)
+        store2(c[8], accumulate, c8_0, c8_1)
+    }
+
+    /// 9 rows x 32 columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< 32]` with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).
+    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):
+    /// a sum cut into runs of j gives the floats of one uncut run.
+    @inline(__always)
+    static func outerKernel9x32(
+        _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
+        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool
+    ) {
+        var c0_0 = SIMD16<Float>(); var c0_1 = SIMD16<Float>()
+        var c1_0 = SIMD16<Float>(); var c1_1 = SIMD16<Float>()
+        var c2_0 = SIMD16<Float>(); var c2_1 = SIMD16<Float>()
+        var c3_0 = SIMD16<Float>(); var c3_1 = SIMD16<Float>()
+        var c4_0 = SIMD16<Float>(); var c4_1 = SIMD16<Float>()
+        var c5_0 = SIMD16<Float>(); var c5_1 = SIMD16<Float>()
+        var c6_0 = SIMD16<Float>(); var c6_1 = SIMD16<Float>()
+        var c7_0 = SIMD16<Float>(); var c7_1 = SIMD16<Float>()
+        var c8_0 = SIMD16<Float>(); var c8_1 = SIMD16<Float>()
+        if resume {
+            let raw0 = UnsafeRawPointer(c[0])
+            c0_0 = (raw0 + 0).loadUnaligned(as: SIMD16<Float>.self); c0_1 = (raw0 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw1 = UnsafeRawPointer(c[1])
+            c1_0 = (raw1 + 0).loadUnaligned(as: SIMD16<Float>.self); c1_1 = (raw1 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw2 = UnsafeRawPointer(c[2])
+            c2_0 = (raw2 + 0).loadUnaligned(as: SIMD16<Float>.self); c2_1 = (raw2 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw3 = UnsafeRawPointer(c[3])
+            c3_0 = (raw3 + 0).loadUnaligned(as: SIMD16<Float>.self); c3_1 = (raw3 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw4 = UnsafeRawPointer(c[4])
+            c4_0 = (raw4 + 0).loadUnaligned(as: SIMD16<Float>.self); c4_1 = (raw4 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw5 = UnsafeRawPointer(c[5])
+            c5_0 = (raw5 + 0).loadUnaligned(as: SIMD16<Float>.self); c5_1 = (raw5 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw6 = UnsafeRawPointer(c[6])
+            c6_0 = (raw6 + 0).loadUnaligned(as: SIMD16<Float>.self); c6_1 = (raw6 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw7 = UnsafeRawPointer(c[7])
+            c7_0 = (raw7 + 0).loadUnaligned(as: SIMD16<Float>.self); c7_1 = (raw7 + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let raw8 = UnsafeRawPointer(c[8])
+            c8_0 = (raw8 + 0).loadUnaligned(as: SIMD16<Float>.self); c8_1 = (raw8 + 64).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        for j in 0..<count {
+            let aj = a[j] + aOffset
+            let bj = UnsafeRawPointer(b[j])
+            let b0 = (bj + 0).loadUnaligned(as: SIMD16<Float>.self); let b1 = (bj + 64).loadUnaligned(as: SIMD16<Float>.self)
+            let x0 = SIMD16<Float>(repeating: aj[0])
+            c0_0 = c0_0.fma(x0, b0); c0_1 = c0_1.fma(x0, b1)
+            let x1 = SIMD16<Float>(repeating: aj[1])
+            c1_0 = c1_0.fma(x1, b0); c1_1 = c1_1.fma(x1, b1)
+            let x2 = SIMD16<Float>(repeating: aj[2])
+            c2_0 = c2_0.fma(x2, b0); c2_1 = c2_1.fma(x2, b1)
+            let x3 = SIMD16<Float>(repeating: aj[3])
+            c3_0 = c3_0.fma(x3, b0); c3_1 = c3_1.fma(x3, b1)
+            let x4 = SIMD16<Float>(repeating: aj[4])
+            c4_0 = c4_0.fma(x4, b0); c4_1 = c4_1.fma(x4, b1)
+            let x5 = SIMD16<Float>(repeating: aj[5])
+            c5_0 = c5_0.fma(x5, b0); c5_1 = c5_1.fma(x5, b1)
+            let x6 = SIMD16<Float>(repeating: aj[6])
+            c6_0 = c6_0.fma(x6, b0); c6_1 = c6_1.fma(x6, b1)
+            let x7 = SIMD16<Float>(repeating: aj[7])
+            c7_0 = c7_0.fma(x7, b0); c7_1 = c7_1.fma(x7, b1)
+            let x8 = SIMD16<Float>(repeating: aj[8])
+            c8_0 = c8_0.fma(x8, b0); c8_1 = c8_1.fma(x8, b1)
+        }
+        store2(c[0], accumulate, c0_0, c0_1)
+        store2(c[1], accumulate, c1_0, c1_1)
+        store2(c[2], accumulate, c2_0, c2_1)
+        store2(c[3], accumulate, c3_0, c3_1)
+        store2(c[4], accumulate, c4_0, c4_1)
+        store2(c[5], accumulate, c5_0, c5_1)
+        store2(c[6], accumulate, c6_0, c6_1)
+        store2(c[7], accumulate, c7_0, c7_1)
+        store2(c[8], accumulate, c8_0, c8_1)
     }
 
     /// 12 rows x 16 columns: `C[r] (+)= bias + sum over taps t and k < depth of A[t*12+r][k] * B[t*tapStride + k*ldb ..< +16]`.
