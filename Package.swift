@@ -10,7 +10,7 @@ import Foundation
 // decide their speed: `-Ounchecked` (no bounds/overflow checks in the kernels) and a target CPU with
 // fused multiply-add, without which `addingProduct` becomes a libm call per lane. The CPU is chosen
 // from the build machine's /proc/cpuinfo; set REPTILE_TARGET_CPU to override it (for example
-// `REPTILE_TARGET_CPU=generic` for a portable binary, or `sapphirerapids`, `skylake-avx512`, `haswell`, `apple-m1`).
+// `REPTILE_TARGET_CPU=generic` for a portable binary, or `skylake-avx512`, `haswell`, `apple-m1`).
 func detectTargetCPU() -> String? {
     if let forced = ProcessInfo.processInfo.environment["REPTILE_TARGET_CPU"], !forced.isEmpty {
         return forced == "generic" ? nil : forced
@@ -19,12 +19,8 @@ func detectTargetCPU() -> String? {
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    // Sapphire Rapids (AMX, AVX-512 FP16): its scheduling model unrolls the microkernels' k loops
-    // and keeps the broadcasts next to their multiply-adds (2–3 % faster in-process than
-    // skylake-avx512 on the same kernels, the same floats).
-    if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma", "amx_tile", "avx512_fp16"]) {
-        return "sapphirerapids"
-    }
+    // Also on Sapphire Rapids: `sapphirerapids` made the 64-wide microkernels 2–3 % faster
+    // in-process but the first Mini-ImageNet convolution's forward pass 25 % slower.
     if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"]) { return "skylake-avx512" }
     if flags.isSuperset(of: ["avx2", "fma"]) { return "haswell" }
     return nil
