@@ -363,7 +363,7 @@ public enum Convolution {
                         let sums = columnSums + c0
                         for r in 0..<min(rows, rowsTotal - m0) {
                             let row = UnsafePointer(cTable[r])
-                            for j in stride(from: 0, to: block.width, by: 16) { store16(load16(sums + j) + load16(row + j), sums + j) }
+                            for jVector in 0..<block.width / 16 { let j = jVector &* 16; store16(load16(sums + j) + load16(row + j), sums + j) }
                         }
                     }
                     m0 += rows

@@ -146,7 +146,8 @@ public enum Winograd {
                                  into u: UnsafeMutablePointer<Float>) {
         let plane = cin * cout
         for ci in 0..<cin {
-            for co in stride(from: 0, to: cout, by: 16) {
+            for coVector in 0..<cout / 16 {
+                let co = coVector &* 16
                 @inline(__always) func g(_ ky: Int, _ kx: Int) -> SIMD16<Float> { load16(w + ((ky * 3 + kx) * cin + ci) * cout + co) }
                 // Columns first: t = G g (6×3), then each row of t through G again: U = t Gᵀ.
                 let t0 = kernelTransform(g(0, 0), g(1, 0), g(2, 0))
@@ -213,7 +214,7 @@ public enum Winograd {
                     let pixels = min(tileSide, h - tileSide * ty) * w
                     for p in 0..<pixels {
                         let row = rowStart + p * cout
-                        for c in stride(from: 0, to: cout, by: 16) { store16(load16(columnSums + c) + load16(row + c), columnSums + c) }
+                        for cVector in 0..<cout / 16 { let c = cVector &* 16; store16(load16(columnSums + c) + load16(row + c), columnSums + c) }
                     }
                 }
             }
@@ -229,7 +230,8 @@ public enum Winograd {
         into v: UnsafeMutablePointer<Float>, plane: Int
     ) {
         let inside = y0 >= 0 && y0 + 5 < h && x0 >= 0 && x0 + 5 < w
-        for c in stride(from: 0, to: channels, by: 16) {
+        for cVector in 0..<channels / 16 {
+            let c = cVector &* 16
             @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Float> {
                 let y = y0 + i, x = x0 + j
                 if inside || (y >= 0 && y < h && x >= 0 && x < w) { return load16(image + (y * w + x) * channels + c) }
@@ -261,7 +263,8 @@ public enum Winograd {
         into image: UnsafeMutablePointer<Float>, height h: Int, width w: Int, y0: Int, x0: Int
     ) {
         let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
-        for c in stride(from: 0, to: channels, by: 16) {
+        for cVector in 0..<channels / 16 {
+            let c = cVector &* 16
             @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(m + (6 * i + j) * plane + c) }
             // Columns: t = Aᵀ m (4×6), then each row of t through Aᵀ again.
             @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
@@ -342,7 +345,8 @@ public enum Winograd {
     ) {
         let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
         let whole = rows == tileSide && columns == tileSide
-        for c in stride(from: 0, to: channels, by: 16) {
+        for cVector in 0..<channels / 16 {
+            let c = cVector &* 16
             @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> {
                 whole || (i < rows && j < columns) ? load16(image + ((y0 + i) * w + x0 + j) * channels + c) : SIMD16()
             }
@@ -371,7 +375,8 @@ public enum Winograd {
                                                 into dw: UnsafeMutablePointer<Float>) {
         let plane = cin * cout
         for ci in 0..<cin {
-            for co in stride(from: 0, to: cout, by: 16) {
+            for coVector in 0..<cout / 16 {
+                let co = coVector &* 16
                 @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(du + (6 * i + j) * plane + ci * cout + co) }
                 // Columns: t = Gᵀ X (3×6), then each row of t through Gᵀ again: w = t G.
                 @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
