@@ -324,34 +324,60 @@ extension BatchNormKernels {
                         relu: relu, output: y, scratch: scratch)
     }
 
+    /// Floats that ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:maxima:)``
+    /// writes to `maxima` for `batch` images: per pooled element, the input at its window's
+    /// maximum, then the window row of that maximum.
+    public static func maximaCount(_ g: PoolGeometry, batch: Int) -> Int { 2 * batch * g.outputSize }
+
     /// Normalizes (+ ReLU) the positions of each pooling window of `batch` images in registers
-    /// and writes only their maximum.
+    /// and writes only their maximum. With `maxima` (``maximaCount(_:batch:)`` floats), also
+    /// keeps where each maximum came from, so that
+    /// ``pooledGradientSums(maxima:batch:pool:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:scratch:)``
+    /// need not read the full-size input again.
     public static func normalizePooled(
         _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        relu: Bool, output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        relu: Bool, output y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        maxima: UnsafeMutablePointer<Float>? = nil
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let c = g.channels
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
+        let pooledCount = batch * g.outputSize
         unswitched(relu) { relu in
             forEachChannelBlock(channels: c) { c0, vectors in
                 for n in 0..<batch {
                     for oy in 0..<g.outputHeight {
                         for ox in 0..<g.outputWidth {
-                            var maxima = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
+                            // Per 16 channels: the running maximum, the input there, and its window row.
+                            var best = ChannelBlock(vectors: vectors, repeating: (v: SIMD16<Float>(), x: SIMD16<Float>(), row: SIMD16<Float>()))
                             var first = true
-                            g.forEachPosition(image: n, outputY: oy, outputX: ox) { i in
+                            g.forEachPosition(image: n, outputY: oy, outputX: ox) { i, wy in
                                 let xi = x + i + c0
-                                maxima.update { m, k in
-                                    let v = normalized(load16(xi + k), a: load16(p.a + c0 + k), b: load16(p.b + c0 + k), relu: relu)
+                                let row = SIMD16<Float>(repeating: Float(wy))
+                                best.update { m, k in
+                                    let xv = load16(xi + k)
+                                    let v = normalized(xv, a: load16(p.a + c0 + k), b: load16(p.b + c0 + k), relu: relu)
                                     // As max pooling: the first maximum stays on ties.
-                                    if first { m = v } else { m.replace(with: v, where: v .> m) }
+                                    if first {
+                                        m = (v, xv, row)
+                                    } else {
+                                        let better = v .> m.v
+                                        m.v.replace(with: v, where: better)
+                                        m.x.replace(with: xv, where: better)
+                                        m.row.replace(with: row, where: better)
+                                    }
                                 }
                                 first = false
                             }
-                            let out = y + ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
-                            maxima.update { m, k in store16(m, out + k) }
+                            let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
+                            best.update { m, k in store16(m.v, y + o + k) }
+                            if let maxima {
+                                best.update { m, k in
+                                    store16(m.x, maxima + o + k)
+                                    store16(m.row, maxima + pooledCount + o + k)
+                                }
+                            }
                         }
                     }
                 }
@@ -399,6 +425,45 @@ extension BatchNormKernels {
                     accumulate(xv, routed: routed, channel: j, p, relu: relu, into: &sums)
                 }
                 state.update { s, k in store16(s.sums.beta, dbeta + c0 + k); store16(s.sums.gamma, dgamma + c0 + k) }
+            }
+        }
+    }
+
+    /// Pass 1 from the `maxima` that ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:maxima:)``
+    /// kept, without the full-size input: only a window's maximum receives its gradient, so the
+    /// sums take one term per window and window row — the window's if its maximum lies in that
+    /// row, +0 otherwise — in the order the positions come in the input. Adding +0 leaves a sum
+    /// unchanged, so the floats are those of
+    /// ``pooledGradientSums(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:scratch:)``.
+    public static func pooledGradientSums(
+        maxima: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, outputGradient dy: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
+        relu: Bool, gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
+        let c = g.channels
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
+        let rows = maxima + batch * g.outputSize
+        unswitched(relu) { relu in
+            forEachChannelBlock(channels: c) { c0, vectors in
+                var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
+                for q in 0..<batch * g.outputHeight {
+                    let oy = q % g.outputHeight
+                    for wy in 0..<min(g.size, g.inputHeight - oy * g.stride) {
+                        let row = SIMD16<Float>(repeating: Float(wy))
+                        for ox in 0..<g.outputWidth {
+                            let o = (q * g.outputWidth + ox) * c + c0
+                            sums.update { s, k in
+                                var routed = SIMD16<Float>()
+                                routed.replace(with: load16(dy + o + k), where: load16(rows + o + k) .== row)
+                                routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
+                                accumulate(load16(maxima + o + k), routed: routed, channel: c0 + k, p, relu: relu, into: &s)
+                            }
+                        }
+                    }
+                }
+                sums.update { s, k in store16(s.beta, dbeta + c0 + k); store16(s.gamma, dgamma + c0 + k) }
             }
         }
     }

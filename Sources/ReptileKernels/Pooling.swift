@@ -36,13 +36,19 @@ public struct PoolGeometry: Equatable, Hashable, Sendable, Codable {
     /// that lies inside the image, in row-major window order.
     @inline(__always)
     func forEachPosition(image n: Int, outputY oy: Int, outputX ox: Int, _ body: (Int) -> Void) {
+        forEachPosition(image: n, outputY: oy, outputX: ox) { i, _ in body(i) }
+    }
+
+    /// ``forEachPosition(image:outputY:outputX:_:)`` that also passes each position's window row.
+    @inline(__always)
+    func forEachPosition(image n: Int, outputY oy: Int, outputX ox: Int, _ body: (Int, Int) -> Void) {
         for wy in 0..<size {
             let iy = oy * stride - padTop + wy
             if iy < 0 || iy >= inputHeight { continue }
             for wx in 0..<size {
                 let ix = ox * stride - padLeft + wx
                 if ix < 0 || ix >= inputWidth { continue }
-                body(((n * inputHeight + iy) * inputWidth + ix) * channels)
+                body(((n * inputHeight + iy) * inputWidth + ix) * channels, wy)
             }
         }
     }

@@ -210,6 +210,12 @@ public final class BatchNorm: Layer {
     /// dβ and dγ; then the input gradient.
     public var backwardPhases: Int { 2 }
 
+    /// Fused with pooling: where each window's maximum came from (its input and window row), so
+    /// that the first backward pass reads pooled-size buffers instead of the full-size input.
+    public func savedCount(batch: Int) -> Int {
+        fusedPool.map { BatchNormKernels.maximaCount($0, batch: batch) } ?? 0
+    }
+
     /// Unpooled, each element's input gradient needs only its own output gradient (and the
     /// per-channel sums of the first backward pass).
     public var computesInputGradientInPlace: Bool { fusedPool == nil }
@@ -253,7 +259,8 @@ public final class BatchNorm: Layer {
             if let pool = fusedPool {
                 BatchNormKernels.normalizePooled(p.input, batch: p.batch, pool: pool, gamma: p.parameters, beta: p.parameters + c,
                                                  mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
-                                                 output: p.output, scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)))
+                                                 output: p.output, scratch: p.scratch.floats(BatchNormKernels.pooledScratch(pool)),
+                                                 maxima: p.saved)
             } else {
                 BatchNormKernels.normalize(p.input, rows: rows, channels: c, gamma: p.parameters, beta: p.parameters + c,
                                            mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU, output: p.output)
@@ -268,7 +275,7 @@ public final class BatchNorm: Layer {
         let (gamma, beta) = (p.parameters, p.parameters + c)
         if p.shard.phase == 0 {
             if let pool = fusedPool {
-                BatchNormKernels.pooledGradientSums(p.input, batch: p.batch, pool: pool, output: p.output,
+                BatchNormKernels.pooledGradientSums(maxima: p.saved, batch: p.batch, pool: pool,
                                                     outputGradient: p.outputGradient, gamma: gamma, beta: beta,
                                                     mean: slots.mean, inverseStd: slots.inverseStd, relu: fusedReLU,
                                                     gammaGradient: slots.gammaGradient, betaGradient: slots.betaGradient,
