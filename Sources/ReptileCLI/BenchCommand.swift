@@ -11,8 +11,9 @@ struct Bench: ParsableCommand {
         For each setting: a warm-up, then several timed runs; reports the median time per meta-iteration, \
         the floating-point operations per meta-iteration (from the layer shapes), the achieved GFLOP/s and \
         its fraction of this machine's measured multiply-add peak, the threads used, the time of one \
-        evaluation task in both modes, and the ratio to PyTorch's time on the project's 2-core reference \
-        machine. Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time does \
+        evaluation task in both modes, and the ratio to PyTorch's time: by default the issue's figures from \
+        the project's 2-core reference machine; with --pytorch FILE, figures measured on this machine by \
+        `scripts/pytorch_baseline.py --json > FILE` (the same models and settings in PyTorch). Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time does \
         not depend on the pixels). Ends with the process's peak resident memory.
 
         The FLOPs are those of direct convolutions. Mini-ImageNet's 3×3 layers after the first run \
@@ -65,6 +66,9 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("eval-tasks"), help: "Evaluation tasks timed per mode (0 = skip).") var evalTasks = 10
     @Flag(help: "Also time every layer's forward and backward pass on one thread (few-shot settings; not sine).") var layers = false
     @Flag(help: "Also compare Winograd and direct convolutions on the layers that can use either, alternating them.") var algorithms = false
+    @Option(help: ArgumentHelp("PyTorch's times on this machine, for the speed-up column: the JSON of scripts/pytorch_baseline.py --json.",
+                               valueName: "file"))
+    var pytorch: String?
     @Flag(help: "Print one JSON object on standard output.") var json = false
 
     func validate() throws {
@@ -118,6 +122,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let baseline = try pytorch.map { try PyTorchBaseline(contentsOf: URL(fileURLWithPath: $0)) } ?? .referenceMachine
         let peak = PeakThroughput.measurePerCore()
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let needsOmniglot = settings.contains(.omniglot5) || settings.contains(.omniglot20)
@@ -138,11 +143,11 @@ struct Bench: ParsableCommand {
                 // Mini-ImageNet's evaluation tasks take about a second each: at most 3.
                 result = try Benchmark.run(paper, omniglot: paper.isMiniImageNet ? nil : omniglot, threads: threads, runs: runs,
                                            iterations: iterationsPerRun, evalTasks: paper.isMiniImageNet ? min(evalTasks, 3) : evalTasks,
-                                           peakPerCore: peak)
+                                           peakPerCore: peak, baseline: baseline)
                 if layers { result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20) }
                 if algorithms { result.algorithms = try Benchmark.compareConvolutionAlgorithms(paper, rounds: 20) }
             } else {
-                result = try Benchmark.runSine(runs: runs, iterations: iterationsPerRun, peakPerCore: peak)
+                result = try Benchmark.runSine(runs: runs, iterations: iterationsPerRun, peakPerCore: peak, baseline: baseline)
             }
             results.append(result)
             if !json {
@@ -156,7 +161,8 @@ struct Bench: ParsableCommand {
             }
         }
         let report = BenchmarkReport(results: results, peakGflopsPerCore: peak / 1e9, cores: cores,
-                                     peakRSSMegabytes: Benchmark.peakRSSMegabytes(), cpu: Benchmark.cpuName())
+                                     peakRSSMegabytes: Benchmark.peakRSSMegabytes(), cpu: Benchmark.cpuName(),
+                                     pytorchSource: baseline.source)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -165,6 +171,7 @@ struct Bench: ParsableCommand {
             if results.contains(where: { $0.setting.hasPrefix("miniimagenet") }) {
                 print("(Mini-ImageNet's GFLOP/s counts direct-convolution FLOPs; its Winograd layers need fewer, so it can pass 100 %.)")
             }
+            print("PyTorch column: \(baseline.source)")
             print(String(format: "peak resident memory: %.0f MB", report.peakRSSMegabytes))
         }
     }

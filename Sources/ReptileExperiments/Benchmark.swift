@@ -52,7 +52,7 @@ public struct BenchmarkResult: Sendable, Codable {
     /// Milliseconds of one evaluation task (adaptation + prediction), each mode.
     public var evalTaskMs: Double?
     public var evalTaskTransductiveMs: Double?
-    /// The reference PyTorch figure on the 2-core machine of the project, for the ratio.
+    /// PyTorch's figure for the same setting (``PyTorchBaseline``), for the ratio.
     public var pytorchMs: Double?
     /// Per-stage times of one inner step on one thread (`reptile bench --layers`).
     public var layers: [StageTiming]?
@@ -100,9 +100,13 @@ public struct BenchmarkReport: Sendable, Codable {
     /// Peak resident memory of the process at the end (MB).
     public var peakRSSMegabytes: Double
     public var cpu: String
+    /// Where the `pytorch_ms` figures come from (``PyTorchBaseline/source``).
+    public var pytorchSource: String?
 
-    public init(results: [BenchmarkResult], peakGflopsPerCore: Double, cores: Int, peakRSSMegabytes: Double, cpu: String) {
+    public init(results: [BenchmarkResult], peakGflopsPerCore: Double, cores: Int, peakRSSMegabytes: Double, cpu: String,
+                pytorchSource: String? = nil) {
         self.results = results
+        self.pytorchSource = pytorchSource
         self.peakGflopsPerCore = peakGflopsPerCore
         self.cores = cores
         self.peakRSSMegabytes = peakRSSMegabytes
@@ -113,12 +117,71 @@ public struct BenchmarkReport: Sendable, Codable {
         case results, cores, cpu
         case peakGflopsPerCore = "peak_gflops_per_core"
         case peakRSSMegabytes = "peak_rss_mb"
+        case pytorchSource = "pytorch_source"
+    }
+}
+
+/// PyTorch's milliseconds per meta-iteration, for `reptile bench`'s speed-up column: the issue's
+/// figures from the project's 2-core reference machine, or a file written on this machine by
+/// `scripts/pytorch_baseline.py --json` (the same models and settings), so that the ratio compares
+/// two programs on one CPU.
+public struct PyTorchBaseline: Sendable, Equatable {
+    /// Milliseconds per meta-iteration by setting name (`omniglot-5way`, …, `sine`).
+    public var msPerMetaIteration: [String: Double]
+    /// Where the figures come from, for the report.
+    public var source: String
+
+    /// PyTorch 2.15 (CPU, eager, 2 threads) on the project's 2-core reference machine.
+    public static let referenceMachine = PyTorchBaseline(
+        msPerMetaIteration: ["omniglot-5way": 297, "omniglot-20way": 700, "miniimagenet-5way": 1783, "sine": 3.2],
+        source: "PyTorch 2.15 on the project's 2-core reference machine")
+
+    public init(msPerMetaIteration: [String: Double], source: String) {
+        self.msPerMetaIteration = msPerMetaIteration
+        self.source = source
+    }
+
+    /// Reads the JSON object that `scripts/pytorch_baseline.py --json` prints:
+    /// `{"torch": "2.15.0", "threads": 2, "results": [{"setting": …, "ms_per_meta_iteration": …}, …]}`.
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw BaselineError("cannot read the PyTorch baseline \(url.path): \(error.localizedDescription)")
+        }
+        struct File: Decodable {
+            struct Result: Decodable {
+                var setting: String
+                var msPerMetaIteration: Double
+                enum CodingKeys: String, CodingKey { case setting, msPerMetaIteration = "ms_per_meta_iteration" }
+            }
+            var torch: String?
+            var threads: Int?
+            var results: [Result]
+        }
+        let file: File
+        do { file = try JSONDecoder().decode(File.self, from: data) } catch {
+            throw BaselineError("\(url.path) is not the JSON of scripts/pytorch_baseline.py --json (\(error))")
+        }
+        var ms: [String: Double] = [:]
+        for result in file.results {
+            guard result.msPerMetaIteration.isFinite, result.msPerMetaIteration > 0 else {
+                throw BaselineError("\(url.path): \(result.setting) has a time of \(result.msPerMetaIteration) ms; expected a positive number")
+            }
+            ms[result.setting] = result.msPerMetaIteration
+        }
+        guard !ms.isEmpty else { throw BaselineError("\(url.path) holds no results") }
+        let version = file.torch.map { "PyTorch \($0)" } ?? "PyTorch"
+        let threads = file.threads.map { ", \($0) threads" } ?? ""
+        self.init(msPerMetaIteration: ms, source: "\(version)\(threads) on this machine (\(url.lastPathComponent))")
+    }
+
+    public struct BaselineError: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
     }
 }
 
 public enum Benchmark {
-    /// PyTorch 2.15 (CPU, eager, 2 threads) on the project's 2-core machine, ms per meta-iteration.
-    public static let pytorchMs: [String: Double] = ["omniglot-5way": 297, "omniglot-20way": 700, "miniimagenet-5way": 1783, "sine": 3.2]
 
     /// Floating-point operations of one meta-iteration: per example and inner step, the forward
     /// pass (2 flops per multiply-add), the weight gradients (the same) and the input gradients of
@@ -162,7 +225,8 @@ public enum Benchmark {
 
     /// Times `setting`: `warmup` meta-iterations, then `runs` timed runs of `iterations` each.
     public static func run(_ setting: BenchmarkSetting, omniglot: FewShotSplits?, threads: Int?, runs: Int, iterations: Int,
-                           warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double) throws -> BenchmarkResult {
+                           warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double,
+                           baseline: PyTorchBaseline = .referenceMachine) throws -> BenchmarkResult {
         let model = try setting.model()
         let dataset: FewShotDataset
         if setting.isMiniImageNet {
@@ -206,7 +270,7 @@ public enum Benchmark {
         return BenchmarkResult(setting: setting.name, msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
                                gflops: gflops, fractionOfPeak: gflops * 1e9 / (peakPerCore * Double(trainer.threadCount)),
                                threads: trainer.threadCount, evalTaskMs: plain, evalTaskTransductiveMs: transductive,
-                               pytorchMs: pytorchMs[setting.name])
+                               pytorchMs: baseline.msPerMetaIteration[setting.name])
     }
 
     /// Times every stage of the setting's model on one thread: `repetitions` forward and backward
@@ -295,7 +359,8 @@ public enum Benchmark {
     }
 
     /// Times the sine demo's meta-iterations (serial Reptile, one task of 50 points, 5 SGD steps).
-    public static func runSine(runs: Int, iterations: Int, peakPerCore: Double) throws -> BenchmarkResult {
+    public static func runSine(runs: Int, iterations: Int, peakPerCore: Double,
+                               baseline: PyTorchBaseline = .referenceMachine) throws -> BenchmarkResult {
         let model = try SineExperiment.model(activation: .tanh)
         let tasks = SineTasks()
         let config = MetaTrainingConfiguration(inner: InnerLoopConfiguration(batchSize: 10, iterations: 5),
@@ -309,6 +374,6 @@ public enum Benchmark {
         let gflops = flops / (median / 1000) / 1e9
         return BenchmarkResult(setting: "sine", msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
                                gflops: gflops, fractionOfPeak: gflops * 1e9 / peakPerCore, threads: 1,
-                               evalTaskMs: nil, evalTaskTransductiveMs: nil, pytorchMs: pytorchMs["sine"])
+                               evalTaskMs: nil, evalTaskTransductiveMs: nil, pytorchMs: baseline.msPerMetaIteration["sine"])
     }
 }

@@ -200,3 +200,33 @@ func convolutionAlgorithmsAreComparedWhereThereIsAChoice() throws {
     #expect(mini.allSatisfy { ($0.directMs + $0.winogradMs).allSatisfy { $0 > 0 && $0.isFinite } && $0.directMs.count == 3 })
     #expect(try Benchmark.compareConvolutionAlgorithms(.omniglot5, rounds: 1).isEmpty)
 }
+
+@Test("bench --pytorch reads scripts/pytorch_baseline.py's JSON, and rejects files that are not")
+func pytorchBaselineFile() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baseline-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    func write(_ text: String) throws -> URL {
+        let url = dir.appendingPathComponent("\(UUID().uuidString).json")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+    let good = try write("""
+        {"torch": "2.15.0", "threads": 2, "cpu": "", "results": [
+          {"setting": "omniglot-5way", "ms_per_meta_iteration": 138.5, "runs_ms": [138.5]},
+          {"setting": "sine", "ms_per_meta_iteration": 2.1, "runs_ms": [2.1]}]}
+        """)
+    let baseline = try PyTorchBaseline(contentsOf: good)
+    #expect(baseline.msPerMetaIteration == ["omniglot-5way": 138.5, "sine": 2.1])
+    #expect(baseline.source.contains("PyTorch 2.15.0, 2 threads on this machine"))
+    #expect(PyTorchBaseline.referenceMachine.msPerMetaIteration["omniglot-5way"] == 297)
+
+    for bad in ["", "{\"results\": 3}", "{\"results\": []}",
+                "{\"results\": [{\"setting\": \"sine\", \"ms_per_meta_iteration\": 0}]}",
+                "{\"results\": [{\"setting\": \"sine\"}]}"] {
+        #expect(throws: PyTorchBaseline.BaselineError.self) { try PyTorchBaseline(contentsOf: write(bad)) }
+    }
+    #expect(throws: PyTorchBaseline.BaselineError.self) {
+        try PyTorchBaseline(contentsOf: dir.appendingPathComponent("missing.json"))
+    }
+}
