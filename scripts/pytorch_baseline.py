@@ -164,6 +164,17 @@ def time_sine(runs, iterations):
     return statistics.median(times), times
 
 
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--setting", action="append", choices=list(SETTINGS) + ["sine"],
@@ -184,7 +195,7 @@ def main():
         results.append({"setting": name, "ms_per_meta_iteration": median, "runs_ms": times})
         if not args.json:
             print(f"{name:20s} {median:10.3f} ms per meta-iteration", flush=True)
-    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": platform.processor(),
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_name(),
               "results": results}
     if args.json:
         print(json.dumps(report))
