@@ -98,11 +98,11 @@ def time_few_shot(name, runs, iterations):
             with torch.no_grad():
                 for p, s in zip(params, start):
                     p.copy_(s)
-            order = rng.permutation(count)
+            # Batches without replacement, reshuffling when the examples run out (a batch may straddle).
+            rounds = -(-inner_iters * inner_batch // count)
+            order = torch.as_tensor(np.concatenate([rng.permutation(count) for _ in range(rounds)]))
             for i in range(inner_iters):
-                # Batches without replacement, reshuffling when the examples run out (a batch may straddle).
-                index = [order[(i * inner_batch + j) % count] for j in range(inner_batch)]
-                index = torch.as_tensor(index)
+                index = order[i * inner_batch:(i + 1) * inner_batch]
                 loss = F.cross_entropy(model(images[index]), labels[index])
                 optimizer.zero_grad(set_to_none=False)
                 loss.backward()

@@ -11,10 +11,11 @@ struct Bench: ParsableCommand {
         For each setting: a warm-up, then several timed runs; reports the median time per meta-iteration, \
         the floating-point operations per meta-iteration (from the layer shapes), the achieved GFLOP/s and \
         its fraction of this machine's measured multiply-add peak, the threads used, the time of one \
-        evaluation task in both modes, and the ratio to PyTorch's time: by default the issue's figures from \
-        the project's 2-core reference machine; with --pytorch FILE, figures measured on this machine by \
-        `scripts/pytorch_baseline.py --json > FILE` (the same models and settings in PyTorch). Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time does \
-        not depend on the pixels). Ends with the process's peak resident memory.
+        evaluation task in both modes, and the ratio to PyTorch's time: by default the issue's figures \
+        from the project's 2-core reference machine; with --pytorch FILE, figures measured on this \
+        machine by `scripts/pytorch_baseline.py --json > FILE` (the same models and settings in \
+        PyTorch). Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time \
+        does not depend on the pixels). Ends with the process's peak resident memory.
 
         The FLOPs are those of direct convolutions. Mini-ImageNet's 3×3 layers after the first run \
         Winograd's F(4×4, 3×3), which needs fewer multiply-adds, so its GFLOP/s is an effective rate \

@@ -182,7 +182,6 @@ public struct PyTorchBaseline: Sendable, Equatable {
 }
 
 public enum Benchmark {
-
     /// Floating-point operations of one meta-iteration: per example and inner step, the forward
     /// pass (2 flops per multiply-add), the weight gradients (the same) and the input gradients of
     /// every layer but the first (the same again).
