@@ -129,7 +129,7 @@ struct Bench: ParsableCommand {
         let needsOmniglot = settings.contains(.omniglot5) || settings.contains(.omniglot20)
         let omniglot: FewShotSplits? = try needsOmniglot ? {
             let images = try Omniglot.loadBuiltIn()
-            let (train, test) = Omniglot.split(images, seed: 0)
+            let (train, test) = try Omniglot.split(images, seed: 0)
             return FewShotSplits(train: train, test: test)
         }() : nil
         if !json {

@@ -9,27 +9,27 @@ extension TaskExecution: ExpressibleByArgument {}
 /// The reference program's flags. All are optional here so that `--resume` can take the
 /// checkpoint's values; the defaults are the reference's.
 struct FewShotFlags: ParsableArguments {
-    @Option(help: "Classes per task. (default: 5)") var classes: Int?
-    @Option(help: "Examples per class at evaluation (and in training, unless --train-shots). (default: 5)") var shots: Int?
-    @Option(name: .customLong("train-shots"), help: "Examples per class in meta-training tasks; 0 = --shots. (default: 0)") var trainShots: Int?
-    @Option(name: .customLong("inner-batch"), help: "Inner-loop mini-batch size. (default: 5)") var innerBatch: Int?
-    @Option(name: .customLong("inner-iters"), help: "Inner-loop steps per task. (default: 20)") var innerIters: Int?
+    @Option(parsing: .unconditional, help: "Classes per task. (default: 5)") var classes: Int?
+    @Option(parsing: .unconditional, help: "Examples per class at evaluation (and in training, unless --train-shots). (default: 5)") var shots: Int?
+    @Option(name: .customLong("train-shots"), parsing: .unconditional, help: "Examples per class in meta-training tasks; 0 = --shots. (default: 0)") var trainShots: Int?
+    @Option(name: .customLong("inner-batch"), parsing: .unconditional, help: "Inner-loop mini-batch size. (default: 5)") var innerBatch: Int?
+    @Option(name: .customLong("inner-iters"), parsing: .unconditional, help: "Inner-loop steps per task. (default: 20)") var innerIters: Int?
     @Flag(help: "Draw mini-batches with replacement.") var replacement = false
-    @Option(name: .customLong("learning-rate"), help: "Inner optimizer step size. (default: 0.001)") var learningRate: Float?
-    @Option(name: .customLong("meta-step"), help: "Initial meta step size ε. (default: 0.1)") var metaStep: Float?
-    @Option(name: .customLong("meta-step-final"), help: "Final meta step size (linear schedule). (default: 0.1)") var metaStepFinal: Float?
-    @Option(name: .customLong("meta-batch"), help: "Tasks per meta-iteration. (default: 1)") var metaBatch: Int?
-    @Option(name: .customLong("meta-iters"), help: "Meta-iterations. (default: 400000)") var metaIters: Int?
-    @Option(name: .customLong("eval-batch"), help: "Evaluation adaptation mini-batch size. (default: 5)") var evalBatch: Int?
-    @Option(name: .customLong("eval-iters"), help: "Evaluation adaptation steps. (default: 50)") var evalIters: Int?
-    @Option(name: .customLong("eval-samples"), help: "Tasks in the final evaluation of each split. (default: 10000)") var evalSamples: Int?
-    @Option(name: .customLong("eval-interval"), help: "Meta-iterations between logged single-task evaluations. (default: 10)") var evalInterval: Int?
-    @Option(name: .customLong("weight-decay"), help: "Multiply weights by this before each inner step; 1 = off. (default: 1)") var weightDecay: Float?
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Inner optimizer step size. (default: 0.001)") var learningRate: Float?
+    @Option(name: .customLong("meta-step"), parsing: .unconditional, help: "Initial meta step size ε. (default: 0.1)") var metaStep: Float?
+    @Option(name: .customLong("meta-step-final"), parsing: .unconditional, help: "Final meta step size (linear schedule). (default: 0.1)") var metaStepFinal: Float?
+    @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Tasks per meta-iteration. (default: 1)") var metaBatch: Int?
+    @Option(name: .customLong("meta-iters"), parsing: .unconditional, help: "Meta-iterations. (default: 400000)") var metaIters: Int?
+    @Option(name: .customLong("eval-batch"), parsing: .unconditional, help: "Evaluation adaptation mini-batch size. (default: 5)") var evalBatch: Int?
+    @Option(name: .customLong("eval-iters"), parsing: .unconditional, help: "Evaluation adaptation steps. (default: 50)") var evalIters: Int?
+    @Option(name: .customLong("eval-samples"), parsing: .unconditional, help: "Tasks in the final evaluation of each split. (default: 10000)") var evalSamples: Int?
+    @Option(name: .customLong("eval-interval"), parsing: .unconditional, help: "Meta-iterations between logged single-task evaluations. (default: 10)") var evalInterval: Int?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Multiply weights by this before each inner step; 1 = off. (default: 1)") var weightDecay: Float?
     @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
     @Flag(help: "First-order MAML instead of Reptile.") var foml = false
-    @Option(name: .customLong("foml-tail"), help: "FOMAML: shots per class of a separate last inner batch.") var fomlTail: Int?
+    @Option(name: .customLong("foml-tail"), parsing: .unconditional, help: "FOMAML: shots per class of a separate last inner batch.") var fomlTail: Int?
     @Flag(help: "Plain SGD in the inner loop instead of Adam (β₁ = 0).") var sgd = false
-    @Option(help: "Random seed of the split, initialization, tasks and evaluation. (default: 0)") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Random seed of the split, initialization, tasks and evaluation. (default: 0)") var seed: UInt64?
     @Option(name: .customLong("task-execution"),
             help: "parallel: a meta-batch's tasks run at once on copies of the inner optimizer state, merged after (default); serial: one after another sharing it, exactly like the reference (one core).")
     var taskExecution: TaskExecution?
@@ -63,16 +63,28 @@ struct FewShotFlags: ParsableArguments {
     }
 }
 
-/// Where the data comes from.
-struct DataFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("The data set. Omniglot: a folder with images_background.npz/images_evaluation.npz, one .npz, the official images_background.zip/images_evaluation.zip or a folder of Alphabet/characterNN/NNNN_DD.png (default: the built-in copy). Mini-ImageNet: a folder with train/, val/ and test/ class folders of JPEG images (required).", valueName: "path"))
+/// Where the data comes from, for one benchmark's commands (the help differs).
+protocol DataFlags: ParsableArguments {
+    var data: String? { get }
+    var threads: Int? { get }
+}
+
+func validateThreads(_ threads: Int?) throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+}
+
+struct OmniglotDataFlags: DataFlags {
+    @Option(help: ArgumentHelp("Omniglot: a folder with images_background.npz and images_evaluation.npz, the two official zips images_background.zip and images_evaluation.zip, or a folder of Alphabet/characterNN/NNNN_DD.png; all 1 623 characters are needed for the 1 200 / 423 split. (default: the built-in copy)", valueName: "path"))
     var data: String?
+    @Option(parsing: .unconditional, help: "Worker threads. (default: one per core)") var threads: Int?
+    func validate() throws { try validateThreads(threads) }
+}
 
-    @Option(help: "Worker threads (default: one per core).") var threads: Int?
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    }
+struct MiniImageNetDataFlags: DataFlags {
+    @Option(help: ArgumentHelp("Mini-ImageNet: a folder with train/, val/ and test/, each holding one folder of JPEG images per class. (required)", valueName: "path"))
+    var data: String?
+    @Option(parsing: .unconditional, help: "Worker threads. (default: one per core)") var threads: Int?
+    func validate() throws { try validateThreads(threads) }
 }
 
 /// Loads the splits of a benchmark, printing what it does.
@@ -81,9 +93,10 @@ func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64) thro
     switch benchmark {
     case .omniglot:
         let images = try data.map { try Omniglot.load(path: $0) } ?? Omniglot.loadBuiltIn()
-        let (train, test) = Omniglot.split(images, seed: seed)
-        printError(String(format: "Omniglot: %d characters (%d training classes with rotations, %d test) loaded in %.1f s",
-                          images.classCount, train.classCount, test.classCount, Date().timeIntervalSince(start)))
+        let (train, test) = try Omniglot.split(images, seed: seed)
+        printError(String(format: "Omniglot (%@): %d characters (%d training classes with rotations, %d test) loaded in %.1f s",
+                          data ?? "built-in, " + (Omniglot.builtInPath ?? "?"), images.classCount, train.classCount, test.classCount,
+                          Date().timeIntervalSince(start)))
         return (FewShotSplits(train: train, test: test), data ?? "built-in")
     case .miniimagenet:
         guard let data else {
@@ -115,7 +128,7 @@ struct Evaluate: ParsableCommand {
 struct TrainRunner {
     var benchmark: FewShotBenchmark
     var flags: FewShotFlags
-    var dataFlags: DataFlags
+    var dataFlags: any DataFlags
     var checkpoint: String?
     var checkpointInterval: Int
     var resume: Bool
@@ -131,7 +144,8 @@ struct TrainRunner {
         let (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed)
         let progress = ProgressLine("meta-iteration")
         let evalProgress = ProgressLine("evaluated tasks", unit: "tasks")
-        var lastPhase = ""
+        var lastSplit = ""
+        var splitEstimate: Double?
         let training = try FewShotTraining(
             benchmark: benchmark, options: options, splits: splits, checkpointDirectory: checkpoint,
             checkpointInterval: checkpointInterval, dataLabel: dataLabel,
@@ -139,13 +153,21 @@ struct TrainRunner {
             switch event {
             case .log(let line):
                 if json { printError(line) } else { print(line); fflush(stdout) }
-            case .progress(let phase, let done, let total):
-                if phase == "meta-training" { progress.update(done, of: total) } else {
-                    if phase != lastPhase { lastPhase = phase; printError(phase + " …") }
-                    evalProgress.update(done, of: total, restartable: true)
-                }
+            case .training(let done, let total, let recent):
+                progress.update(done, of: total, extra: recent.map {
+                    String(format: "· mean of the last 100 logged: train=%.3f test=%.3f", $0.train, $0.test)
+                } ?? "")
+            case .evaluationStart(let tasks, let splits, let estimate):
+                splitEstimate = estimate.map { $0 / Double(splits.count) }
+                printError("final evaluation: \(tasks) tasks on each of \(splits.joined(separator: ", ")) (\(options.transductive ? "transductive" : "non-transductive"))"
+                           + (estimate.map { ", about \(formatDuration($0)) in all" } ?? "") + " (--eval-samples sets the number)")
+            case .evaluation(let split, let done, let total):
+                if split != lastSplit { lastSplit = split; printError("evaluating \(split) …") }
+                evalProgress.update(done, of: total, restartable: true, estimatedSeconds: splitEstimate)
             }
         }
+        printError("meta-training \(options.metaIters) iterations, then evaluating \(options.evalSamples) tasks per split"
+                   + (checkpoint.map { "; checkpoints in \($0)" } ?? ""))
         let result = try training.run(resume: resume)
         if json {
             try printJSON(result)
@@ -155,7 +177,7 @@ struct TrainRunner {
             if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
             print(String(format: "Test accuracy: %.4f ± %.4f (%d tasks, %@)", result.testAccuracy, result.testCI95, result.evalSamples,
                          result.transductive ? "transductive" : "non-transductive"))
-            if let checkpoint { print("checkpoint, metrics.jsonl and curve.svg in \(checkpoint)") }
+            if let checkpoint { print("checkpoint, results.json, metrics.jsonl and curve.svg in \(checkpoint)") }
         }
     }
 }
@@ -163,11 +185,11 @@ struct TrainRunner {
 /// Where a training run keeps its files, and how it reports.
 struct TrainingRunFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Folder for checkpoints, metrics.jsonl and curve.svg.", valueName: "dir")) var checkpoint: String = "model_checkpoint"
-    @Option(name: .customLong("checkpoint-interval"), help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
+    @Option(name: .customLong("checkpoint-interval"), parsing: .unconditional, help: "Meta-iterations between checkpoints.") var checkpointInterval = 100
     @Flag(help: "Continue the run in --checkpoint from where it stopped (bit for bit).") var resume = false
     @Flag(help: "Print one JSON object with the results on standard output.") var json = false
 
-    func runner(_ benchmark: FewShotBenchmark, flags: FewShotFlags, dataFlags: DataFlags) -> TrainRunner {
+    func runner(_ benchmark: FewShotBenchmark, flags: FewShotFlags, dataFlags: any DataFlags) -> TrainRunner {
         TrainRunner(benchmark: benchmark, flags: flags, dataFlags: dataFlags, checkpoint: checkpoint,
                     checkpointInterval: checkpointInterval, resume: resume, json: json)
     }
@@ -179,12 +201,13 @@ struct TrainOmniglot: ParsableCommand {
         abstract: "Meta-train on Omniglot (built in) and evaluate on the 423 test characters.",
         discussion: """
         The paper's 5-way 1-shot setting:
-          reptile train omniglot --shots 1 --train-shots 10 --inner-batch 10 --inner-iters 5 \\
-            --meta-step 1 --meta-step-final 0 --meta-batch 5 --meta-iters 100000 \\
-            --eval-batch 5 --eval-iters 50 --learning-rate 0.001 --checkpoint runs/o55
+          reptile train omniglot --shots 1 --train-shots 10 --inner-batch 10 \\
+            --inner-iters 5 --meta-step 1 --meta-step-final 0 --meta-batch 5 \\
+            --meta-iters 100000 --eval-batch 5 --eval-iters 50 \\
+            --learning-rate 0.001 --checkpoint runs/omniglot-5way-1shot
         """)
     @OptionGroup var flags: FewShotFlags
-    @OptionGroup var dataFlags: DataFlags
+    @OptionGroup var dataFlags: OmniglotDataFlags
     @OptionGroup var runFlags: TrainingRunFlags
 
     func run() throws {
@@ -197,7 +220,7 @@ struct TrainMiniImageNet: ParsableCommand {
         commandName: "miniimagenet",
         abstract: "Meta-train on Mini-ImageNet (--data DIR) and evaluate on its val and test classes.")
     @OptionGroup var flags: FewShotFlags
-    @OptionGroup var dataFlags: DataFlags
+    @OptionGroup var dataFlags: MiniImageNetDataFlags
     @OptionGroup var runFlags: TrainingRunFlags
 
     func run() throws {
@@ -208,21 +231,21 @@ struct TrainMiniImageNet: ParsableCommand {
 /// The evaluation flags of `reptile evaluate`.
 struct EvaluationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train`.", valueName: "dir")) var checkpoint: String?
-    @Option(help: "Support examples per class (default: the checkpoint's --shots).") var shots: Int?
-    @Option(help: "Classes per task (must match the model).") var classes: Int?
-    @Option(name: .customLong("eval-batch"), help: "Adaptation mini-batch size (default: the checkpoint's).") var evalBatch: Int?
-    @Option(name: .customLong("eval-iters"), help: "Adaptation steps (default: the checkpoint's).") var evalIters: Int?
-    @Option(name: .customLong("eval-samples"), help: "Tasks per split (default: the checkpoint's, 10000 in the paper).") var evalSamples: Int?
+    @Option(parsing: .unconditional, help: "Support examples per class (default: the checkpoint's --shots).") var shots: Int?
+    @Option(parsing: .unconditional, help: "Classes per task (must match the model).") var classes: Int?
+    @Option(name: .customLong("eval-batch"), parsing: .unconditional, help: "Adaptation mini-batch size (default: the checkpoint's).") var evalBatch: Int?
+    @Option(name: .customLong("eval-iters"), parsing: .unconditional, help: "Adaptation steps (default: the checkpoint's).") var evalIters: Int?
+    @Option(name: .customLong("eval-samples"), parsing: .unconditional, help: "Tasks per split (default: the checkpoint's, 10000 in the paper).") var evalSamples: Int?
     @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
     @Flag(help: "Draw adaptation mini-batches with replacement.") var replacement = false
-    @Option(help: "Seed of the data split and of the sampled tasks (default: the checkpoint's).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Seed of the data split and of the sampled tasks (default: the checkpoint's).") var seed: UInt64?
     @Flag(help: "Print one JSON object with the results on standard output.") var json = false
 }
 
 struct EvaluateRunner {
     var benchmark: FewShotBenchmark
     var flags: EvaluationFlags
-    var dataFlags: DataFlags
+    var dataFlags: any DataFlags
 
     func run() throws {
         let directory: String
@@ -231,9 +254,11 @@ struct EvaluateRunner {
         } else if benchmark == .omniglot, let builtIn = BuiltInModel.omniglotPath {
             directory = builtIn
         } else {
-            throw ValidationError("--checkpoint DIR is required (no built-in \(benchmark.rawValue) model)")
+            throw ValidationError(benchmark == .omniglot ? "no built-in Omniglot model: " + InstalledResources.installHint + "; or pass --checkpoint DIR"
+                                                         : "--checkpoint DIR is required (no built-in \(benchmark.rawValue) model)")
         }
         let loaded = try LoadedModel.load(from: directory, expecting: benchmark)
+        printError("model: \(flags.checkpoint == nil ? "the built-in \(benchmark.rawValue) model, " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
         let o = loaded.record.options
         let seed = flags.seed ?? o.seed
         let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed)
@@ -242,7 +267,6 @@ struct EvaluateRunner {
                                            replacement: flags.replacement || o.replacement,
                                            transductive: flags.transductive, weightDecay: o.weightDecay)
         let tasks = flags.evalSamples ?? o.evalSamples
-        guard tasks >= 1 else { throw ValidationError("--eval-samples must be at least 1, got \(tasks)") }
         let progress = ProgressLine("evaluated tasks", unit: "tasks")
         var lastPhase = ""
         let result = try loaded.evaluate(evaluation, splits: splits, tasks: tasks, seed: seed, threads: dataFlags.threads) { phase, done, total in
@@ -264,7 +288,7 @@ struct EvaluateOmniglot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omniglot", abstract: "Evaluate an Omniglot checkpoint (default: the built-in 5-way 1-shot model).")
     @OptionGroup var flags: EvaluationFlags
-    @OptionGroup var dataFlags: DataFlags
+    @OptionGroup var dataFlags: OmniglotDataFlags
     func run() throws { try EvaluateRunner(benchmark: .omniglot, flags: flags, dataFlags: dataFlags).run() }
 }
 
@@ -272,6 +296,6 @@ struct EvaluateMiniImageNet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "miniimagenet", abstract: "Evaluate a Mini-ImageNet checkpoint (--data DIR required).")
     @OptionGroup var flags: EvaluationFlags
-    @OptionGroup var dataFlags: DataFlags
+    @OptionGroup var dataFlags: MiniImageNetDataFlags
     func run() throws { try EvaluateRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags).run() }
 }

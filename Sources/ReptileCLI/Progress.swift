@@ -21,8 +21,9 @@ final class ProgressLine {
     }
 
     /// Reports `done` of `total`. With `restartable`, a count lower than the last one starts a new
-    /// phase (rate and ETA from scratch).
-    func update(_ done: Int, of total: Int, extra: String = "", restartable: Bool = false) {
+    /// phase (rate and ETA from scratch). `estimatedSeconds`, the phase's expected length, gives
+    /// an ETA until the rate is measured.
+    func update(_ done: Int, of total: Int, extra: String = "", restartable: Bool = false, estimatedSeconds: Double? = nil) {
         if restartable && done < lastDone {
             start = Date()
             lastDecile = -1
@@ -40,6 +41,8 @@ final class ProgressLine {
             let rate = Double(done - firstDone!) / elapsed
             speed = String(format: "%.1f %@/s, elapsed %@, ETA %@", rate, unit, formatDuration(elapsed),
                            formatDuration(Double(total - done) / rate))
+        } else if let estimatedSeconds {
+            speed = "elapsed \(formatDuration(elapsed)), ETA ~\(formatDuration(max(0, estimatedSeconds - elapsed))) (estimated)"
         } else {
             speed = "elapsed " + formatDuration(elapsed)
         }

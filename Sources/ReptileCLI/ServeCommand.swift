@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         guard let directory = checkpoint ?? BuiltInModel.omniglotPath else {
-            throw ValidationError("this installation has no built-in Omniglot model; pass --checkpoint DIR")
+            throw ValidationError("no built-in Omniglot model: " + InstalledResources.installHint + "; or pass --checkpoint DIR")
         }
         let model: DrawingClassifierModel
         do {

@@ -28,7 +28,7 @@ struct GradientCombinations: ParsableCommand {
     @Option(name: .customLong("meta-iters"), help: "Meta-iterations per combination.") var metaIters = 40_000
     @Option(help: ArgumentHelp("Folder for accuracy.csv, figure.svg and figure.png.", valueName: "dir")) var out = "gradient-combinations"
     @Option(help: "Seed of the split, initialization, tasks and evaluations.") var seed: UInt64 = 0
-    @OptionGroup var dataFlags: DataFlags
+    @OptionGroup var dataFlags: OmniglotDataFlags
 
     func validate() throws {
         guard metaIters >= 1 else { throw ValidationError("--meta-iters must be at least 1, got \(metaIters)") }

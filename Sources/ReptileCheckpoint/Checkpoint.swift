@@ -118,6 +118,7 @@ public struct Checkpoint: Sendable {
                 throw CheckpointError("\(path): tensor '\(entry.name)' has shape \(tensor.shape) (\(tensor.dtype.rawValue)), this model needs \(entry.shape) (F32): the checkpoint was made for another architecture or number of classes")
             }
             let values = try tensor.floats()
+            try requireFinite(values, name: entry.name, path: path)
             parameters.replaceSubrange(entry.range, with: values)
         }
         func state(_ template: [StateTensor], prefix: String) throws -> [StateTensor] {
@@ -131,7 +132,9 @@ public struct Checkpoint: Sendable {
                         guard let tensor = file.tensor(named: name), tensor.shape == entry.shape, tensor.dtype == .F32 else {
                             throw CheckpointError("\(path): optimizer state '\(name)' is missing or has the wrong shape (was it saved with --sgd?)")
                         }
-                        all.replaceSubrange(entry.range, with: try tensor.floats())
+                        let values = try tensor.floats()
+                        try requireFinite(values, name: name, path: path)
+                        all.replaceSubrange(entry.range, with: values)
                     }
                     return StateTensor(name: t.name, values: .float(all))
                 case .float(let values):
@@ -139,7 +142,9 @@ public struct Checkpoint: Sendable {
                     guard let tensor = file.tensor(named: name), tensor.count == values.count, tensor.dtype == .F32 else {
                         throw CheckpointError("\(path): optimizer state '\(name)' is missing or has the wrong size")
                     }
-                    return StateTensor(name: t.name, values: .float(try tensor.floats()))
+                    let values = try tensor.floats()
+                    try requireFinite(values, name: name, path: path)
+                    return StateTensor(name: t.name, values: .float(values))
                 case .int64(let values):
                     let name = "\(prefix).\(stateName)"
                     guard let tensor = file.tensor(named: name), tensor.count == values.count, tensor.dtype == .I64 else {
@@ -153,6 +158,12 @@ public struct Checkpoint: Sendable {
                           innerOptimizerState: try state(innerOptimizer, prefix: "inner_optimizer"),
                           outerOptimizerState: try state(outerOptimizer, prefix: "outer_optimizer"),
                           metadata: file.metadata)
+    }
+
+    /// Training stops before it saves a NaN, so one here means a damaged or foreign file.
+    private static func requireFinite(_ values: [Float], name: String, path: String) throws {
+        guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+        throw CheckpointError("\(path): tensor '\(name)' holds \(values[bad].isNaN ? "NaN" : "infinite") values (element \(bad)): the checkpoint is damaged")
     }
 
     private static func describe(_ file: SafeTensors.File) -> String {

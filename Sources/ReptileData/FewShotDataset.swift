@@ -1,5 +1,6 @@
 // N-way K-shot tasks drawn from the classes of an image set.
 
+import ReptileFormats
 import ReptileKernels
 import ReptileMeta
 
@@ -89,4 +90,30 @@ public struct FewShotSplits: Sendable {
     public var imagesPerClass: Int {
         ([train, test] + (validation.map { [$0] } ?? [])).map(\.examplesPerClass).min() ?? 0
     }
+
+    /// A checksum of what each split holds, class by class in order (rotation and pixels): other
+    /// data, or the same files in another order (another split), give another digest. Stored in
+    /// `run.json` so that `--resume` can refuse to continue a run on different data.
+    public var contentDigest: String {
+        var crc: UInt32 = 0
+        for split in [train, test] + (validation.map { [$0] } ?? []) {
+            let images = split.images
+            var header = [UInt8]("\(split.classCount) \(images.height)x\(images.width)x\(images.channels);".utf8)
+            crc = Zlib.crc32(header, initial: crc)
+            images.pixels.withUnsafeBytes { all in
+                for cls in split.classes {
+                    header = [UInt8(truncatingIfNeeded: cls.quarterTurns)]
+                    crc = Zlib.crc32(header, initial: crc)
+                    let start = images.classStarts[cls.index] * images.imageSize
+                    let end = images.classStarts[cls.index + 1] * images.imageSize
+                    crc = Zlib.crc32(UnsafeRawBufferPointer(rebasing: all[start..<end]), initial: crc)
+                }
+            }
+        }
+        return "crc32:" + String(crc, radix: 16).leftPadded(to: 8)
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -24,13 +24,14 @@ public enum Omniglot {
 
     /// The folder holding the built-in archives (`images_background.npz`, `images_evaluation.npz`).
     public static var builtInPath: String? {
-        Bundle.module.path(forResource: "omniglot", ofType: nil)
+        InstalledResources.path(bundle: "Reptile_ReptileData", resource: "omniglot",
+                                sourceFolder: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources").path)
     }
 
     /// The data set shipped with the project.
     public static func loadBuiltIn() throws -> ImageSet {
         guard let path = builtInPath else {
-            throw FormatError("built-in Omniglot", "the resource folder 'omniglot' is missing from the installation; pass --data PATH")
+            throw FormatError("built-in Omniglot", InstalledResources.installHint + "; or pass --data PATH")
         }
         return try load(path: path)
     }
@@ -202,12 +203,18 @@ public enum Omniglot {
     /// Shuffles the characters with `seed` and takes the first `trainCount` for meta-training, the
     /// rest for testing; training characters are augmented with rotations by 0°, 90°, 180° and 270°
     /// (4 800 classes), test characters are not.
+    ///
+    /// - Throws: `FormatError` when there are not more than `trainCount` characters (one archive
+    ///   of the two, say), which would leave no test characters.
     public static func split(_ images: ImageSet, seed: UInt64, trainCount: Int = trainCharacters,
-                             augment: Bool = true) -> (train: FewShotDataset, test: FewShotDataset) {
+                             augment: Bool = true) throws -> (train: FewShotDataset, test: FewShotDataset) {
+        guard images.classCount > trainCount else {
+            throw FormatError("Omniglot data", "\(images.classCount) characters are too few to split into \(trainCount) for meta-training and the rest for testing (Omniglot has 1 623: give both images_background and images_evaluation)")
+        }
         var order = Array(0..<images.classCount)
         var rng = RandomGenerator(seed: seed, stream: [RandomStream.dataSplit.rawValue])
         rng.shuffle(&order)
-        let n = min(trainCount, order.count)
+        let n = trainCount
         let trainClasses = order[..<n].flatMap { c in (augment ? 0..<4 : 0..<1).map { FewShotClass(index: c, quarterTurns: $0) } }
         let testClasses = order[n...].map { FewShotClass(index: $0) }
         return (FewShotDataset(images: images, classes: trainClasses), FewShotDataset(images: images, classes: Array(testClasses)))

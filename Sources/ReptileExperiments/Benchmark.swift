@@ -212,6 +212,30 @@ public enum Benchmark {
         return name.trimmingCharacters(in: .whitespaces)
     }
 
+    /// The CPU's name, its microarchitecture where /proc/cpuinfo tells it (virtual machines often
+    /// hide the marketing name), and the core count: "Intel(R) Xeon(R) Processor (Emerald Rapids), 2 cores".
+    public static func machineName() -> String {
+        var name = cpuName()
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
+            func field(_ key: String) -> Int? {
+                for line in info.split(separator: "\n") {
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == key else { continue }
+                    return Int(parts[1].trimmingCharacters(in: .whitespaces))
+                }
+                return nil
+            }
+            let known: [String: String] = ["6/143": "Sapphire Rapids", "6/207": "Emerald Rapids", "6/173": "Granite Rapids",
+                                           "6/106": "Ice Lake", "6/85": "Skylake/Cascade Lake", "25/17": "Zen 4",
+                                           "25/160": "Zen 4c", "25/97": "Zen 4", "26/2": "Zen 5", "26/17": "Zen 5"]
+            if let family = field("cpu family"), let model = field("model"), let arch = known["\(family)/\(model)"],
+               !name.contains(arch) {
+                name += " (\(arch))"
+            }
+        }
+        return "\(name), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+    }
+
     /// Synthetic photos of Mini-ImageNet's shape (84×84 RGB) for timing: the data set is not shipped,
     /// and the time of a meta-iteration does not depend on the pixels.
     static func syntheticPhotos(classes: Int, imagesPerClass: Int) -> ImageSet {

@@ -46,7 +46,8 @@ public struct DrawingClassifierModel: Sendable {
         }
         self.init(model: loaded.model, parameters: loaded.parameters, stepSizes: stepSizes, steps: steps,
                   description: [
-                      "checkpoint": directory,
+                      // Its name only: the page is public, the machine's paths are not.
+                      "checkpoint": (directory as NSString).lastPathComponent,
                       "model": "Omniglot \(loaded.record.options.classes)-way conv net, \(loaded.model.parameterCount) parameters",
                       "meta_iterations": String(loaded.record.iteration),
                       "adaptation": "\(steps) steps, per-weight step lr/(√v+1e-5) with lr \(learningRate) and v from meta-training",

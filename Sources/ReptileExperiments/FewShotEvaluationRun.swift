@@ -68,14 +68,10 @@ public struct LoadedModel {
     /// Evaluates `tasks` tasks on each split with `evaluation` (whose `ways` must be the model's classes).
     public func evaluate(_ evaluation: FewShotEvaluation, splits: FewShotSplits, tasks: Int, seed: UInt64,
                          threads: Int? = nil, progress: ((String, Int, Int) -> Void)? = nil) throws -> CheckpointEvaluation {
-        guard evaluation.ways == model.outputCount else {
-            throw ExperimentError("--classes \(evaluation.ways) does not match the model, which has \(model.outputCount) outputs")
-        }
-        try record.options.validate(imagesPerClass: splits.imagesPerClass, trainClasses: splits.train.classCount,
-                                    evaluationClasses: min(splits.test.classCount, splits.validation?.classCount ?? .max))
-        guard evaluation.shots + 1 <= splits.imagesPerClass else {
-            throw ExperimentError("--shots \(evaluation.shots) is too many: evaluation needs \(evaluation.shots) support images plus 1 query per class, and classes have \(splits.imagesPerClass) images")
-        }
+        guard tasks >= 1 else { throw ExperimentError("--eval-samples must be at least 1, got \(tasks)") }
+        try evaluation.validate(examplesPerClass: splits.imagesPerClass,
+                                classes: min(splits.train.classCount, splits.test.classCount, splits.validation?.classCount ?? .max),
+                                outputs: model.outputCount)
         let start = Date()
         func run<O: Optimizer>(_ optimizer: O) -> (EvaluationResult, EvaluationResult, EvaluationResult?) {
             func one(_ name: String, _ dataset: FewShotDataset, _ split: UInt64) -> EvaluationResult {

@@ -32,9 +32,16 @@ public struct FewShotResult: Sendable, Codable {
     public var evaluationSeconds: Double
     public var transductive: Bool
     public var checkpoint: String?
+    /// The CPU and core count the run ran on.
+    public var machine: String?
+    /// When the run ended (ISO 8601).
+    public var finished: String?
+
+    /// The file in the run folder that holds the final result.
+    public static let file = "results.json"
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, options, seconds, transductive, checkpoint
+        case benchmark, options, seconds, transductive, checkpoint, machine, finished
         case metaIterations = "meta_iterations"
         case msPerIteration = "ms_per_iteration"
         case trainAccuracy = "train_accuracy"
@@ -57,6 +64,9 @@ public struct RunRecord: Codable, Sendable {
     public var iteration: Int
     /// The data the run was trained on (`built-in` or a path).
     public var data: String
+    /// A checksum of the data as split for the run (``FewShotSplits/contentDigest``); absent in
+    /// runs recorded before it existed.
+    public var dataDigest: String?
     /// Meta-training wall time so far, over all sessions.
     public var trainingSeconds: Double
     /// The command line that started the run.
@@ -84,8 +94,14 @@ public struct RunRecord: Codable, Sendable {
 public enum TrainingEvent {
     /// A line like the reference's `batch 120: train=0.800000 test=0.600000`.
     case log(String)
-    /// Progress of meta-training or of the final evaluation.
-    case progress(phase: String, done: Int, total: Int)
+    /// Meta-training progress, with the mean single-task accuracies of the last (up to) 100
+    /// logged evaluations once there are any.
+    case training(done: Int, total: Int, recent: (train: Double, test: Double)?)
+    /// The final evaluation is about to run `tasks` tasks on each of `splits`; the estimate comes
+    /// from the single-task evaluations timed during meta-training (nil when none ran here).
+    case evaluationStart(tasks: Int, splits: [String], estimatedSeconds: Double?)
+    /// Progress of the final evaluation of one split.
+    case evaluation(split: String, done: Int, total: Int)
 }
 
 /// Meta-trains the paper's model on a few-shot benchmark and evaluates it.
@@ -143,7 +159,11 @@ public final class FewShotTraining {
         let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks, innerOptimizer: optimizer,
                                   configuration: options.metaTraining, maxBatch: options.maxTrainingBatch, threads: threads)
         var previousSeconds = 0.0
+        var folder: RunFolder?
+        defer { withExtendedLifetime(folder) {} }
+        let dataDigest = checkpointDirectory == nil ? nil : splits.contentDigest
         if let dir = checkpointDirectory {
+            folder = try RunFolder(path: dir, create: !resume)
             if resume {
                 let record = try RunRecord.read(from: dir)
                 guard record.benchmark == benchmark else {
@@ -153,20 +173,24 @@ public final class FewShotTraining {
                 guard differences.isEmpty else {
                     throw ExperimentError("cannot resume \(dir) with different settings: \(differences.joined(separator: ", "))")
                 }
+                if let recorded = record.dataDigest, recorded != dataDigest {
+                    throw ExperimentError("cannot resume \(dir) on other data: it was trained on \(record.data) (\(recorded)), the data given (\(dataLabel)) splits into other images (\(dataDigest ?? "?")); pass the run's --data")
+                }
                 let checkpoint = try Checkpoint.read(from: dir, layout: model.layout, innerOptimizer: optimizer.stateTensors)
                 trainer.parameters = checkpoint.parameters
                 try trainer.innerOptimizer.restoreState(Dictionary(checkpoint.innerOptimizerState))
-                guard let position = checkpoint.metadata["iteration"].flatMap(Int.init), position >= 0, position <= options.metaIters else {
+                guard let position = checkpoint.metadata["iteration"].flatMap(Int.init), position >= 0 else {
                     throw CheckpointError("\(dir)/\(Checkpoint.tensorsFile): no valid 'iteration' in its metadata")
+                }
+                guard position <= options.metaIters else {
+                    throw ExperimentError("cannot resume \(dir): its model is at meta-iteration \(position), past the run's --meta-iters \(options.metaIters)")
                 }
                 trainer.iteration = position
                 previousSeconds = record.trainingSeconds
                 try Metrics.truncate(in: dir, before: position)
                 onEvent(.log("resuming \(dir) at meta-iteration \(position) of \(options.metaIters)"))
-            } else if Checkpoint.exists(in: dir) {
-                throw ExperimentError("\(dir) already holds a checkpoint: pass --resume to continue it, or choose another --checkpoint folder")
-            } else {
-                try? FileManager.default.removeItem(atPath: (dir as NSString).appendingPathComponent(Metrics.file))
+            } else if let files = folder?.existingRunFiles, !files.isEmpty {
+                throw ExperimentError("\(dir) already holds a run (\(files.joined(separator: ", "))): pass --resume to continue it, or choose another --checkpoint folder")
             }
         } else if resume {
             throw ExperimentError("--resume needs --checkpoint DIR")
@@ -189,17 +213,20 @@ public final class FewShotTraining {
                                                    "classes": "\(options.classes)", "iteration": "\(position)",
                                                    "meta_iterations": "\(options.metaIters)"])
             try checkpoint.write(to: dir)
-            try RunRecord(benchmark: benchmark, options: options, iteration: position, data: dataLabel,
+            try RunRecord(benchmark: benchmark, options: options, iteration: position, data: dataLabel, dataDigest: dataDigest,
                           trainingSeconds: previousSeconds + Date().timeIntervalSince(start), command: command).write(to: dir)
             try metrics.writeCurve()
             lastGood = position
         }
 
-        if let dir = checkpointDirectory, !resume {
+        if checkpointDirectory != nil, !resume {
             // A fresh run records its settings and initialization at once.
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try save(position: 0)
         }
+        // The reference logs single-task accuracies (steps of 1/N); progress shows their recent mean.
+        var recent = RecentMean(window: 100)
+        for line in metrics.lines.suffix(100) { recent.add(train: line.trainAccuracy, test: line.testAccuracy) }
+        var evaluationSeconds = 0.0, evaluatedTasks = 0
 
         while trainer.iteration < (stopAt ?? options.metaIters) {
             let report = trainer.step()
@@ -210,6 +237,7 @@ public final class FewShotTraining {
                 throw ExperimentError("training stopped at meta-iteration \(i): the weights became NaN or infinite (try a smaller --learning-rate or --meta-step); \(kept)")
             }
             if i % options.evalInterval == 0 {
+                let evaluationStart = Date()
                 var accuracies: [Double] = []
                 for (split, dataset) in [(0, splits.train), (1, splits.test)] {
                     var rng = RandomGenerator(seed: options.seed, stream: [RandomStream.evaluationDuringTraining.rawValue, UInt64(i), UInt64(split)])
@@ -219,13 +247,16 @@ public final class FewShotTraining {
                     }
                     accuracies.append(Double(correct) / Double(options.classes))
                 }
+                evaluationSeconds += Date().timeIntervalSince(evaluationStart)
+                evaluatedTasks += 2
+                recent.add(train: accuracies[0], test: accuracies[1])
                 onEvent(.log(String(format: "batch %d: train=%f test=%f", i, accuracies[0], accuracies[1])))
                 try metrics.append(MetricsLine(iteration: i, trainAccuracy: accuracies[0], testAccuracy: accuracies[1],
                                                metaStep: Double(report.metaStepSize), innerLoss: Double(report.innerLoss),
                                                seconds: previousSeconds + Date().timeIntervalSince(start)))
             }
             if (i + 1) % checkpointInterval == 0 || i + 1 == options.metaIters { try save(position: i + 1) }
-            onEvent(.progress(phase: "meta-training", done: i + 1, total: options.metaIters))
+            onEvent(.training(done: i + 1, total: options.metaIters, recent: recent.mean))
         }
         let seconds = Date().timeIntervalSince(start)
         if stopAt != nil {
@@ -233,31 +264,45 @@ public final class FewShotTraining {
                                  msPerIteration: 1000 * seconds / Double(max(trainer.iteration - startIteration, 1)),
                                  trainAccuracy: .nan, trainCI95: .nan, testAccuracy: .nan, testCI95: .nan,
                                  valAccuracy: nil, valCI95: nil, evalSamples: 0, evaluationSeconds: 0,
-                                 transductive: options.transductive, checkpoint: checkpointDirectory)
+                                 transductive: options.transductive, checkpoint: checkpointDirectory, machine: nil, finished: nil)
         }
 
         // Final evaluation on each split.
+        let splitNames = ["train"] + (splits.validation == nil ? [] : ["val"]) + ["test"]
+        let workers = Double(max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, options.evalSamples)))
+        onEvent(.evaluationStart(tasks: options.evalSamples, splits: splitNames,
+                                 estimatedSeconds: evaluatedTasks == 0 ? nil
+                                     : evaluationSeconds / Double(evaluatedTasks) * Double(options.evalSamples * splitNames.count) / workers))
         let evalStart = Date()
         func evaluate(_ name: String, _ dataset: FewShotDataset, split: UInt64) -> EvaluationResult {
             ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: .softmaxCrossEntropy,
                                    parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
                                    tasks: options.evalSamples, seed: options.seed,
                                    stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads) { done, total in
-                self.onEvent(.progress(phase: "evaluating \(name)", done: done, total: total))
+                self.onEvent(.evaluation(split: name, done: done, total: total))
             }
         }
         let train = evaluate("train", splits.train, split: 0)
         let val = splits.validation.map { evaluate("val", $0, split: 2) }
         let test = evaluate("test", splits.test, split: 1)
-        return FewShotResult(benchmark: benchmark, options: options, metaIterations: trainer.iteration, seconds: seconds,
-                             msPerIteration: 1000 * seconds / Double(max(trainer.iteration - startIteration, 1)),
-                             trainAccuracy: train.accuracy, trainCI95: train.ci95, testAccuracy: test.accuracy, testCI95: test.ci95,
-                             valAccuracy: val?.accuracy, valCI95: val?.ci95, evalSamples: options.evalSamples,
-                             evaluationSeconds: Date().timeIntervalSince(evalStart), transductive: options.transductive,
-                             checkpoint: checkpointDirectory)
+        let result = FewShotResult(benchmark: benchmark, options: options, metaIterations: trainer.iteration, seconds: seconds,
+                                   msPerIteration: 1000 * seconds / Double(max(trainer.iteration - startIteration, 1)),
+                                   trainAccuracy: train.accuracy, trainCI95: train.ci95, testAccuracy: test.accuracy, testCI95: test.ci95,
+                                   valAccuracy: val?.accuracy, valCI95: val?.ci95, evalSamples: options.evalSamples,
+                                   evaluationSeconds: Date().timeIntervalSince(evalStart), transductive: options.transductive,
+                                   checkpoint: checkpointDirectory, machine: Benchmark.machineName(),
+                                   finished: ISO8601DateFormatter().string(from: Date()))
+        if let dir = checkpointDirectory {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try AtomicFile.write([UInt8](try encoder.encode(result)) + [10], to: (dir as NSString).appendingPathComponent(FewShotResult.file))
+        }
+        return result
     }
 
     /// The flags whose values differ between two option sets, as "--flag a (checkpoint) vs b".
+    /// `--eval-interval` and `--eval-samples` may change: they do not touch the trained weights.
     static func differences(_ saved: FewShotOptions, _ given: FewShotOptions) -> [String] {
         var result: [String] = []
         func check<T: Equatable>(_ flag: String, _ a: T, _ b: T) { if a != b { result.append("\(flag) \(b) (checkpoint: \(a))") } }
@@ -274,7 +319,6 @@ public final class FewShotTraining {
         check("--meta-iters", saved.metaIters, given.metaIters)
         check("--eval-batch", saved.evalBatch, given.evalBatch)
         check("--eval-iters", saved.evalIters, given.evalIters)
-        check("--eval-interval", saved.evalInterval, given.evalInterval)
         check("--weight-decay", saved.weightDecay, given.weightDecay)
         check("--transductive", saved.transductive, given.transductive)
         check("--foml", saved.foml, given.foml)
@@ -283,5 +327,25 @@ public final class FewShotTraining {
         check("--seed", saved.seed, given.seed)
         check("--task-execution", saved.taskExecution.rawValue, given.taskExecution.rawValue)
         return result
+    }
+}
+
+/// The mean of the last `window` pairs of single-task accuracies.
+struct RecentMean {
+    let window: Int
+    private var values: [(train: Double, test: Double)] = []
+    private var next = 0
+
+    init(window: Int) { self.window = window }
+
+    mutating func add(train: Double, test: Double) {
+        if values.count < window { values.append((train, test)) } else { values[next] = (train, test) }
+        next = (next + 1) % window
+    }
+
+    var mean: (train: Double, test: Double)? {
+        guard !values.isEmpty else { return nil }
+        let n = Double(values.count)
+        return (values.reduce(0) { $0 + $1.train } / n, values.reduce(0) { $0 + $1.test } / n)
     }
 }

@@ -125,6 +125,32 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes the temporary files that writes into `directory` left behind when their process was
+    /// killed mid-write (`.NAME.tmp-PID-SUFFIX`); returns their names. Call it only while no other
+    /// process writes there (a lock held on the folder), or it could remove a live write's file.
+    @discardableResult
+    public static func removeTemporaries(in directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if isTemporaryName(name) { names.append(name) }
+        }
+        closedir(stream)
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return names.filter { unlink(prefix + $0) == 0 }.sorted()
+    }
+
+    /// Whether `name` has the form of this type's temporary files: `.NAME.tmp-PID-SUFFIX`.
+    static func isTemporaryName(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard name.hasPrefix("."), parts.count >= 3 else { return false }
+        let head = parts.dropLast(2).joined(separator: "-"), pid = parts[parts.count - 2], suffix = parts[parts.count - 1]
+        func all(_ text: Substring, _ allowed: (Unicode.Scalar) -> Bool) -> Bool { !text.isEmpty && text.unicodeScalars.allSatisfy(allowed) }
+        return head.count > ".x.tmp".count - 1 && head.hasSuffix(".tmp")
+            && all(pid) { ("0"..."9").contains($0) } && all(suffix) { ("0"..."9").contains($0) || ("a"..."z").contains($0) }
+    }
+
     /// Splits a path into its directory (`.` when none) and last component.
     static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }

@@ -86,6 +86,9 @@ func systemErrorText(_ code: Int32) -> String {
 
 /// Reads a whole file with POSIX calls straight into one array (no intermediate `Data`).
 /// Errors name the path: "no such file", "is a directory", "permission denied", or the system's text.
+/// The most bytes ``readFileBytes(_:)`` takes from a pipe, whose size is not known in advance.
+let maxPipeBytes = 4 << 30
+
 func readFileBytes(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
@@ -101,7 +104,11 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
     guard fstat(fd, &info) == 0 else {
         throw FormatError(path, "cannot stat: \(systemErrorText(errno))")
     }
-    if (info.st_mode & S_IFMT) == S_IFDIR { throw FormatError(path, "is a directory") }
+    let kind = info.st_mode & S_IFMT
+    if kind == S_IFDIR { throw FormatError(path, "is a directory") }
+    // A device (/dev/zero, a disk) never ends or is not a data file: refuse it rather than read
+    // until memory runs out. Pipes are read, up to a limit.
+    if kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK { throw FormatError(path, "not a regular file (a device or socket)") }
 
     let statedSize = Int(info.st_size)
     if (info.st_mode & S_IFMT) == S_IFREG && statedSize > 0 {
@@ -136,6 +143,7 @@ func readFileBytes(_ path: String) throws -> [UInt8] {
         }
         if got == 0 { break }
         bytes.append(contentsOf: chunk[0..<got])
+        if bytes.count > maxPipeBytes { throw FormatError(path, "more than \(byteCountText(maxPipeBytes)) from a pipe: not a data file") }
     }
     return bytes
 }

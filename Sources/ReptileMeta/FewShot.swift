@@ -80,6 +80,23 @@ public struct FewShotEvaluation: Sendable, Equatable, Codable {
     /// The largest batch evaluation runs through the model.
     public var maxBatch: Int { max(batchSize, ways * shots + 1, ways) }
 
+    /// Checks that tasks can be drawn and adapted with these settings from data whose classes
+    /// have `examplesPerClass` examples, for a model with `outputs` classes; the message names the flag.
+    public func validate(examplesPerClass: Int, classes available: Int, outputs: Int) throws {
+        func fail(_ message: String) -> EvaluationSettingsError { EvaluationSettingsError(description: message) }
+        guard ways == outputs else { throw fail("--classes \(ways) does not match the model, which has \(outputs) outputs") }
+        guard shots >= 1 else { throw fail("--shots must be at least 1, got \(shots)") }
+        guard shots + 1 <= examplesPerClass else {
+            throw fail("--shots \(shots) is too many: evaluation needs \(shots) support images plus 1 query per class, and classes have \(examplesPerClass) images")
+        }
+        guard ways <= available else { throw fail("--classes \(ways) is more than the \(available) evaluation classes") }
+        guard batchSize >= 1 else { throw fail("--eval-batch must be at least 1, got \(batchSize)") }
+        guard iterations >= 0 else { throw fail("--eval-iters must not be negative, got \(iterations)") }
+        if replacement, batchSize > ways * shots {
+            throw fail("--eval-batch \(batchSize) with --replacement needs at most \(ways * shots) examples per batch (classes × shots)")
+        }
+    }
+
     /// Evaluates one task: draws `ways` classes × (`shots` + 1) examples, holds out the first
     /// example of each class as its query, adapts a copy of `parameters` and of `optimizer` on the
     /// rest, and predicts the queries. Nothing passed in is changed (the reference saves and
@@ -121,6 +138,11 @@ public struct FewShotEvaluation: Sendable, Equatable, Codable {
         }
         return correct
     }
+}
+
+/// Evaluation settings that cannot work: one line naming the flag.
+public struct EvaluationSettingsError: Error, CustomStringConvertible, Sendable {
+    public var description: String
 }
 
 /// The outcome of evaluating many tasks.

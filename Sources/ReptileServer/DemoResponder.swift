@@ -11,6 +11,7 @@ struct DemoResponder: HTTPResponder {
 
     let classifier: any DrawingClassifier
     let maxBodyBytes: Int
+    let readTimeout: Duration
     let limiter: ConcurrencyLimiter
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -50,6 +51,10 @@ struct DemoResponder: HTTPResponder {
     // MARK: Classification
 
     private func classify(request: Request, context: Context) async throws -> Response {
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else {
+            throw APIError(.unsupportedMediaType, "the body must be JSON sent as Content-Type: application/json (got \(mediaType.map { "'\($0)'" } ?? "none"))")
+        }
         let body = try await readBody(request)
         let parsed = try ClassifyRequest.decode(body)
         let classifier = self.classifier
@@ -80,9 +85,25 @@ struct DemoResponder: HTTPResponder {
     private func readBody(_ request: Request) async throws -> [UInt8] {
         let tooLarge = APIError(.contentTooLarge, "request body larger than \(maxBodyBytes) bytes")
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
+        let (limit, timeout) = (maxBodyBytes, readTimeout)
         do {
-            let buffer = try await request.body.collect(upTo: maxBodyBytes)
-            return Array(buffer.readableBytesView)
+            // Whichever ends first answers: the body's reader does not stop when cancelled, so it
+            // is left to end with the connection rather than awaited.
+            let race = FirstResult<[UInt8]>()
+            let reader = Task {
+                do { race.finish(with: .success(Array(try await request.body.collect(upTo: limit).readableBytesView))) } catch {
+                    race.finish(with: .failure(error))
+                }
+            }
+            // A Dispatch timer, so that the deadline holds even while Swift's cooperative threads are busy.
+            let timer = DispatchWorkItem {
+                race.finish(with: .failure(APIError(.requestTimeout, "the request body did not arrive within \(timeout)",
+                                                    headers: [.connection: "close"])))
+            }
+            let (seconds, attoseconds) = timeout.components
+            DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: timer)
+            defer { reader.cancel(); timer.cancel() }
+            return try await race.value
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge  // NIO's "too many bytes" error
         }
@@ -165,4 +186,36 @@ extension HTTPFields.Element.Name {
     static let serverTiming = Self("Server-Timing")!
     static let xFrameOptions = Self("X-Frame-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
+}
+
+/// The first of several results to arrive, awaited once.
+final class FirstResult<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<Value, any Error>?
+    private var waiter: CheckedContinuation<Value, any Error>?
+
+    func finish(with result: Result<Value, any Error>) {
+        lock.lock()
+        guard self.result == nil else { lock.unlock(); return }
+        self.result = result
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(with: result)
+    }
+
+    var value: Value {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                lock.lock()
+                if let result {
+                    lock.unlock()
+                    continuation.resume(with: result)
+                } else {
+                    waiter = continuation
+                    lock.unlock()
+                }
+            }
+        }
+    }
 }

@@ -42,6 +42,10 @@ public struct ClassificationResult: Sendable, Codable, Equatable {
 ///   `{"probabilities": [...], "losses": [...]}`.
 ///
 /// Bad requests get a 4xx status with a one-line `{"error": "…"}` body; classifier failures get a 500.
+/// `POST /api/classify` must be `Content-Type: application/json` (else 415): a web page elsewhere
+/// cannot send that to this server without the browser asking it first (CORS preflight), which it
+/// never grants. A connection idle for `idleTimeout` (also one that stopped in the middle of a
+/// request) is closed, and a body that has not fully arrived within `readTimeout` gets 408.
 /// Classifications run on threads outside Swift's cooperative pool and outside the event loops, at most
 /// `maxConcurrentClassifications` at once; further requests wait in a FIFO queue of at most
 /// `maxQueuedClassifications` (beyond that: 503 with `Retry-After`).
@@ -53,6 +57,8 @@ public struct DemoServer: Sendable {
     public let logger: Logger
     public let maxConcurrentClassifications: Int
     public let maxQueuedClassifications: Int
+    public let idleTimeout: Duration
+    public let readTimeout: Duration
 
     /// - Parameters:
     ///   - classifier: the model.
@@ -66,6 +72,10 @@ public struct DemoServer: Sendable {
     ///     active processor cores).
     ///   - maxQueuedClassifications: how many classification requests may wait for a free slot before new
     ///     ones are refused with 503.
+    ///   - idleTimeout: how long a connection may send nothing (between requests or within one) before
+    ///     it is closed.
+    ///   - readTimeout: how long a request body may take to arrive in full (else 408 and the
+    ///     connection is closed).
     public init(
         classifier: any DrawingClassifier,
         host: String = "127.0.0.1",
@@ -73,7 +83,9 @@ public struct DemoServer: Sendable {
         maxBodyBytes: Int = 256 * 1024,
         logger: Logger = Logger(label: "reptile.server"),
         maxConcurrentClassifications: Int = ProcessInfo.processInfo.activeProcessorCount,
-        maxQueuedClassifications: Int = 1024
+        maxQueuedClassifications: Int = 1024,
+        idleTimeout: Duration = .seconds(30),
+        readTimeout: Duration = .seconds(30)
     ) {
         precondition((0...65535).contains(port), "port must be in 0...65535")
         precondition(maxBodyBytes > 0, "maxBodyBytes must be positive")
@@ -84,6 +96,8 @@ public struct DemoServer: Sendable {
         self.logger = logger
         self.maxConcurrentClassifications = max(1, maxConcurrentClassifications)
         self.maxQueuedClassifications = max(0, maxQueuedClassifications)
+        self.idleTimeout = idleTimeout
+        self.readTimeout = readTimeout
     }
 
     /// Runs until cancelled; `onReady` is called with the bound port (port 0 = pick a free one).
@@ -93,6 +107,7 @@ public struct DemoServer: Sendable {
         let responder = DemoResponder(
             classifier: classifier,
             maxBodyBytes: maxBodyBytes,
+            readTimeout: readTimeout,
             limiter: ConcurrencyLimiter(limit: maxConcurrentClassifications, maxWaiting: maxQueuedClassifications)
         )
         let requestedPort = port
@@ -100,6 +115,8 @@ public struct DemoServer: Sendable {
         let logger = logger
         let app = Application(
             responder: responder,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(idleTimeout.components.seconds) * 1_000_000_000
+                                                                          + idleTimeout.components.attoseconds / 1_000_000_000))),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "reptile-demo"),
             onServerRunning: { channel in
                 let boundPort = channel.localAddress?.port ?? requestedPort

@@ -85,8 +85,8 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
     }
 }
 
-@Test func splitAndRotations() {
-    let (train, test) = Omniglot.split(builtIn, seed: 0)
+@Test func splitAndRotations() throws {
+    let (train, test) = try Omniglot.split(builtIn, seed: 0)
     #expect(train.classCount == 4800)
     #expect(test.classCount == 423)
     let trainCharacters = Set(train.classes.map(\.index))
@@ -96,8 +96,8 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
     #expect(test.classes.allSatisfy { $0.quarterTurns == 0 })
     #expect(Set(train.classes.map(\.quarterTurns)) == [0, 1, 2, 3])
     // The split depends on the seed, and only on it.
-    let (again, _) = Omniglot.split(builtIn, seed: 0)
-    let (other, _) = Omniglot.split(builtIn, seed: 1)
+    let (again, _) = try Omniglot.split(builtIn, seed: 0)
+    let (other, _) = try Omniglot.split(builtIn, seed: 1)
     #expect(again.classes == train.classes)
     #expect(other.classes != train.classes)
 }
@@ -114,8 +114,8 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
     #expect(half == Array(original.reversed()))
 }
 
-@Test func fewShotTasksHaveDistinctClassesAndImages() {
-    let (train, _) = Omniglot.split(builtIn, seed: 0)
+@Test func fewShotTasksHaveDistinctClassesAndImages() throws {
+    let (train, _) = try Omniglot.split(builtIn, seed: 0)
     var rng = RandomGenerator(seed: 3)
     for _ in 0..<20 {
         let task = train.sampleTask(ways: 5, shots: 10, using: &rng)
@@ -132,5 +132,18 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
         #expect(target == 1)
         #expect(input == builtIn.image(class: task.examples[13].cls.index, image: task.examples[13].image,
                                         quarterTurns: task.examples[13].cls.quarterTurns))
+    }
+}
+
+@Test func tooFewCharactersForTheSplitIsAClearError() {
+    // One of the two archives (964 background characters) cannot be split 1 200 / rest.
+    let images = ImageSet(height: 2, width: 2, channels: 1, classNames: (0..<964).map { "c\($0)" },
+                          imagesPerClass: Array(repeating: 1, count: 964), pixels: [UInt8](repeating: 0, count: 964 * 4),
+                          divisor: 225)
+    do {
+        _ = try Omniglot.split(images, seed: 0)
+        Issue.record("a split with no test characters was accepted")
+    } catch {
+        #expect("\(error)".contains("964 characters are too few"), "\(error)")
     }
 }

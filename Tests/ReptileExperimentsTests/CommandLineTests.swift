@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Reptile
 
 /// The `reptile` executable that `swift test` built next to the test bundle.
 func reptileExecutable() throws -> String {
@@ -17,8 +18,16 @@ func reptileExecutable() throws -> String {
 
 struct CommandFailure: Error, CustomStringConvertible { var description: String }
 
-/// Runs `reptile arguments…`; returns the exit status, standard output and standard error.
-func runReptile(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs `reptile arguments…` on a thread outside Swift's cooperative pool (a test blocked on a
+/// child process would otherwise hold one of its few threads, starving the server tests' timers);
+/// returns the exit status, standard output and standard error.
+func runReptile(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try runReptileBlocking(arguments) }) }
+    }
+}
+
+private func runReptileBlocking(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try reptileExecutable())
     process.arguments = arguments
@@ -43,10 +52,10 @@ func runReptile(_ arguments: [String]) throws -> (status: Int32, stdout: String,
 let miniImageNetTree = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("ReptileDataTests/Fixtures/miniimagenet").path
 
-@Test func miniImageNetTrainsAndEvaluatesThroughTheCommandLine() throws {
+@Test func miniImageNetTrainsAndEvaluatesThroughTheCommandLine() async throws {
     let dir = temporaryDirectory("mini-cli")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let train = try runReptile(["train", "miniimagenet", "--data", miniImageNetTree, "--classes", "3", "--shots", "1",
+    let train = try await runReptile(["train", "miniimagenet", "--data", miniImageNetTree, "--classes", "3", "--shots", "1",
                                 "--train-shots", "2", "--inner-batch", "4", "--inner-iters", "2", "--meta-step", "1",
                                 "--meta-step-final", "0", "--meta-batch", "2", "--meta-iters", "6", "--eval-batch", "3",
                                 "--eval-iters", "2", "--eval-samples", "4", "--eval-interval", "2",
@@ -60,14 +69,14 @@ let miniImageNetTree = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     #expect(train.stderr.contains("batch 2: train="))
     #expect(FileManager.default.fileExists(atPath: dir + "/model.safetensors"))
 
-    let evaluate = try runReptile(["evaluate", "miniimagenet", "--data", miniImageNetTree, "--checkpoint", dir,
+    let evaluate = try await runReptile(["evaluate", "miniimagenet", "--data", miniImageNetTree, "--checkpoint", dir,
                                    "--eval-samples", "3", "--transductive", "--json"])
     #expect(evaluate.status == 0, "\(evaluate.stderr)")
     let evaluation = try JSONSerialization.jsonObject(with: Data(evaluate.stdout.utf8)) as? [String: Any]
     #expect(evaluation?["val_accuracy"] is Double)
 }
 
-@Test func commandLineErrorsAreOneLineAndNonZero() throws {
+@Test func commandLineErrorsAreOneLineAndNonZero() async throws {
     let cases: [([String], String)] = [
         (["train", "miniimagenet", "--meta-iters", "1"], "--data"),
         (["train", "miniimagenet", "--data", "/nonexistent/mini"], "no such folder"),
@@ -77,11 +86,117 @@ let miniImageNetTree = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         (["evaluate", "omniglot", "--checkpoint", "/nonexistent/ckpt"], "/nonexistent/ckpt"),
     ]
     for (arguments, mention) in cases {
-        let run = try runReptile(arguments)
+        let run = try await runReptile(arguments)
         #expect(run.status != 0, "\(arguments) should fail")
         let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
         #expect(errorLines.count == 1, "\(arguments): \(run.stderr)")
         #expect(run.stderr.contains(mention), "\(arguments): \(run.stderr)")
         #expect(!run.stderr.contains("Fatal error"), "\(arguments) crashed: \(run.stderr)")
     }
+}
+
+/// Runs `reptile arguments…`, expecting a one-line error that mentions `mention` and no crash.
+func expectOneLineError(_ arguments: [String], mentioning mention: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let run = try await runReptile(arguments)
+    #expect(run.status != 0, "\(arguments) should fail", sourceLocation: sourceLocation)
+    let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+    #expect(errorLines.count == 1, "\(arguments): \(run.stderr)", sourceLocation: sourceLocation)
+    #expect(errorLines.first?.contains(mention) == true, "\(arguments): \(run.stderr)", sourceLocation: sourceLocation)
+    #expect(!run.stderr.contains("Fatal error") && !run.stderr.contains("NSCocoaErrorDomain"), "\(arguments): \(run.stderr)",
+            sourceLocation: sourceLocation)
+}
+
+@Test func impossibleEvaluationFlagsAreOneLineErrors() async throws {
+    // A 20-way checkpoint as well as the built-in 5-way model.
+    let dir = temporaryDirectory("eval-flags")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var options = quickOptions(iterations: 1)
+    options.classes = 20
+    options.evalSamples = 1
+    _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir).run()
+    for model in [[], ["--checkpoint", dir]] {
+        for transductive in [[], ["--transductive"]] {
+            let base = ["evaluate", "omniglot", "--eval-samples", "2"] + model + transductive
+            try await expectOneLineError(base + ["--shots", "0"], mentioning: "--shots must be at least 1, got 0")
+            try await expectOneLineError(base + ["--shots", "-1"], mentioning: "--shots must be at least 1, got -1")
+            try await expectOneLineError(base + ["--shots=-1"], mentioning: "--shots must be at least 1, got -1")
+            try await expectOneLineError(base + ["--eval-batch", "0"], mentioning: "--eval-batch must be at least 1, got 0")
+            try await expectOneLineError(base + ["--eval-batch=-1"], mentioning: "--eval-batch must be at least 1, got -1")
+            try await expectOneLineError(base + ["--eval-iters=-1"], mentioning: "--eval-iters must not be negative, got -1")
+        }
+    }
+    try await expectOneLineError(["evaluate", "omniglot", "--eval-samples", "0"], mentioning: "--eval-samples must be at least 1")
+}
+
+@Test func negativeNumbersAfterASpaceAreValuesNotFlags() async throws {
+    try await expectOneLineError(["train", "omniglot", "--meta-iters", "-5"], mentioning: "--meta-iters must be at least 1, got -5")
+    try await expectOneLineError(["train", "omniglot", "--threads", "-2", "--meta-iters", "1"], mentioning: "--threads must be at least 1, got -2")
+}
+
+@Test func badCheckpointFoldersAndDataFilesAreOneLineErrors() async throws {
+    let base = temporaryDirectory("bad-paths")
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+    let file = base + "/file"
+    FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+    try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--checkpoint", file], mentioning: "is a file")
+    try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--checkpoint", file + "/run"], mentioning: "is a file")
+    // A device posing as an archive is refused, not read until memory runs out.
+    try FileManager.default.createSymbolicLink(atPath: base + "/zero.npz", withDestinationPath: "/dev/zero")
+    try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--data", base + "/zero.npz"], mentioning: "not a regular file")
+}
+
+@Test func trainHelpsExampleCommandSurvivesCopying() async throws {
+    let help = try await runReptile(["train", "omniglot", "--help"])
+    #expect(help.status == 0)
+    let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    guard let first = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("reptile train omniglot") }) else {
+        Issue.record("no example in:\n\(help.stdout)"); return
+    }
+    var command = "", i = first
+    while true {
+        let line = lines[i].trimmingCharacters(in: .whitespaces)
+        command += line.hasSuffix("\\") ? String(line.dropLast()) : line
+        if !line.hasSuffix("\\") { break }
+        i += 1
+    }
+    let words = command.split(separator: " ").map(String.init)
+    // The whole paper command, flags and values in pairs, as one shell command.
+    #expect(words.prefix(3) == ["reptile", "train", "omniglot"])
+    for flag in ["--shots", "--train-shots", "--inner-batch", "--inner-iters", "--meta-step", "--meta-step-final", "--meta-batch",
+                 "--meta-iters", "--eval-batch", "--eval-iters", "--learning-rate", "--checkpoint"] {
+        #expect(words.contains(flag), "\(flag) missing from: \(command)")
+    }
+    #expect(words.dropFirst(3).enumerated().allSatisfy { $0.offset % 2 == 0 ? $0.element.hasPrefix("--") : !$0.element.hasPrefix("--") },
+            "\(command)")
+}
+
+@Test("The README's install step: the binary copied to PREFIX/bin and its resources to PREFIX/share/reptile find their data")
+func installedBinaryFindsItsDataAndModel() async throws {
+    let built = URL(fileURLWithPath: try reptileExecutable()).deletingLastPathComponent()
+    let prefix = temporaryDirectory("install")
+    defer { try? FileManager.default.removeItem(atPath: prefix) }
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: prefix + "/bin", withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: prefix + "/share/reptile", withIntermediateDirectories: true)
+    try fm.copyItem(atPath: built.appendingPathComponent("reptile").path, toPath: prefix + "/bin/reptile")
+    let bundles = try fm.contentsOfDirectory(atPath: built.path).filter { $0.hasSuffix(".resources") }
+    #expect(bundles.contains("Reptile_ReptileData.resources") && bundles.contains("Reptile_ReptileExperiments.resources"))
+    for bundle in bundles {
+        try fm.copyItem(atPath: built.appendingPathComponent(bundle).path, toPath: prefix + "/share/reptile/" + bundle)
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: prefix + "/bin/reptile")
+    process.arguments = ["evaluate", "omniglot", "--eval-samples", "2", "--eval-iters", "1"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(stderr)")
+    // Both the model and the data came from the installed copy, not from the build or source tree.
+    let installed = URL(fileURLWithPath: prefix).resolvingSymlinksInPath().path + "/share/reptile/"
+    #expect(stderr.contains("model: the built-in omniglot model, \(installed)Reptile_ReptileExperiments.resources/models/"), "\(stderr)")
+    #expect(stderr.contains("Omniglot (built-in, \(installed)Reptile_ReptileData.resources/omniglot)"), "\(stderr)")
 }

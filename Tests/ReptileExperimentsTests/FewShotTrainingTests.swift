@@ -5,7 +5,7 @@ import Foundation
 /// The built-in Omniglot, loaded once.
 let omniglot: FewShotSplits = {
     let images = try! Omniglot.loadBuiltIn()
-    let (train, test) = Omniglot.split(images, seed: 0)
+    let (train, test) = try! Omniglot.split(images, seed: 0)
     return FewShotSplits(train: train, test: test)
 }()
 

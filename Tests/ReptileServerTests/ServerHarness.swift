@@ -24,6 +24,8 @@ func withDemoServer<T: Sendable>(
     maxBodyBytes: Int = 256 * 1024,
     maxConcurrentClassifications: Int = ProcessInfo.processInfo.activeProcessorCount,
     maxQueuedClassifications: Int = 1024,
+    idleTimeout: Duration = .seconds(30),
+    readTimeout: Duration = .seconds(30),
     _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "reptile.server.tests")
@@ -35,7 +37,9 @@ func withDemoServer<T: Sendable>(
         maxBodyBytes: maxBodyBytes,
         logger: logger,
         maxConcurrentClassifications: maxConcurrentClassifications,
-        maxQueuedClassifications: maxQueuedClassifications
+        maxQueuedClassifications: maxQueuedClassifications,
+        idleTimeout: idleTimeout,
+        readTimeout: readTimeout
     )
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
     let serverTask = Task {
