@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "ReptileCLI",
                           dependencies: ["Reptile", "ReptileServer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .testTarget(name: "ReptileKernelsTests", dependencies: ["ReptileKernels"]),
+        .testTarget(name: "ReptileKernelsTests", dependencies: ["ReptileKernels", "CReptileKernels"]),
         .testTarget(name: "ReptileNNTests", dependencies: ["ReptileNN", "ReptileKernels"]),
         .testTarget(name: "ReptileMetaTests", dependencies: ["ReptileMeta", "ReptileNN", "ReptileKernels"]),
         .testTarget(name: "ReptileFormatsTests", dependencies: ["ReptileFormats"], resources: [.copy("Fixtures")]),

@@ -13,8 +13,9 @@ import CReptileKernels
 /// task ends (``close()``). A step without a helper runs both parts on the leader's thread, in
 /// the same order of sums, so results never depend on whether, or when, a helper came.
 ///
-/// The shared words are sequentially consistent atomics. Waiting threads spin (with a pause
-/// hint): the team exists only while the leader's task runs, and the helper has nothing else to do.
+/// The shared words are sequentially consistent atomics. Waiting threads spin briefly, then sleep
+/// on the team's ``WaitEvent`` until the other member moves on: a partner that lost its core to
+/// another process then costs no core of ours while it is away.
 public final class ShardTeam: @unchecked Sendable {
     /// Shared words, each on its own cache line (index × 16 longs).
     private let words: UnsafeMutablePointer<CLong>
@@ -27,10 +28,13 @@ public final class ShardTeam: @unchecked Sendable {
     /// The step being shared: a pointer to the leader's closure. Written by the leader only while
     /// the helper waits for the next step.
     private var job: UnsafeRawPointer?
+    /// Signalled whenever a shared word changes; shared with the trainer's other teams and its dispenser.
+    public let event: WaitEvent
 
-    public init() {
+    public init(event: WaitEvent = WaitEvent()) {
         words = .allocate(capacity: 5 * 16)
         words.initialize(repeating: 0, count: 5 * 16)
+        self.event = event
     }
 
     deinit { words.deallocate() }
@@ -41,12 +45,17 @@ public final class ShardTeam: @unchecked Sendable {
     public func open() {
         epoch += 1
         reptile_atomic_store(word(Self.state), epoch * 4 + 1)
+        event.signal()
     }
 
     /// Ends the leader's task: the helper, if any, returns from ``help(scratch:)``.
     public func close() {
         reptile_atomic_store(word(Self.state), 0)
+        event.signal()
     }
+
+    /// Whether a thread could join the team now (it is open and has no helper).
+    public var isJoinable: Bool { reptile_atomic_load(word(Self.state)) % 4 == 1 }
 
     /// Whether a helper has joined the leader's current task: its steps may then be shared.
     public var hasHelper: Bool { reptile_atomic_load(word(Self.state)) == epoch * 4 + 2 }
@@ -67,8 +76,10 @@ public final class ShardTeam: @unchecked Sendable {
                 jobNumber += 1
                 let number = epoch << 32 + jobNumber
                 reptile_atomic_store(word(Self.published), number)
+                event.signal()
                 body(0, scratch)
-                while reptile_atomic_load(word(Self.done)) != number { reptile_spin_pause() }
+                let done = word(Self.done)
+                event.wait { reptile_atomic_load(done) == number }
             }
         }
     }
@@ -78,7 +89,9 @@ public final class ShardTeam: @unchecked Sendable {
     public func sync(_ member: Int) {
         let mine = reptile_atomic_load(word(Self.arrivals + member)) + 1
         reptile_atomic_store(word(Self.arrivals + member), mine)
-        while reptile_atomic_load(word(Self.arrivals + 1 - member)) < mine { reptile_spin_pause() }
+        event.signal()
+        let other = word(Self.arrivals + 1 - member)
+        event.wait { reptile_atomic_load(other) >= mine }
     }
 
     /// One member's side of the team, for code that meets the other member between its phases.
@@ -100,14 +113,21 @@ public final class ShardTeam: @unchecked Sendable {
         let claimed = open + 1
         let taskEpoch = open / 4
         var seen = 0  // no step of this task yet (step numbers start at 1)
-        while reptile_atomic_load(word(Self.state)) == claimed {
-            let number = reptile_atomic_load(word(Self.published))
-            guard number != seen, number >> 32 == taskEpoch else { reptile_spin_pause(); continue }
+        let (state, published) = (word(Self.state), word(Self.published))
+        while true {
+            var number = 0
+            // Until the leader publishes a step of this task, or closes the team (after its last step).
+            event.wait {
+                if reptile_atomic_load(state) != claimed { return true }
+                number = reptile_atomic_load(published)
+                return number != seen && number >> 32 == taskEpoch
+            }
+            guard reptile_atomic_load(state) == claimed else { return true }
             Self.call(job!.assumingMemoryBound(to: ((Int, KernelScratch) -> Void).self), scratch)
             seen = number
             reptile_atomic_store(word(Self.done), number)
+            event.signal()
         }
-        return true
     }
 
     /// Calls the step's closure as member 1, with whatever retain and release that takes finished
@@ -127,11 +147,6 @@ public final class TaskDispenser: @unchecked Sendable {
     /// Tasks per round.
     public private(set) var count = 0
 
-    public init() {
-        words = .allocate(capacity: 32)
-        words.initialize(repeating: 0, count: 32)
-    }
-
     deinit { words.deallocate() }
 
     /// Starts a round of `count` tasks. Call before the workers start.
@@ -148,11 +163,57 @@ public final class TaskDispenser: @unchecked Sendable {
     }
 
     /// Records that a task is done.
-    public func finish() { _ = reptile_atomic_fetch_add(words + 16, 1) }
+    public func finish() {
+        _ = reptile_atomic_fetch_add(words + 16, 1)
+        event.signal()
+    }
 
     /// Whether every task of the round is done.
     public var allFinished: Bool { reptile_atomic_load(words + 16) >= count }
 
-    /// A pause hint for threads waiting in a loop.
-    public static func pause() { reptile_spin_pause() }
+    /// Signalled when a task is finished (its waiters can then stop helping).
+    public let event: WaitEvent
+
+    /// - Parameter event: shared with the teams of the threads that take the tasks.
+    public init(event: WaitEvent = WaitEvent()) {
+        words = .allocate(capacity: 32)
+        words.initialize(repeating: 0, count: 32)
+        self.event = event
+    }
+}
+
+/// A condition that threads wait for, polled briefly and then slept on in the kernel (a futex on
+/// Linux) until whoever changes it calls ``signal()``: waits of a few microseconds stay fast, and a
+/// thread whose partner lost its core to another process gives its own core away meanwhile.
+public final class WaitEvent: @unchecked Sendable {
+    private let event: UnsafeMutablePointer<reptile_event>
+    /// Polls before sleeping: about 20–100 µs, much longer than a partner a layer behind needs,
+    /// much shorter than the time slice a preempted partner waits for.
+    public static let spins = 2_000
+
+    public init() {
+        event = .allocate(capacity: 1)
+        event.initialize(to: reptile_event(sequence: 0, sleepers: 0))
+    }
+
+    deinit { event.deallocate() }
+
+    /// Wakes the threads sleeping on the event; call after changing what they wait for.
+    @inline(__always) public func signal() { reptile_event_signal(event) }
+
+    /// Returns once `condition` holds (checked after each signal).
+    @inline(__always) public func wait(until condition: () -> Bool) {
+        var spins = 0
+        while !condition() {
+            if spins < Self.spins {
+                spins += 1
+                reptile_spin_pause()
+                continue
+            }
+            reptile_event_enter(event)
+            let seen = reptile_event_sequence(event)
+            if !condition() { reptile_event_sleep(event, seen) }
+            reptile_event_leave(event)
+        }
+    }
 }

@@ -129,7 +129,8 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// With several workers, worker w leads team w while it trains a task; a worker with no task
     /// left joins a team that has no helper yet and computes half of each of its batches.
     private let teams: [ShardTeam]
-    /// Hands the tasks of a meta-batch to the workers.
+    /// Hands the tasks of a meta-batch to the workers; its event is the teams' too, so that an idle
+    /// worker sleeps until a team opens or the last task ends.
     private let dispenser = TaskDispenser()
 
     /// - Parameters:
@@ -167,9 +168,10 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         taskLosses = FloatBuffer(count: configuration.metaBatchSize)
         optimizerCopies = configuration.taskExecution == .parallel
             ? [InnerOptimizer](repeating: innerOptimizer, count: configuration.metaBatchSize) : []
-        // Helpers wait by spinning, which only pays when every worker has a core of its own.
+        // Sharing a task's batches only pays when every worker has a core of its own.
         let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount && model.batchShards > 1
-        teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam() }
+        let event = dispenser.event
+        teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam(event: event) }
         for (learner, team) in zip(learners, teams) { learner.team = team }
     }
 
@@ -212,7 +214,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                         guard !teams.isEmpty else { return }
                         while !tasks.allFinished {
                             for v in 0..<workers where v != w { teams[v].help(scratch: scratch) }
-                            TaskDispenser.pause()
+                            tasks.event.wait { tasks.allFinished || (0..<workers).contains { $0 != w && teams[$0].isJoinable } }
                         }
                     }
                 }

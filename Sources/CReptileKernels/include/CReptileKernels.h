@@ -34,4 +34,27 @@ static inline void reptile_spin_pause(void) {
 #endif
 }
 
+/// Something threads wait for: waiters spin a while (the usual case, a partner a few
+/// microseconds behind), then sleep until a signal. A waiter, after spinning:
+///     reptile_event_enter(e); seen = reptile_event_sequence(e);
+///     if (!condition) reptile_event_sleep(e, seen);
+///     reptile_event_leave(e);
+/// and a signaller makes the condition true, then calls reptile_event_signal(e). No wake-up is
+/// lost (all operations are sequentially consistent: a signaller that sees no sleeper made the
+/// condition true before the waiter checked it), and a signal with nobody asleep is one load.
+typedef struct { int sequence; int sleepers; } reptile_event;
+
+static inline int reptile_event_sequence(const reptile_event *event) {
+    return __atomic_load_n(&event->sequence, __ATOMIC_SEQ_CST);
+}
+static inline void reptile_event_enter(reptile_event *event) { __atomic_fetch_add(&event->sleepers, 1, __ATOMIC_SEQ_CST); }
+static inline void reptile_event_leave(reptile_event *event) { __atomic_fetch_sub(&event->sleepers, 1, __ATOMIC_SEQ_CST); }
+/// Wakes every sleeper (a system call).
+void reptile_event_wake(reptile_event *event);
+static inline void reptile_event_signal(reptile_event *event) {
+    if (__atomic_load_n(&event->sleepers, __ATOMIC_SEQ_CST) > 0) reptile_event_wake(event);
+}
+/// Sleeps until a wake-up after `seen` was read (returns at once if one already came).
+void reptile_event_sleep(reptile_event *event, int seen);
+
 #endif
