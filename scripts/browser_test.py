@@ -262,6 +262,23 @@ def run_checks(driver, base_url, deadline, screenshot):
     errors = browser_errors(driver)
     if errors:
         raise CheckFailed("the browser logged errors:\n  " + "\n  ".join(errors))
+    # A laptop screen (1280×800): the test drawing sits beside the training drawings, and every
+    # class's bar is visible without scrolling.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    time.sleep(0.3)
+    layout = driver.execute_script("""
+        const box = e => e.getBoundingClientRect();
+        const training = box(document.getElementById('cell-0')), test = box(document.getElementById('cell-input'));
+        const bars = [...document.querySelectorAll('.bar-row')].filter(r => r.offsetParent !== null).map(r => box(r).bottom);
+        return {trainingTop: training.top, trainingBottom: training.bottom, testTop: test.top, testLeft: test.left,
+                trainingRight: box(document.getElementById('cell-2')).right, barsBottom: Math.max(...bars), height: window.innerHeight};
+    """)
+    if not (layout["testLeft"] >= layout["trainingRight"] and layout["testTop"] < layout["trainingBottom"]):
+        raise CheckFailed(f"at 1280×800 the test drawing is not beside the training drawings: {layout}")
+    if layout["barsBottom"] > layout["height"]:
+        raise CheckFailed(f"at 1280×800 the class bars end below the fold: {layout}")
+    step(f"1280×800: test drawing beside the training drawings, bars end at {layout['barsBottom']:.0f} of {layout['height']} px")
     page_height = driver.execute_script("return document.documentElement.scrollHeight;")
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",  # the whole page in one picture
                            {"width": 1280, "height": max(800, min(page_height, 2000)), "deviceScaleFactor": 1, "mobile": False})

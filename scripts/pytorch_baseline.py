@@ -4,7 +4,7 @@
 Reptile's meta-iteration as in supervised-reptile (reptile.py): for each task of the meta-batch, restore the
 weights, take `inner_iters` Adam steps (beta1 = 0, beta2 = 0.999, one Adam state shared by all tasks, as
 the reference does), then move the weights towards the mean of the tasks' results. The models are the
-paper's (SPEC §3): Omniglot's 4 x [conv 3x3/64 stride 2 "same", batch norm on the batch's statistics
+paper's: Omniglot's 4 x [conv 3x3/64 stride 2 "same", batch norm on the batch's statistics
 (eps 1e-3), ReLU] -> dense; Mini-ImageNet's 4 x [conv 3x3/32 "same", batch norm, max-pool 2x2 "same",
 ReLU] -> dense. The sine setting is the seeds' listing (an MLP 1-64-64-1 with tanh, 5 SGD steps of 10
 points, the interpolation through state dicts). Images are random (the time does not depend on the

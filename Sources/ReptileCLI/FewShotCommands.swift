@@ -231,6 +231,9 @@ struct TrainMiniImageNet: ParsableCommand {
 /// The evaluation flags of `reptile evaluate`.
 struct EvaluationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train`.", valueName: "dir")) var checkpoint: String?
+    @Option(help: ArgumentHelp("A shipped model, by name: \(BuiltInModel.catalogue.map(\.name).joined(separator: ", ")). Its flags (classes, shots, evaluation settings) are the defaults; the other flags here override them. (default without --checkpoint: \(BuiltInModel.defaultName))", valueName: "name"))
+    var model: String?
+    @Option(help: ArgumentHelp("Also write the JSON result to this file (atomically).", valueName: "file")) var output: String?
     @Option(parsing: .unconditional, help: "Support examples per class (default: the checkpoint's --shots).") var shots: Int?
     @Option(parsing: .unconditional, help: "Classes per task (must match the model).") var classes: Int?
     @Option(name: .customLong("eval-batch"), parsing: .unconditional, help: "Adaptation mini-batch size (default: the checkpoint's).") var evalBatch: Int?
@@ -249,16 +252,20 @@ struct EvaluateRunner {
 
     func run() throws {
         let directory: String
-        if let checkpoint = flags.checkpoint {
+        switch (flags.checkpoint, flags.model) {
+        case (_?, _?):
+            throw ValidationError("--checkpoint and --model name two models: give one")
+        case (let checkpoint?, nil):
             directory = checkpoint
-        } else if benchmark == .omniglot, let builtIn = BuiltInModel.omniglotPath {
-            directory = builtIn
-        } else {
-            throw ValidationError(benchmark == .omniglot ? "no built-in Omniglot model: " + InstalledResources.installHint + "; or pass --checkpoint DIR"
-                                                         : "--checkpoint DIR is required (no built-in \(benchmark.rawValue) model)")
+        case (nil, let name?):
+            guard benchmark == .omniglot else { throw ValidationError("--model: no shipped \(benchmark.rawValue) models; pass --checkpoint DIR") }
+            directory = try BuiltInModel.require(name)
+        case (nil, nil):
+            guard benchmark == .omniglot else { throw ValidationError("--checkpoint DIR is required (no shipped \(benchmark.rawValue) model)") }
+            directory = try BuiltInModel.require(BuiltInModel.defaultName)
         }
         let loaded = try LoadedModel.load(from: directory, expecting: benchmark)
-        printError("model: \(flags.checkpoint == nil ? "the built-in \(benchmark.rawValue) model, " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
+        printError("model: \(flags.checkpoint == nil ? "the built-in \(flags.model ?? BuiltInModel.defaultName), " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
         let o = loaded.record.options
         let seed = flags.seed ?? o.seed
         let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed)
@@ -273,6 +280,7 @@ struct EvaluateRunner {
             if phase != lastPhase { lastPhase = phase; printError("evaluating \(phase) …") }
             progress.update(done, of: total, restartable: true)
         }
+        if let output = flags.output { try writeJSON(result, to: output) }
         if flags.json {
             try printJSON(result)
         } else {

@@ -1,6 +1,7 @@
 // Progress lines on standard error while long work runs.
 
 import Foundation
+import Reptile
 
 /// Prints "what i/n (rate/s, ETA …)" to standard error: rewritten in place on a terminal, one line
 /// every 10 % otherwise (so logs stay short).
@@ -80,4 +81,12 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = [.sortedKeys]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Writes a JSON object (sorted keys, indented) to `path` atomically.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    try AtomicFile.write([UInt8](try encoder.encode(value)) + [10], to: path)
 }

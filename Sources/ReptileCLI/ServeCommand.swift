@@ -1,4 +1,4 @@
-// `reptile serve`: the interactive one-shot drawing demo (SPEC §4) on a local web server.
+// `reptile serve`: the interactive one-shot drawing demo on a local web server.
 
 import ArgumentParser
 import Foundation

@@ -1,5 +1,5 @@
 // `reptile study gradient-combinations`: the blog's study of which inner gradients make a good
-// meta-gradient (SPEC §5).
+// meta-gradient.
 
 import ArgumentParser
 import Foundation
@@ -21,17 +21,22 @@ struct GradientCombinations: ParsableCommand {
         40 000 meta-iterations, evaluation batch 25 with 5 adaptation steps, one test-task evaluation after \
         every meta-iteration. For k inner steps, tasks have 5k shots per class; Reptile sums g1…gk (ε 0.25) \
         or averages them (ε 0.25/k); first-order MAML uses gk alone (ε 0.25). Writes OUT/accuracy.csv (one \
-        column per combination), OUT/figure.svg and OUT/figure.png.
+        column per combination), OUT/figure.svg and OUT/figure.png. Each curve is checkpointed under \
+        OUT/curves/ as it runs; --resume continues a stopped study from there, to the same results.
         """
     )
 
     @Option(name: .customLong("meta-iters"), help: "Meta-iterations per combination.") var metaIters = 40_000
     @Option(help: ArgumentHelp("Folder for accuracy.csv, figure.svg and figure.png.", valueName: "dir")) var out = "gradient-combinations"
     @Option(help: "Seed of the split, initialization, tasks and evaluations.") var seed: UInt64 = 0
+    @Option(name: .customLong("checkpoint-interval"), parsing: .unconditional, help: "Meta-iterations between each curve's checkpoints.")
+    var checkpointInterval = 1_000
+    @Flag(help: "Continue the study in --out from its curves' checkpoints.") var resume = false
     @OptionGroup var dataFlags: OmniglotDataFlags
 
     func validate() throws {
         guard metaIters >= 1 else { throw ValidationError("--meta-iters must be at least 1, got \(metaIters)") }
+        guard checkpointInterval >= 1 else { throw ValidationError("--checkpoint-interval must be at least 1, got \(checkpointInterval)") }
     }
 
     func run() throws {
@@ -40,10 +45,26 @@ struct GradientCombinations: ParsableCommand {
         settings.metaIterations = metaIters
         settings.seed = seed
         let study = GradientCombinationStudy(settings: settings, splits: splits)
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let folder = try RunFolder(path: out, create: true)
+        defer { withExtendedLifetime(folder) {} }
+        let settingsPath = (out as NSString).appendingPathComponent("study.json")
+        if resume {
+            guard let data = FileManager.default.contents(atPath: settingsPath) else {
+                throw ValidationError("--resume: \(out) holds no study (missing study.json)")
+            }
+            guard let saved = try? JSONDecoder().decode(GradientCombinationStudy.Settings.self, from: data), saved == settings else {
+                throw ValidationError("--resume: \(out) holds a study with other settings (see its study.json)")
+            }
+        } else {
+            guard !FileManager.default.fileExists(atPath: settingsPath) else {
+                throw ValidationError("\(out) already holds a study: pass --resume to continue it, or choose another --out")
+            }
+            try writeJSON(settings, to: settingsPath)
+        }
         let progress = ProgressLine("gradient combinations", unit: "it")
         let start = Date()
-        let accuracies = try study.runAll(threads: dataFlags.threads ?? ProcessInfo.processInfo.activeProcessorCount) { done, total in
+        let accuracies = try study.runAll(threads: dataFlags.threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                          directory: out, checkpointInterval: checkpointInterval) { done, total in
             progress.update(done, of: total)
         }
         let csvPath = (out as NSString).appendingPathComponent("accuracy.csv")

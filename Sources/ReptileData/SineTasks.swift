@@ -1,4 +1,4 @@
-// The sine-wave regression tasks of the Reptile blog's demo (SPEC §2).
+// The sine-wave regression tasks of the Reptile blog's demo.
 
 import Foundation
 import ReptileKernels

@@ -20,7 +20,7 @@ public struct BenchmarkSetting: Sendable, Codable {
     public var evalBatch: Int
     public var evalIterations: Int
 
-    /// The paper's settings (SPEC §3) and their PyTorch timings on the 2-core reference machine (ms).
+    /// The paper's settings and their PyTorch timings on the 2-core reference machine (ms).
     public static let omniglot5 = BenchmarkSetting(name: "omniglot-5way", ways: 5, trainShots: 10, innerBatch: 10, innerIterations: 5,
                                                    metaBatch: 5, evalShots: 1, evalBatch: 5, evalIterations: 50)
     public static let omniglot20 = BenchmarkSetting(name: "omniglot-20way", ways: 20, trainShots: 10, innerBatch: 20, innerIterations: 10,

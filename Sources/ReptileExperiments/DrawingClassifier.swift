@@ -1,5 +1,5 @@
 // One-shot classification of hand drawings with a meta-learned Omniglot model: the computation
-// behind the interactive demo (SPEC §4), independent of any server.
+// behind the interactive demo, independent of any server.
 
 import Foundation
 import ReptileKernels

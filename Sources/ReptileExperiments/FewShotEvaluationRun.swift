@@ -23,9 +23,11 @@ public struct CheckpointEvaluation: Sendable, Codable {
     public var valAccuracy: Double?
     public var valCI95: Double?
     public var seconds: Double
+    /// The CPU and core count the evaluation ran on.
+    public var machine: String?
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, checkpoint, evaluation, seconds
+        case benchmark, checkpoint, evaluation, seconds, machine
         case metaIterations = "meta_iterations"
         case evalSamples = "eval_samples"
         case trainAccuracy = "train_accuracy"
@@ -90,6 +92,6 @@ public struct LoadedModel {
         return CheckpointEvaluation(benchmark: record.benchmark, checkpoint: directory, metaIterations: record.iteration,
                                     evaluation: evaluation, evalSamples: tasks, trainAccuracy: train.accuracy, trainCI95: train.ci95,
                                     testAccuracy: test.accuracy, testCI95: test.ci95, valAccuracy: val?.accuracy, valCI95: val?.ci95,
-                                    seconds: Date().timeIntervalSince(start))
+                                    seconds: Date().timeIntervalSince(start), machine: Benchmark.machineName())
     }
 }

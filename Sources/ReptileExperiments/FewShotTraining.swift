@@ -71,6 +71,9 @@ public struct RunRecord: Codable, Sendable {
     public var trainingSeconds: Double
     /// The command line that started the run.
     public var command: String
+    /// The machines that meta-trained it, in order (a run resumed elsewhere adds one); absent in
+    /// runs recorded before it existed.
+    public var machines: [String]?
 
     public static func read(from directory: String) throws -> RunRecord {
         let path = (directory as NSString).appendingPathComponent(Checkpoint.runFile)
@@ -159,6 +162,8 @@ public final class FewShotTraining {
         let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks, innerOptimizer: optimizer,
                                   configuration: options.metaTraining, maxBatch: options.maxTrainingBatch, threads: threads)
         var previousSeconds = 0.0
+        var machines = [Benchmark.machineName()]
+        var resumedCommand: String?  // a resumed run keeps the command that started it
         var folder: RunFolder?
         defer { withExtendedLifetime(folder) {} }
         let dataDigest = checkpointDirectory == nil ? nil : splits.contentDigest
@@ -187,6 +192,8 @@ public final class FewShotTraining {
                 }
                 trainer.iteration = position
                 previousSeconds = record.trainingSeconds
+                resumedCommand = record.command
+                machines = (record.machines ?? []) + (record.machines?.last == machines[0] ? [] : machines)
                 try Metrics.truncate(in: dir, before: position)
                 onEvent(.log("resuming \(dir) at meta-iteration \(position) of \(options.metaIters)"))
             } else if let files = folder?.existingRunFiles, !files.isEmpty {
@@ -214,7 +221,8 @@ public final class FewShotTraining {
                                                    "meta_iterations": "\(options.metaIters)"])
             try checkpoint.write(to: dir)
             try RunRecord(benchmark: benchmark, options: options, iteration: position, data: dataLabel, dataDigest: dataDigest,
-                          trainingSeconds: previousSeconds + Date().timeIntervalSince(start), command: command).write(to: dir)
+                          trainingSeconds: previousSeconds + Date().timeIntervalSince(start), command: resumedCommand ?? command,
+                          machines: machines).write(to: dir)
             try metrics.writeCurve()
             lastGood = position
         }

@@ -1,8 +1,10 @@
-// The blog's gradient-combination study (SPEC §5): which inner-loop gradients, summed or averaged,
+// The blog's gradient-combination study: which inner-loop gradients, summed or averaged,
 // make a good meta-gradient on Omniglot.
 
 import Foundation
+import ReptileCheckpoint
 import ReptileData
+import ReptileFormats
 import ReptileKernels
 import ReptileMeta
 import ReptileNN
@@ -22,8 +24,8 @@ public struct GradientCombinationStudy {
         public var metaStep: Float
     }
 
-    /// The blog's shared settings (SPEC §5).
-    public struct Settings: Sendable {
+    /// The blog's shared settings.
+    public struct Settings: Sendable, Codable, Equatable {
         public var metaIterations = 40_000
         public var innerBatch = 25
         public var learningRate: Float = 0.003
@@ -59,8 +61,13 @@ public struct GradientCombinationStudy {
 
     /// Test accuracy of one task after every meta-iteration, for one combination.
     ///
-    /// `progress` is called with the iterations done so far.
-    public func run(_ combination: Combination, progress: ((Int) -> Void)? = nil) throws -> [Double] {
+    /// With a `folder`, the curve's weights and accuracies are saved there every
+    /// `checkpointInterval` meta-iterations, and a run finds them there to continue from (the same
+    /// results as without a stop: SGD has no state, and each evaluation has its own random stream).
+    /// `progress` is called with the iterations done so far; `until` stops early (after a
+    /// checkpoint), as if the process had been stopped there.
+    public func run(_ combination: Combination, folder: String? = nil, checkpointInterval: Int = 1_000,
+                    until: Int? = nil, progress: ((Int) -> Void)? = nil) throws -> [Double] {
         let s = settings
         let model = try Models.omniglot(classes: s.ways)
         let config = MetaTrainingConfiguration(
@@ -73,28 +80,67 @@ public struct GradientCombinationStudy {
         let evaluation = FewShotEvaluation(ways: s.ways, shots: s.shots, batchSize: s.evalBatch, iterations: s.evalIterations)
         let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
         let weights = FloatBuffer(count: model.parameterCount)
-        var evalRNG = RandomGenerator(seed: s.seed, stream: [RandomStream.evaluationDuringTraining.rawValue])
         var accuracies: [Double] = []
         accuracies.reserveCapacity(s.metaIterations)
-        for i in 0..<s.metaIterations {
+        if let folder, Checkpoint.exists(in: folder) {
+            let checkpoint = try Checkpoint.read(from: folder, layout: model.layout)
+            guard checkpoint.metadata["label"] == combination.label,
+                  let position = checkpoint.metadata["iteration"].flatMap(Int.init), (0...s.metaIterations).contains(position) else {
+                throw ExperimentError("\(folder): not a checkpoint of \(combination.label) at a meta-iteration of this study")
+            }
+            let saved = try String(contentsOfFile: (folder as NSString).appendingPathComponent(Self.accuracyFile), encoding: .utf8)
+                .split(separator: "\n").compactMap { Double($0) }
+            guard saved.count >= position else {
+                throw ExperimentError("\(folder): \(Self.accuracyFile) holds \(saved.count) accuracies, the model is at meta-iteration \(position)")
+            }
+            accuracies = Array(saved.prefix(position))
+            trainer.parameters = checkpoint.parameters
+            trainer.iteration = position
+            progress?(position)
+        }
+        func save() throws {
+            guard let folder else { return }
+            try RunFolder.makeDirectories(folder)
+            // Accuracies first: the model's iteration says how many of them count.
+            try AtomicFile.writeString(accuracies.map { String(format: "%.1f", $0) }.joined(separator: "\n") + "\n",
+                                       to: (folder as NSString).appendingPathComponent(Self.accuracyFile))
+            try Checkpoint(layout: model.layout, parameters: trainer.parameters,
+                           metadata: ["label": combination.label, "iteration": "\(trainer.iteration)"]).write(to: folder)
+        }
+        for i in trainer.iteration..<s.metaIterations {
             let report = trainer.step()
             guard report.isFinite else {
                 throw ExperimentError("\(combination.label): training diverged at meta-iteration \(i + 1)")
             }
+            var evalRNG = RandomGenerator(seed: s.seed, stream: [RandomStream.evaluationDuringTraining.rawValue, UInt64(i)])
             let correct = trainer.parameters.withUnsafeBufferPointer { p in
                 evaluation.evaluateTask(splits.test, parameters: p.baseAddress!, optimizer: trainer.innerOptimizer,
                                         learner: learner, weights: weights.pointer, using: &evalRNG)
             }
             accuracies.append(Double(correct) / Double(s.ways))
             if (i + 1) % 100 == 0 { progress?(i + 1) }
+            if (i + 1) % checkpointInterval == 0 || i + 1 == s.metaIterations || i + 1 == until { try save() }
+            if i + 1 == until { break }
         }
         return accuracies
+    }
+
+    /// Each curve's folder keeps its accuracies so far, one per line.
+    static let accuracyFile = "accuracy.txt"
+
+    /// The folder of combination `index` under a study's output folder.
+    public func curveFolder(_ index: Int, in directory: String) -> String {
+        let name = combinations[index].label.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        return (directory as NSString).appendingPathComponent("curves/\(index)-\(String(name))")
     }
 
     /// Runs every combination, `threads` at a time (each run is single-threaded and seeded on its
     /// own, so the results do not depend on the thread count). Returns the accuracies in the order
     /// of ``combinations``.
-    public func runAll(threads: Int, progress: ((Int, Int) -> Void)? = nil) throws -> [[Double]] {
+    /// With a `directory`, each curve is checkpointed in its ``curveFolder(_:in:)`` and continues
+    /// from there.
+    public func runAll(threads: Int, directory: String? = nil, checkpointInterval: Int = 1_000,
+                       progress: ((Int, Int) -> Void)? = nil) throws -> [[Double]] {
         let combos = combinations
         let total = combos.count * settings.metaIterations
         let lock = NSLock()
@@ -109,7 +155,8 @@ public struct GradientCombinationStudy {
                 next += 1
                 lock.unlock()
                 guard index < combos.count else { return }
-                let result = Result { try run(combos[index]) { iterations in
+                let folder = directory.map { curveFolder(index, in: $0) }
+                let result = Result { try run(combos[index], folder: folder, checkpointInterval: checkpointInterval) { iterations in
                     lock.lock()
                     done[index] = iterations
                     let sum = done.reduce(0, +)

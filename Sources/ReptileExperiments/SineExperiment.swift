@@ -1,4 +1,4 @@
-// The sine-wave demo end to end (SPEC §2): meta-train an MLP with serial Reptile, then show how
+// The sine-wave demo end to end: meta-train an MLP with serial Reptile, then show how
 // fast it adapts to a new wave from 10 points.
 
 import Foundation

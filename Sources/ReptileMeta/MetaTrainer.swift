@@ -62,9 +62,10 @@ public struct MetaTrainingConfiguration: Sendable, Equatable, Codable {
         self.seed = seed
     }
 
-    /// The linear schedule: ε_i = (i/N)·ε_final + (1 − i/N)·ε_initial.
+    /// The linear schedule: ε_i = (i/N)·ε_final + (1 − i/N)·ε_initial, held at ε_final after the
+    /// last iteration (extrapolating would turn ε negative and push θ away from the tasks).
     public func metaStepSize(at iteration: Int) -> Float {
-        let fraction = Float(Double(iteration) / Double(max(metaIterations, 1)))
+        let fraction = Float(min(Double(iteration) / Double(max(metaIterations, 1)), 1))
         return fraction * metaStepSizeFinal + (1 - fraction) * metaStepSize
     }
 }

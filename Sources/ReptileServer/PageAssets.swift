@@ -109,6 +109,11 @@ enum PageAssets {
     <p class="small">Each drawing is reduced to 28×28 pixels (ink 1, background 0) by averaging the ink coverage
       of each pixel's area, like the Omniglot images the network was meta-trained on. The small squares in the
       corners show what the network sees.</p>
+    <p class="small">The bars are the softmax of the adapted network's outputs, shown as they are, not
+      calibrated. After a few steps of adaptation to one drawing per class the network is almost always
+      sure of its pick (100 % / 0 %), whether it is right or not: the bars say which class it picks, not
+      how likely that pick is to be right. That is better told by the model's accuracy on characters it
+      never saw in meta-training: about 95 % of 5-way one-shot tasks (the project's docs/RESULTS.md).</p>
   </details>
 </footer>
 </body>
@@ -213,6 +218,12 @@ figcaption { display: flex; align-items: center; gap: 8px; margin-top: 8px; font
 #info dd { margin: 0; overflow-wrap: anywhere; font-family: ui-monospace, "SF Mono", Menlo, Consolas, monospace; font-size: 0.82rem; }
 .small { font-size: 0.84rem; margin: 0; max-width: 70ch; }
 
+/* Wide screens: the test drawing and its bars beside the training drawings, all above the fold. */
+@media (min-width: 1180px) {
+  .top, main, .foot { max-width: 1320px; }
+  main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 16px; align-items: start; }
+  main .input-row { grid-template-columns: minmax(0, 0.8fr) minmax(0, 1fr); gap: 14px; }
+}
 @media (max-width: 600px) {
   .top, main, .foot { padding-left: 12px; padding-right: 12px; }
   .top { padding-top: 16px; }

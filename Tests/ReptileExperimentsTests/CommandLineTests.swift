@@ -197,6 +197,34 @@ func installedBinaryFindsItsDataAndModel() async throws {
     #expect(process.terminationStatus == 0, "\(stderr)")
     // Both the model and the data came from the installed copy, not from the build or source tree.
     let installed = URL(fileURLWithPath: prefix).resolvingSymlinksInPath().path + "/share/reptile/"
-    #expect(stderr.contains("model: the built-in omniglot model, \(installed)Reptile_ReptileExperiments.resources/models/"), "\(stderr)")
+    #expect(stderr.contains("model: the built-in omniglot-5way-1shot, \(installed)Reptile_ReptileExperiments.resources/models/"), "\(stderr)")
     #expect(stderr.contains("Omniglot (built-in, \(installed)Reptile_ReptileData.resources/omniglot)"), "\(stderr)")
+}
+
+@Test("evaluate --model NAME: the shipped models by name, their flags as defaults, other flags override them")
+func shippedModelsByName() async throws {
+    let dir = temporaryDirectory("model-output")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    for name in BuiltInModel.catalogue.map(\.name) {
+        let run = try await runReptile(["evaluate", "omniglot", "--model", name, "--eval-samples", "2", "--eval-iters", "1",
+                                        "--shots", "2", "--output", dir + "/\(name).json"])
+        if BuiltInModel.installed.contains(name) {
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("model: the built-in \(name), "), "\(run.stderr)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).json"))
+            let result = try JSONDecoder().decode(CheckpointEvaluation.self, from: data)
+            let record = try RunRecord.read(from: BuiltInModel.path(named: name)!)
+            #expect(result.evaluation.ways == record.options.classes && result.evaluation.shots == 2 && result.evalSamples == 2)
+            #expect(result.evaluation.batchSize == record.options.evalBatch)
+        } else {
+            #expect(run.status != 0 && run.stderr.contains("'\(name)' is not in this installation"), "\(run.stderr)")
+        }
+    }
+    #expect(BuiltInModel.installed.contains(BuiltInModel.defaultName))
+    try await expectOneLineError(["evaluate", "omniglot", "--model", "omniglot-3way"], mentioning: "the shipped models are omniglot-5way-1shot, ")
+    try await expectOneLineError(["evaluate", "omniglot", "--model", "omniglot-5way-1shot", "--checkpoint", dir],
+                                 mentioning: "--checkpoint and --model")
+    let help = try await runReptile(["evaluate", "omniglot", "--help"])
+    for name in BuiltInModel.catalogue.map(\.name) { #expect(help.stdout.contains(name), "\(name) missing from --help") }
 }

@@ -27,91 +27,114 @@ func quickOptions(iterations: Int = 30) -> FewShotOptions {
     return o
 }
 
+/// Runs `body` on a Dispatch thread, as part of the calling test (its expectations count for it),
+/// without holding a thread of Swift's cooperative pool: a long synchronous test would otherwise
+/// hold one of its few threads (one per core) and starve the server tests, which run at the same
+/// time and time their answers.
+func offPool<T: Sendable>(_ body: () throws -> T) async throws -> T {
+    try await withTaskExecutorPreference(DispatchExecutor.shared) { try body() }
+}
+
+/// A task executor that runs jobs on Dispatch's global queue.
+final class DispatchExecutor: TaskExecutor {
+    static let shared = DispatchExecutor()
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        DispatchQueue.global().async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 func temporaryDirectory(_ name: String) -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("reptile-\(name)-\(UUID().uuidString)").path
     return path
 }
 
-@Test func shortTrainingBeatsChanceByAWideMargin() throws {
-    var options = quickOptions(iterations: 150)
-    options.evalSamples = 100
-    let training = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: nil)
-    let result = try training.run()
-    // Chance is 20 %.
-    #expect(result.testAccuracy > 0.5, "test accuracy \(result.testAccuracy)")
-    #expect(result.trainAccuracy > 0.5, "train accuracy \(result.trainAccuracy)")
-    #expect(result.testCI95 > 0 && result.testCI95 < 0.1)
-    #expect(result.metaIterations == 150)
+@Test func shortTrainingBeatsChanceByAWideMargin() async throws {
+    try await offPool {
+        var options = quickOptions(iterations: 150)
+        options.evalSamples = 100
+        let training = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: nil)
+        let result = try training.run()
+        // Chance is 20 %.
+        #expect(result.testAccuracy > 0.5, "test accuracy \(result.testAccuracy)")
+        #expect(result.trainAccuracy > 0.5, "train accuracy \(result.trainAccuracy)")
+        #expect(result.testCI95 > 0 && result.testCI95 < 0.1)
+        #expect(result.metaIterations == 150)
+    }
 }
 
-@Test func resumingContinuesBitForBit() throws {
-    let straight = temporaryDirectory("straight"), split = temporaryDirectory("split")
-    defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
-    var options = quickOptions(iterations: 24)
-    options.evalSamples = 5
-    _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: straight,
-                            checkpointInterval: 8).run()
-    // The same run, stopped after 16 meta-iterations (simulated by a run of 16 with the same
-    // schedule length is not the same run, so copy the checkpoint of iteration 16 instead).
-    var half = options
-    half.metaIters = 24
-    let first = try FewShotTraining(benchmark: .omniglot, options: half, splits: omniglot, checkpointDirectory: split,
-                                    checkpointInterval: 8)
-    try first.runUntil(iteration: 16)
-    let resumed = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: split,
-                                      checkpointInterval: 8)
-    _ = try resumed.run(resume: true)
-    let a = try LoadedModel.load(from: straight), b = try LoadedModel.load(from: split)
-    #expect(a.record.iteration == 24 && b.record.iteration == 24)
-    #expect(a.parameters == b.parameters)
-    #expect((a.optimizer as! Adam).state == (b.optimizer as! Adam).state)
-    // The metrics of the resumed run are those of the straight run.
-    let m1 = try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { !$0.contains("seconds") } }
-    let m2 = try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { !$0.contains("seconds") } }
-    #expect(m1 == m2)
-    #expect(FileManager.default.fileExists(atPath: split + "/curve.svg"))
+@Test func resumingContinuesBitForBit() async throws {
+    try await offPool {
+        let straight = temporaryDirectory("straight"), split = temporaryDirectory("split")
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: split) }
+        var options = quickOptions(iterations: 24)
+        options.evalSamples = 5
+        _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: straight,
+                                checkpointInterval: 8).run()
+        // The same run, stopped after 16 meta-iterations (simulated by a run of 16 with the same
+        // schedule length is not the same run, so copy the checkpoint of iteration 16 instead).
+        var half = options
+        half.metaIters = 24
+        let first = try FewShotTraining(benchmark: .omniglot, options: half, splits: omniglot, checkpointDirectory: split,
+                                        checkpointInterval: 8)
+        try first.runUntil(iteration: 16)
+        let resumed = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: split,
+                                          checkpointInterval: 8)
+        _ = try resumed.run(resume: true)
+        let a = try LoadedModel.load(from: straight), b = try LoadedModel.load(from: split)
+        #expect(a.record.iteration == 24 && b.record.iteration == 24)
+        #expect(a.parameters == b.parameters)
+        #expect((a.optimizer as! Adam).state == (b.optimizer as! Adam).state)
+        // The metrics of the resumed run are those of the straight run.
+        let m1 = try String(contentsOfFile: straight + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { !$0.contains("seconds") } }
+        let m2 = try String(contentsOfFile: split + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").filter { !$0.contains("seconds") } }
+        #expect(m1 == m2)
+        #expect(FileManager.default.fileExists(atPath: split + "/curve.svg"))
+    }
 }
 
-@Test func checkpointErrorsAreClear() throws {
-    let dir = temporaryDirectory("errors")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    var options = quickOptions(iterations: 2)
-    options.evalSamples = 2
-    _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir).run()
-    // Training again into the same folder without --resume refuses and keeps the checkpoint.
-    #expect(throws: ExperimentError.self) {
+@Test func checkpointErrorsAreClear() async throws {
+    try await offPool {
+        let dir = temporaryDirectory("errors")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = quickOptions(iterations: 2)
+        options.evalSamples = 2
         _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir).run()
-    }
-    #expect(Checkpoint.exists(in: dir))
-    // A checkpoint of another architecture: a 5-way model read as 20-way.
-    let model20 = try Models.omniglot(classes: 20)
-    do {
-        _ = try Checkpoint.read(from: dir, layout: model20.layout)
-        Issue.record("reading a 5-way checkpoint as 20-way must fail")
-    } catch let error as CheckpointError {
-        #expect(error.description.contains("linear0.weight"))
-        #expect(error.description.contains("[256, 5]"))
-        #expect(error.description.contains("[256, 20]"))
-    }
-    // Resuming with other settings.
-    var other = options
-    other.metaBatch = 3
-    do {
-        _ = try FewShotTraining(benchmark: .omniglot, options: other, splits: omniglot, checkpointDirectory: dir).run(resume: true)
-        Issue.record("resuming with other settings must fail")
-    } catch {
-        #expect("\(error)".contains("--meta-batch 3 (checkpoint: 5)"))
-    }
-    // A missing and a corrupt checkpoint.
-    #expect(throws: CheckpointError.self) { _ = try LoadedModel.load(from: dir + "/nothing") }
-    let tensors = dir + "/" + Checkpoint.tensorsFile
-    let bytes = try Data(contentsOf: URL(fileURLWithPath: tensors))
-    try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: tensors))
-    do {
-        _ = try LoadedModel.load(from: dir)
-        Issue.record("a truncated checkpoint must not load")
-    } catch {
-        #expect("\(error)".contains("corrupt checkpoint"))
+        // Training again into the same folder without --resume refuses and keeps the checkpoint.
+        #expect(throws: ExperimentError.self) {
+            _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir).run()
+        }
+        #expect(Checkpoint.exists(in: dir))
+        // A checkpoint of another architecture: a 5-way model read as 20-way.
+        let model20 = try Models.omniglot(classes: 20)
+        do {
+            _ = try Checkpoint.read(from: dir, layout: model20.layout)
+            Issue.record("reading a 5-way checkpoint as 20-way must fail")
+        } catch let error as CheckpointError {
+            #expect(error.description.contains("linear0.weight"))
+            #expect(error.description.contains("[256, 5]"))
+            #expect(error.description.contains("[256, 20]"))
+        }
+        // Resuming with other settings.
+        var other = options
+        other.metaBatch = 3
+        do {
+            _ = try FewShotTraining(benchmark: .omniglot, options: other, splits: omniglot, checkpointDirectory: dir).run(resume: true)
+            Issue.record("resuming with other settings must fail")
+        } catch {
+            #expect("\(error)".contains("--meta-batch 3 (checkpoint: 5)"))
+        }
+        // A missing and a corrupt checkpoint.
+        #expect(throws: CheckpointError.self) { _ = try LoadedModel.load(from: dir + "/nothing") }
+        let tensors = dir + "/" + Checkpoint.tensorsFile
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: tensors))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: tensors))
+        do {
+            _ = try LoadedModel.load(from: dir)
+            Issue.record("a truncated checkpoint must not load")
+        } catch {
+            #expect("\(error)".contains("corrupt checkpoint"))
+        }
     }
 }
 
@@ -136,60 +159,64 @@ func impossibleFlagsAreRejected(change: (inout FewShotOptions) -> Void, message:
     }
 }
 
-@Test func divergenceStopsAndKeepsTheLastGoodCheckpoint() throws {
-    let dir = temporaryDirectory("nan")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    var options = quickOptions(iterations: 40)
-    options.sgd = true
-    options.learningRate = 1e35   // overflows to infinity within a few steps
-    options.evalSamples = 2
-    do {
-        _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir,
-                                checkpointInterval: 1).run()
-        Issue.record("training with a huge step must stop")
-    } catch {
-        #expect("\(error)".contains("NaN or infinite"))
-        #expect("\(error)".contains("last good checkpoint"))
+@Test func divergenceStopsAndKeepsTheLastGoodCheckpoint() async throws {
+    try await offPool {
+        let dir = temporaryDirectory("nan")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = quickOptions(iterations: 40)
+        options.sgd = true
+        options.learningRate = 1e35   // overflows to infinity within a few steps
+        options.evalSamples = 2
+        do {
+            _ = try FewShotTraining(benchmark: .omniglot, options: options, splits: omniglot, checkpointDirectory: dir,
+                                    checkpointInterval: 1).run()
+            Issue.record("training with a huge step must stop")
+        } catch {
+            #expect("\(error)".contains("NaN or infinite"))
+            #expect("\(error)".contains("last good checkpoint"))
+        }
+        let kept = try LoadedModel.load(from: dir)
+        #expect(kept.parameters.allSatisfy { $0.isFinite })
     }
-    let kept = try LoadedModel.load(from: dir)
-    #expect(kept.parameters.allSatisfy { $0.isFinite })
 }
 
-@Test func evaluationRestoresTheFullStateAndBothModesWork() throws {
-    var options = quickOptions(iterations: 60)
-    options.evalSamples = 1
-    let model = try Models.omniglot(classes: 5)
-    let tasks = FewShotTasks(omniglot.train, ways: 5, shots: 10)
-    let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks,
-                              innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3, beta1: 0),
-                              configuration: options.metaTraining, maxBatch: 10)
-    for _ in 0..<60 { trainer.step() }
-    // Meta-training keeps the inner optimizer's state across tasks: 5 tasks × 5 steps merged per
-    // meta-iteration advance the step count by 5.
-    #expect(trainer.innerOptimizer.state.step == 60 * 5)
-    let before = (trainer.parameters, trainer.innerOptimizer.state)
-    var results: [Bool: EvaluationResult] = [:]
-    for transductive in [false, true] {
-        var evaluation = options.evaluation
-        evaluation.transductive = transductive
-        results[transductive] = ParallelEvaluation.run(evaluation, sampler: omniglot.test, model: model, loss: .softmaxCrossEntropy,
-                                                       parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
-                                                       tasks: 60, seed: 0, stream: [9])
+@Test func evaluationRestoresTheFullStateAndBothModesWork() async throws {
+    try await offPool {
+        var options = quickOptions(iterations: 60)
+        options.evalSamples = 1
+        let model = try Models.omniglot(classes: 5)
+        let tasks = FewShotTasks(omniglot.train, ways: 5, shots: 10)
+        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks,
+                                  innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 1e-3, beta1: 0),
+                                  configuration: options.metaTraining, maxBatch: 10)
+        for _ in 0..<60 { trainer.step() }
+        // Meta-training keeps the inner optimizer's state across tasks: 5 tasks × 5 steps merged per
+        // meta-iteration advance the step count by 5.
+        #expect(trainer.innerOptimizer.state.step == 60 * 5)
+        let before = (trainer.parameters, trainer.innerOptimizer.state)
+        var results: [Bool: EvaluationResult] = [:]
+        for transductive in [false, true] {
+            var evaluation = options.evaluation
+            evaluation.transductive = transductive
+            results[transductive] = ParallelEvaluation.run(evaluation, sampler: omniglot.test, model: model, loss: .softmaxCrossEntropy,
+                                                           parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
+                                                           tasks: 60, seed: 0, stream: [9])
+        }
+        // Evaluation changes neither the weights nor the optimizer state.
+        #expect(trainer.parameters == before.0)
+        #expect(trainer.innerOptimizer.state == before.1)
+        for (mode, r) in results { #expect(r.accuracy > 0.4, "transductive=\(mode): \(r.accuracy)") }
+        // The two modes see the same tasks but batch statistics differ: the answers are not identical.
+        #expect(results[false]!.correct != results[true]!.correct || results[false]!.accuracy == 1)
+        // Workers take tasks as they come, but each task has its own random stream: the result is the
+        // same on any number of threads.
+        let byThreads = [1, 2, 3].map { threads in
+            ParallelEvaluation.run(options.evaluation, sampler: omniglot.test, model: model, loss: .softmaxCrossEntropy,
+                                   parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
+                                   tasks: 16, seed: 0, stream: [9], threads: threads)
+        }
+        #expect(byThreads.allSatisfy { $0 == byThreads[0] })
     }
-    // Evaluation changes neither the weights nor the optimizer state.
-    #expect(trainer.parameters == before.0)
-    #expect(trainer.innerOptimizer.state == before.1)
-    for (mode, r) in results { #expect(r.accuracy > 0.4, "transductive=\(mode): \(r.accuracy)") }
-    // The two modes see the same tasks but batch statistics differ: the answers are not identical.
-    #expect(results[false]!.correct != results[true]!.correct || results[false]!.accuracy == 1)
-    // Workers take tasks as they come, but each task has its own random stream: the result is the
-    // same on any number of threads.
-    let byThreads = [1, 2, 3].map { threads in
-        ParallelEvaluation.run(options.evaluation, sampler: omniglot.test, model: model, loss: .softmaxCrossEntropy,
-                               parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
-                               tasks: 16, seed: 0, stream: [9], threads: threads)
-    }
-    #expect(byThreads.allSatisfy { $0 == byThreads[0] })
 }
 
 @Test("bench --algorithms times Mini-ImageNet's 3×3 stride-1 layers both ways, and nothing in Omniglot's model")

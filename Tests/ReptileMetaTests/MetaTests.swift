@@ -144,6 +144,10 @@ func reptileUpdateMatchesHandComputation(execution: TaskExecution) throws {
     #expect(c.metaStepSize(at: 0) == 1)
     #expect(abs(c.metaStepSize(at: 25) - 0.75) < 1e-6)
     #expect(abs(c.metaStepSize(at: 99) - 0.01) < 1e-6)
+    // Past the end, ε stays at its final value instead of turning negative.
+    #expect(c.metaStepSize(at: 100) == 0 && c.metaStepSize(at: 3_001) == 0)
+    let d = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 1), metaStepSize: 1, metaStepSizeFinal: 0.25, metaIterations: 10)
+    #expect(d.metaStepSize(at: 10) == 0.25 && d.metaStepSize(at: 1_000) == 0.25)
 }
 
 /// A tiny classification task with labelled examples (for batching and tail tests).
@@ -268,4 +272,21 @@ private func expectSameWeightsWhateverTheThreadCount(_ model: Sequential, tasks:
     }
     #expect(model.stages[1].handsInputGradientToFirstLayer)
     expectSameWeightsWhateverTheThreadCount(model, tasks: NoiseImageTasks(floats: 6 * 6 * 3), seed: 4)
+}
+
+@Test func steppingPastTheLastIterationLeavesTheInitializationAlone() throws {
+    // The schedule ends at ε = 0: further steps must not move θ (extrapolated, ε would be negative
+    // and push θ away from the tasks, towards NaN).
+    let model = try scalarModel()
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 5), metaBatchSize: 2,
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 50, seed: 3)
+    let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: ConstantTasks(range: 2...4),
+                              innerOptimizer: SGD(learningRate: 0.05), configuration: config, parameters: [-5])
+    while trainer.iteration < 50 { trainer.step() }
+    let learned = trainer.parameters
+    for _ in 0..<3_000 {
+        let report = trainer.step()
+        #expect(report.metaStepSize == 0 && report.isFinite)
+    }
+    #expect(trainer.parameters == learned && trainer.iteration == 3_050)
 }

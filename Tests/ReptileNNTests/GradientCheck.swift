@@ -177,7 +177,7 @@ struct GradientCheck {
     GradientCheck(step: 1e-2).run(model, batch: 10)
 }
 
-/// The Omniglot model of the paper (SPEC §3), on 28×28 inputs.
+/// The Omniglot model of the paper, on 28×28 inputs.
 func omniglotModel(classes: Int) throws -> Sequential {
     try Sequential(inputShape: [28, 28, 1]) {
         for i in 0..<4 {

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Regenerate the Omniglot table of docs/RESULTS.md from the run folders, so that it cannot drift
+from the runs.
+
+Reads, for each of the paper's four Omniglot settings, runs/NAME/run.json (flags, command, training
+time, machines), runs/NAME/evaluation-nontransductive.json and runs/NAME/evaluation-transductive.json
+(written by `reptile evaluate omniglot --checkpoint runs/NAME --eval-samples 10000 [--transductive]
+--output FILE`), and writes the part of docs/RESULTS.md between its `omniglot-table` markers.
+A run still training, or not yet evaluated, is shown as such.
+
+    python3 scripts/make_results.py            # rewrite docs/RESULTS.md
+    python3 scripts/make_results.py --check    # exit 1 if docs/RESULTS.md is not up to date
+"""
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEGIN, END = "<!-- omniglot-table:begin -->", "<!-- omniglot-table:end -->"
+
+# The paper's Table 1 (Reptile rows) and the reference README's flags for each setting.
+SETTINGS = [
+    ("omniglot-5way-1shot", "5-way 1-shot", (95.39, 0.09), (97.68, 0.04),
+     "--shots 1 --train-shots 10 --inner-batch 10 --inner-iters 5 --meta-step 1 --meta-step-final 0 "
+     "--meta-batch 5 --meta-iters 100000 --eval-batch 5 --eval-iters 50 --learning-rate 0.001"),
+    ("omniglot-5way-5shot", "5-way 5-shot", (98.90, 0.10), (99.48, 0.06),
+     "--train-shots 10 --inner-batch 10 --inner-iters 5 --meta-step 1 --meta-step-final 0 "
+     "--meta-batch 5 --meta-iters 100000 --eval-batch 5 --eval-iters 50 --learning-rate 0.001"),
+    ("omniglot-20way-1shot", "20-way 1-shot", (88.14, 0.15), (89.43, 0.14),
+     "--shots 1 --classes 20 --train-shots 10 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-step-final 0 "
+     "--meta-batch 5 --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005"),
+    ("omniglot-20way-5shot", "20-way 5-shot", (96.65, 0.33), (97.12, 0.32),
+     "--classes 20 --train-shots 10 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-step-final 0 "
+     "--meta-batch 5 --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005"),
+]
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+
+
+def duration(seconds):
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def cell(evaluation, record):
+    if record is None:
+        return "not started"
+    done, total = record["iteration"], record["options"]["metaIters"]
+    if done < total:
+        return f"training: {done:,} of {total:,} meta-iterations".replace(",", " ")
+    if evaluation is None:
+        return "trained, not yet evaluated"
+    return (f"**{100 * evaluation['test_accuracy']:.2f} ± {100 * evaluation['test_ci95']:.2f} %** "
+            f"({evaluation['eval_samples']} tasks; train {100 * evaluation['train_accuracy']:.2f} %)")
+
+
+def command_of(record):
+    words = record["command"].split()
+    return " ".join(["reptile"] + words[1:]) if words else ""
+
+
+def table(runs_dir):
+    lines = [BEGIN, "",
+             "| setting | paper | this project | paper + transduction | this project + transduction |",
+             "| --- | --- | --- | --- | --- |"]
+    details = []
+    for name, label, paper, paper_t, flags in SETTINGS:
+        folder = os.path.join(runs_dir, name)
+        record = load(os.path.join(folder, "run.json"))
+        plain = load(os.path.join(folder, "evaluation-nontransductive.json"))
+        trans = load(os.path.join(folder, "evaluation-transductive.json"))
+        lines.append(f"| {label} | {paper[0]:.2f} ± {paper[1]:.2f} % | {cell(plain, record)} | "
+                     f"{paper_t[0]:.2f} ± {paper_t[1]:.2f} % | {cell(trans, record)} |")
+        details.append(f"**{label}** (`runs/{name}/`)")
+        details.append("")
+        if record is None:
+            details.append(f"Not started. Command: `reptile train omniglot {flags} --checkpoint runs/{name}`")
+            details.append("")
+            continue
+        machines = ", ".join(record.get("machines") or ["a machine not recorded (the run started before run.json named machines)"])
+        details.append(f"- command: `{command_of(record)}`")
+        done, total = (f"{n:,}".replace(",", " ") for n in (record["iteration"], record["options"]["metaIters"]))
+        details.append(f"- meta-training: {done} of {total} meta-iterations, "
+                       f"{duration(record['trainingSeconds'])} of wall time on {machines}")
+        for mode, evaluation in (("non-transductive", plain), ("transductive", trans)):
+            if evaluation:
+                details.append(f"- evaluation, {mode}: {evaluation['eval_samples']} tasks per split in "
+                               f"{duration(evaluation['seconds'])} on {evaluation.get('machine', 'an unrecorded machine')}")
+        if os.path.exists(os.path.join(folder, "curve.svg")):
+            details.append(f"- learning curve: [runs/{name}/curve.svg](../runs/{name}/curve.svg)")
+        details.append("")
+    lines += ["", "Percentages: accuracy on the 423 test characters ± the 95 % confidence interval over tasks.", ""]
+    lines += details
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
+    parser.add_argument("--results", default=os.path.join(ROOT, "docs", "RESULTS.md"))
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is not up to date")
+    args = parser.parse_args()
+    with open(args.results) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{args.results}: no {BEGIN} … {END} markers")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    updated = text[:start] + table(args.runs) + text[end:]
+    if args.check:
+        if updated != text:
+            sys.exit(f"{args.results} is out of date: run python3 scripts/make_results.py")
+        return
+    with open(args.results, "w") as f:
+        f.write(updated)
+
+
+if __name__ == "__main__":
+    main()
