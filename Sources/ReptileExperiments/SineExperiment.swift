@@ -113,7 +113,6 @@ public enum SineExperiment {
 
         // The plotted task: the very wave and 10 training points (drawn with replacement) of the
         // listing's figure, from NumPy's RandomState(seed) in the listing's order.
-        let learner = Learner(model: model, loss: .meanSquaredError, maxBatch: tasks.xs.count)
         var numpy = NumPyLegacyRandom(seed: UInt32(truncatingIfNeeded: options.seed))
         let phase = Float(numpy.uniform(0, 2 * Double.pi))
         let amplitude = Float(numpy.uniform(0.1, 5))
@@ -121,14 +120,14 @@ public enum SineExperiment {
         let trainXs = numpy.choice(tasks.xs.count, size: options.evaluationPoints).map { tasks.xs[$0] }
         let checkpoints = Set(stride(from: 0, through: options.adaptationSteps, by: max(options.adaptationSteps / 4, 1)))
         let (plotLoss, curves) = adapt(trainer.parameters, to: plotTask, trainXs: trainXs, options: options,
-                                       learner: learner, recordAt: checkpoints)
+                                       model: model, recordAt: checkpoints)
         // Fresh tasks, 10 random points each.
         var evalRng = RandomGenerator(seed: options.seed, stream: [RandomStream.finalEvaluation.rawValue])
         var total: Float = 0
         for _ in 0..<options.evaluationTasks {
             let task = tasks.sampleTask(using: &evalRng)
             let xs = evalRng.sample(options.evaluationPoints, from: tasks.xs.count).map { tasks.xs[$0] }
-            total += adapt(trainer.parameters, to: task, trainXs: xs, options: options, learner: learner, recordAt: []).loss
+            total += adapt(trainer.parameters, to: task, trainXs: xs, options: options, model: model, recordAt: []).loss
         }
         return Result(options: options, iterations: options.iterations, seconds: seconds,
                       lossAfter32Steps: plotLoss, meanLossAfter32Steps: total / Float(max(options.evaluationTasks, 1)),
@@ -139,29 +138,21 @@ public enum SineExperiment {
     /// Full-batch SGD on `trainXs` from `parameters`; returns the loss on all points afterwards and
     /// the predictions at the requested step counts.
     static func adapt(_ parameters: [Float], to task: SineTask, trainXs: [Float], options: Options,
-                      learner: Learner, recordAt: Set<Int>) -> (loss: Float, curves: [Curve]) {
-        var weights = parameters
-        var sgd = SGD(learningRate: options.innerStep)
+                      model: Sequential, recordAt: Set<Int>) -> (loss: Float, curves: [Curve]) {
         let trainTask = task.sampled(at: trainXs)
-        let allTask = task
+        let inputs = task.xs.map { [$0] }
+        var weights = parameters
+        var done = 0
         var curves: [Curve] = []
-        func predictAll() -> [Float] {
-            InnerLoop.fill(learner, from: allTask, indices: Array(0..<allTask.exampleCount))
-            let out = weights.withUnsafeBufferPointer { learner.outputs(parameters: $0.baseAddress!, batch: allTask.exampleCount) }
-            return Array(UnsafeBufferPointer(start: out, count: allTask.exampleCount))
+        for step in recordAt.sorted() where step <= options.adaptationSteps {
+            weights = model.adapt(weights, to: trainTask, loss: .meanSquaredError, steps: step - done,
+                                  optimizer: SGD(learningRate: options.innerStep))
+            done = step
+            curves.append(Curve(steps: step, predictions: model.predict(weights, inputs: inputs).map { $0[0] }))
         }
-        for step in 0...options.adaptationSteps {
-            if recordAt.contains(step) { curves.append(Curve(steps: step, predictions: predictAll())) }
-            if step == options.adaptationSteps { break }
-            InnerLoop.fill(learner, from: trainTask, indices: Array(0..<trainTask.exampleCount))
-            weights.withUnsafeMutableBufferPointer { w in
-                learner.lossAndGradient(parameters: w.baseAddress!, batch: trainTask.exampleCount)
-                sgd.update(w.baseAddress!, gradients: learner.gradients.pointer, count: w.count)
-            }
-        }
-        InnerLoop.fill(learner, from: allTask, indices: Array(0..<allTask.exampleCount))
-        let loss = weights.withUnsafeBufferPointer { learner.loss(parameters: $0.baseAddress!, batch: allTask.exampleCount) }
-        return (loss, curves)
+        weights = model.adapt(weights, to: trainTask, loss: .meanSquaredError, steps: options.adaptationSteps - done,
+                              optimizer: SGD(learningRate: options.innerStep))
+        return (model.loss(weights, on: task, loss: .meanSquaredError), curves)
     }
 
     /// The figure of the listing: predictions after 0…32 steps from blue to red, the true curve in

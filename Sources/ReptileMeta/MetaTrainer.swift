@@ -79,6 +79,7 @@ public enum RandomStream: UInt64, Sendable {
     case finalEvaluation = 4
     case dataSplit = 5
     case demo = 6
+    case adaptation = 7
 }
 
 /// What one meta-iteration did.
@@ -240,6 +241,22 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         return MetaStepReport(iteration: i, metaStepSize: epsilon, innerLoss: taskLosses.buffer.reduce(0, +) / Float(n), isFinite: finite)
     }
 
+    /// Runs the meta-iterations left until ``MetaTrainingConfiguration/metaIterations``, calling
+    /// `callback` every `interval` iterations and after the last with the latest report: the place
+    /// for logging, checkpoints or meta-validation (adapt ``parameters`` to held-out tasks with
+    /// ``Sequential/adapt(_:to:loss:steps:optimizer:batchSize:seed:)``). Return `false` to stop early.
+    /// Stops with an error when the parameters stop being finite.
+    public func train(every interval: Int = 1, _ callback: (MetaStepReport) throws -> Bool = { _ in true }) throws {
+        precondition(interval >= 1, "the callback interval must be at least 1")
+        while iteration < configuration.metaIterations {
+            let report = step()
+            guard report.isFinite else { throw MetaTrainingError.diverged(iteration: report.iteration) }
+            if iteration % interval == 0 || iteration == configuration.metaIterations {
+                guard try callback(report) else { return }
+            }
+        }
+    }
+
     private func runTask(_ t: Int, iteration i: Int, worker w: Int, optimizer: inout InnerOptimizer) {
         var rng = RandomGenerator(seed: configuration.seed,
                                   stream: [RandomStream.training.rawValue, UInt64(i), UInt64(t)])
@@ -249,6 +266,18 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         taskLosses.pointer[t] = InnerLoop.run(task, weights: weights, optimizer: &optimizer, learner: learners[w],
                                       configuration: configuration.inner, using: &rng,
                                       metaGradient: metaGradients[t].pointer, selection: configuration.metaGradient)
+    }
+}
+
+/// Why meta-training stopped.
+public enum MetaTrainingError: Error, CustomStringConvertible, Equatable {
+    /// The parameters became NaN or infinite at this (0-based) meta-iteration.
+    case diverged(iteration: Int)
+
+    public var description: String {
+        switch self {
+        case .diverged(let i): return "meta-training diverged at meta-iteration \(i): the parameters are no longer finite (try smaller step sizes)"
+        }
     }
 }
 

@@ -27,19 +27,11 @@ func metaTrainWaves(iterations: Int) throws -> (Sequential, [Float]) {
     func lossAfterAdapting(_ start: [Float]) -> Float {
         var total: Float = 0
         var taskRNG = RandomGenerator(seed: 42, stream: [0])
-        let learner = Learner(model: model, loss: .meanSquaredError, maxBatch: 50)
         for _ in 0..<20 {
             let task = Waves().sampleTask(using: &taskRNG)
-            var weights = start
-            var optimizer = SGD(learningRate: 0.02)
-            var innerRNG = RandomGenerator(seed: 1, stream: [0])
-            weights.withUnsafeMutableBufferPointer { w in
-                InnerLoop.run(task, weights: w.baseAddress!, optimizer: &optimizer, learner: learner,
-                              configuration: InnerLoopConfiguration(batchSize: 10, iterations: 32), using: &innerRNG)
-            }
-            let test = task.sampled(at: SineTasks.linspace(-5...5, count: 50))
-            InnerLoop.fill(learner, from: test, indices: Array(0..<50))
-            total += weights.withUnsafeBufferPointer { learner.loss(parameters: $0.baseAddress!, batch: 50) }
+            let adapted = model.adapt(start, to: task, loss: .meanSquaredError, steps: 32,
+                                      optimizer: SGD(learningRate: 0.02), batchSize: 10)
+            total += model.loss(adapted, on: task.sampled(at: SineTasks.linspace(-5...5, count: 50)), loss: .meanSquaredError)
         }
         return total / 20
     }

@@ -290,3 +290,26 @@ private func expectSameWeightsWhateverTheThreadCount(_ model: Sequential, tasks:
     }
     #expect(trainer.parameters == learned && trainer.iteration == 3_050)
 }
+
+@Test func trainRunsToTheEndWithACallbackThatCanStopIt() throws {
+    let config = MetaTrainingConfiguration(inner: .init(batchSize: 1, iterations: 3), metaBatchSize: 2,
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 40, seed: 4)
+    func trainer() throws -> MetaTrainer<ConstantTasks, SGD> {
+        MetaTrainer(model: try scalarModel(), loss: .meanSquaredError, tasks: ConstantTasks(range: 2...4),
+                    innerOptimizer: SGD(learningRate: 0.05), configuration: config, parameters: [-5])
+    }
+    // Every 15 iterations and after the last; the same parameters as stepping by hand.
+    let a = try trainer(), b = try trainer()
+    var seen: [Int] = []
+    try a.train(every: 15) { report in seen.append(report.iteration + 1); return true }
+    while b.iteration < 40 { b.step() }
+    #expect(seen == [15, 30, 40] && a.iteration == 40 && a.parameters == b.parameters)
+    // A meta-validation that stops once the initialization is close to the tasks' mean, 3.
+    let c = try trainer()
+    try c.train(every: 5) { _ in abs(c.parameters[0] - 3) > 1 }
+    #expect(c.iteration < 40 && c.iteration % 5 == 0 && abs(c.parameters[0] - 3) <= 1)
+    // Divergence is an error.
+    let wild = MetaTrainer(model: try scalarModel(), loss: .meanSquaredError, tasks: ConstantTasks(range: 2...4),
+                           innerOptimizer: SGD(learningRate: 1e20), configuration: config, parameters: [-5])
+    #expect(throws: MetaTrainingError.self) { try wild.train() }
+}

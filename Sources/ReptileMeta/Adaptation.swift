@@ -1,0 +1,99 @@
+// Using a meta-learned initialization with plain values: tasks from arrays, adapting parameters
+// to a task, and the loss and predictions of a set of parameters.
+
+import ReptileKernels
+import ReptileNN
+
+/// A task given as arrays: one input row (the model's `inputCount` floats) and one target row per
+/// example. For classification with cross-entropy the target row is the class index, one float.
+///
+/// ```swift
+/// let task = ArrayTask(inputs: [[0.1], [0.5], [0.9]], targets: [[0.2], [1.0], [1.8]])
+/// let classes = ArrayTask(inputs: points, labels: [0, 1, 2, 0, 1, 2])
+/// ```
+public struct ArrayTask: SupervisedTask, Sendable, Equatable {
+    public let inputs: [[Float]]
+    public let targets: [[Float]]
+    private let labels: [Int]?
+
+    /// A regression (or any) task: `targets[i]` is what the loss compares with the model's output for `inputs[i]`.
+    public init(inputs: [[Float]], targets: [[Float]]) {
+        precondition(inputs.count == targets.count, "\(inputs.count) inputs but \(targets.count) targets")
+        self.inputs = inputs
+        self.targets = targets
+        labels = nil
+    }
+
+    /// A classification task: `labels[i]` is the class of `inputs[i]` (0-based).
+    public init(inputs: [[Float]], labels: [Int]) {
+        precondition(inputs.count == labels.count, "\(inputs.count) inputs but \(labels.count) labels")
+        precondition(labels.allSatisfy { $0 >= 0 }, "class labels must not be negative")
+        self.inputs = inputs
+        targets = labels.map { [Float($0)] }
+        self.labels = labels
+    }
+
+    public var exampleCount: Int { inputs.count }
+
+    public func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        inputs[index].withUnsafeBufferPointer { input.update(from: $0.baseAddress!, count: $0.count) }
+        targets[index].withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: $0.count) }
+    }
+
+    public func classLabel(of index: Int) -> Int? { labels?[index] }
+}
+
+extension Sequential {
+    /// Adapts `parameters` (say, a meta-learned initialization) to `task` with `steps` steps of
+    /// `optimizer`, and returns the adapted parameters; nothing passed in changes.
+    ///
+    /// With no `batchSize`, every step uses all of the task's examples in order (as the sine demo
+    /// and the drawing demo do); with one, the steps use mini-batches cut from shuffled epochs of
+    /// the examples, drawn from `seed`, exactly as Reptile's inner loop does.
+    public func adapt<T: SupervisedTask, O: Optimizer>(_ parameters: [Float], to task: T, loss: Loss, steps: Int,
+                                                       optimizer: O, batchSize: Int? = nil, seed: UInt64 = 0) -> [Float] {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        precondition(steps >= 0, "steps must not be negative")
+        precondition(task.exampleCount > 0, "the task has no examples")
+        let batch = batchSize ?? task.exampleCount
+        let learner = Learner(model: self, loss: loss, maxBatch: batch)
+        var weights = parameters
+        var optimizer = optimizer
+        weights.withUnsafeMutableBufferPointer { w in
+            if let batchSize {
+                var rng = RandomGenerator(seed: seed, stream: [RandomStream.adaptation.rawValue])
+                InnerLoop.run(task, weights: w.baseAddress!, optimizer: &optimizer, learner: learner,
+                              configuration: InnerLoopConfiguration(batchSize: batchSize, iterations: steps), using: &rng)
+            } else {
+                InnerLoop.fill(learner, from: task, indices: Array(0..<task.exampleCount))
+                for _ in 0..<steps {
+                    learner.lossAndGradient(parameters: w.baseAddress!, batch: batch)
+                    optimizer.update(w.baseAddress!, gradients: learner.gradients.pointer, count: w.count)
+                }
+            }
+        }
+        return weights
+    }
+
+    /// The mean loss of `parameters` on all of `task`'s examples.
+    public func loss<T: SupervisedTask>(_ parameters: [Float], on task: T, loss: Loss) -> Float {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        let learner = Learner(model: self, loss: loss, maxBatch: max(task.exampleCount, 1))
+        InnerLoop.fill(learner, from: task, indices: Array(0..<task.exampleCount))
+        return parameters.withUnsafeBufferPointer { learner.loss(parameters: $0.baseAddress!, batch: task.exampleCount) }
+    }
+
+    /// The model's outputs (`outputCount` floats each) for `inputs` (`inputCount` floats each),
+    /// run as one batch (batch norm uses the batch's statistics, as in training).
+    public func predict(_ parameters: [Float], inputs: [[Float]]) -> [[Float]] {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        guard !inputs.isEmpty else { return [] }
+        precondition(inputs.allSatisfy { $0.count == inputCount }, "every input needs \(inputCount) floats")
+        let workspace = makeWorkspace(maxBatch: inputs.count)
+        let flat = inputs.flatMap { $0 }
+        let out = parameters.withUnsafeBufferPointer { p in
+            flat.withUnsafeBufferPointer { forward(parameters: p.baseAddress!, input: $0.baseAddress!, batch: inputs.count, workspace: workspace) }
+        }
+        return (0..<inputs.count).map { Array(UnsafeBufferPointer(start: out + $0 * outputCount, count: outputCount)) }
+    }
+}
