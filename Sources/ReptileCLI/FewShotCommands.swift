@@ -67,15 +67,25 @@ struct FewShotFlags: ParsableArguments {
 protocol DataFlags: ParsableArguments {
     var data: String? { get }
     var threads: Int? { get }
+    /// Omniglot's split, when chosen.
+    var split: Omniglot.Split? { get }
+}
+
+extension DataFlags {
+    var split: Omniglot.Split? { nil }
 }
 
 func validateThreads(_ threads: Int?) throws {
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
 }
 
+extension Omniglot.Split: ExpressibleByArgument {}
+
 struct OmniglotDataFlags: DataFlags {
     @Option(help: ArgumentHelp("Omniglot: a folder with images_background.npz and images_evaluation.npz, the two official zips images_background.zip and images_evaluation.zip, or a folder of Alphabet/characterNN/NNNN_DD.png; all 1 623 characters are needed for the 1 200 / 423 split. (default: the built-in copy)", valueName: "path"))
     var data: String?
+    @Option(help: "How the characters are split: random (the reference's 1 200 / 423 characters from all alphabets) or alphabets (the 30 background alphabets for meta-training, the 20 evaluation alphabets for testing, as in Lake et al.'s human comparison). (default: random, or a checkpoint's)")
+    var split: Omniglot.Split?
     @Option(parsing: .unconditional, help: "Worker threads. (default: one per core)") var threads: Int?
     func validate() throws { try validateThreads(threads) }
 }
@@ -88,14 +98,15 @@ struct MiniImageNetDataFlags: DataFlags {
 }
 
 /// Loads the splits of a benchmark, printing what it does.
-func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64) throws -> (FewShotSplits, String) {
+func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64, split: Omniglot.Split? = nil) throws -> (FewShotSplits, String) {
     let start = Date()
     switch benchmark {
     case .omniglot:
         let images = try data.map { try Omniglot.load(path: $0) } ?? Omniglot.loadBuiltIn()
-        let (train, test) = try Omniglot.split(images, seed: seed)
-        printError(String(format: "Omniglot (%@): %d characters (%d training classes with rotations, %d test) loaded in %.1f s",
-                          data ?? "built-in, " + (Omniglot.builtInPath ?? "?"), images.classCount, train.classCount, test.classCount,
+        let (train, test) = try Omniglot.split(images, by: split ?? .random, seed: seed)
+        printError(String(format: "Omniglot (%@, %@ split): %d characters (%d training classes with rotations, %d test) loaded in %.1f s",
+                          data ?? "built-in, " + (Omniglot.builtInPath ?? "?"), (split ?? .random).rawValue,
+                          images.classCount, train.classCount, test.classCount,
                           Date().timeIntervalSince(start)))
         return (FewShotSplits(train: train, test: test), data ?? "built-in")
     case .miniimagenet:
@@ -141,7 +152,8 @@ struct TrainRunner {
             let record = try RunRecord.read(from: checkpoint)
             options = flags.options(base: record.options)
         }
-        let (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed)
+        if let split = dataFlags.split { options.split = split }
+        let (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed, split: options.split)
         let progress = ProgressLine("meta-iteration")
         let evalProgress = ProgressLine("evaluated tasks", unit: "tasks")
         var lastSplit = ""
@@ -268,7 +280,7 @@ struct EvaluateRunner {
         printError("model: \(flags.checkpoint == nil ? "the built-in \(flags.model ?? BuiltInModel.defaultName), " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
         let o = loaded.record.options
         let seed = flags.seed ?? o.seed
-        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed)
+        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed, split: dataFlags.split ?? o.split)
         let evaluation = FewShotEvaluation(ways: flags.classes ?? o.classes, shots: flags.shots ?? o.shots,
                                            batchSize: flags.evalBatch ?? o.evalBatch, iterations: flags.evalIters ?? o.evalIters,
                                            replacement: flags.replacement || o.replacement,

@@ -40,7 +40,7 @@ struct GradientCombinations: ParsableCommand {
     }
 
     func run() throws {
-        let (splits, _) = try loadSplits(.omniglot, data: dataFlags.data, seed: seed)
+        let (splits, _) = try loadSplits(.omniglot, data: dataFlags.data, seed: seed, split: dataFlags.split)
         var settings = GradientCombinationStudy.Settings()
         settings.metaIterations = metaIters
         settings.seed = seed

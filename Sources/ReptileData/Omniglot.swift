@@ -221,6 +221,51 @@ public enum Omniglot {
     }
 }
 
+extension Omniglot {
+    /// How the characters are divided between meta-training and testing.
+    public enum Split: String, Sendable, Codable, CaseIterable {
+        /// The reference's: 1 200 characters drawn at random from all 50 alphabets for
+        /// meta-training, the other 423 for testing.
+        case random
+        /// Lake et al.'s: the 30 background alphabets (964 characters) for meta-training, the 20
+        /// evaluation alphabets (659 characters) for testing, as in the human comparison.
+        case alphabets
+    }
+
+    /// Characters in the background alphabets (ids 1…964 of the official numbering).
+    public static let backgroundCharacters = 964
+
+    /// Whether the character named `className` (as the loaders name them: `images_background.npz#0007`,
+    /// `Alphabet/character07 (0007)`) belongs to the background alphabets; nil when the name does not tell.
+    static func isBackground(_ className: String) -> Bool? {
+        if className.hasPrefix("images_background") { return true }
+        if className.hasPrefix("images_evaluation") { return false }
+        guard className.hasSuffix(")"), let open = className.lastIndex(of: "("),
+              let id = Int(className[className.index(after: open)..<className.index(before: className.endIndex)]) else { return nil }
+        return id <= backgroundCharacters
+    }
+
+    /// Splits the characters by `split`: ``Split/random`` as ``split(_:seed:trainCount:augment:)``
+    /// does, ``Split/alphabets`` by alphabet (meta-training characters augmented with rotations).
+    public static func split(_ images: ImageSet, by split: Split, seed: UInt64, augment: Bool = true) throws
+        -> (train: FewShotDataset, test: FewShotDataset) {
+        guard split == .alphabets else { return try self.split(images, seed: seed, augment: augment) }
+        var background: [Int] = [], evaluation: [Int] = []
+        for (c, name) in images.classNames.enumerated() {
+            switch isBackground(name) {
+            case true?: background.append(c)
+            case false?: evaluation.append(c)
+            case nil: throw FormatError("Omniglot data", "cannot tell the alphabet of character '\(name)' for --split alphabets")
+            }
+        }
+        guard !background.isEmpty, !evaluation.isEmpty else {
+            throw FormatError("Omniglot data", "--split alphabets needs both the background and the evaluation alphabets; the data has \(background.count) background and \(evaluation.count) evaluation characters")
+        }
+        let train = background.flatMap { c in (augment ? 0..<4 : 0..<1).map { FewShotClass(index: c, quarterTurns: $0) } }
+        return (FewShotDataset(images: images, classes: train), FewShotDataset(images: images, classes: evaluation.map { FewShotClass(index: $0) }))
+    }
+}
+
 /// Reduces binary 105×105 drawings to 28×28 stroke bytes k (stroke fraction k/225), in parallel.
 final class DrawingReducer: @unchecked Sendable {
     let plan = AreaResampler.Plan(width: Omniglot.originalSize, height: Omniglot.originalSize,

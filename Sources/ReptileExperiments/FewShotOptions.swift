@@ -1,5 +1,6 @@
 // The flags of the reference programs (run_omniglot.py, run_miniimagenet.py), validated.
 
+import ReptileData
 import ReptileMeta
 import ReptileNN
 
@@ -64,6 +65,8 @@ public struct FewShotOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 0
     /// How a meta-batch's tasks share the inner optimizer's state.
     public var taskExecution: TaskExecution = .parallel
+    /// Omniglot: how the characters are split (`--split`); nil is the reference's random split.
+    public var split: Omniglot.Split? = nil
 
     public init() {}
 

@@ -334,6 +334,7 @@ public final class FewShotTraining {
         check("--sgd", saved.sgd, given.sgd)
         check("--seed", saved.seed, given.seed)
         check("--task-execution", saved.taskExecution.rawValue, given.taskExecution.rawValue)
+        check("--split", (saved.split ?? .random).rawValue, (given.split ?? .random).rawValue)
         return result
     }
 }

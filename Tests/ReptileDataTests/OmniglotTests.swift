@@ -147,3 +147,23 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
         #expect("\(error)".contains("964 characters are too few"), "\(error)")
     }
 }
+
+@Test func alphabetSplitTrainsOnTheBackgroundAndTestsOnTheEvaluationAlphabets() throws {
+    let (train, test) = try Omniglot.split(builtIn, by: .alphabets, seed: 0)
+    #expect(train.classCount == 964 * 4 && test.classCount == 659)
+    #expect(train.classes.allSatisfy { builtIn.classNames[$0.index].hasPrefix("images_background") })
+    #expect(test.classes.allSatisfy { builtIn.classNames[$0.index].hasPrefix("images_evaluation") && $0.quarterTurns == 0 })
+    // It does not depend on the seed; the random split does, and mixes the alphabets.
+    #expect(try Omniglot.split(builtIn, by: .alphabets, seed: 5).test.classes == test.classes)
+    let random = try Omniglot.split(builtIn, by: .random, seed: 0)
+    #expect(random.test.classes == (try Omniglot.split(builtIn, seed: 0)).test.classes)
+    #expect(random.test.classes.contains { builtIn.classNames[$0.index].hasPrefix("images_background") })
+    // The official PNG names carry the global character number: 1…964 are the background alphabets.
+    #expect(Omniglot.isBackground("Latin/character01 (0964)") == true)
+    #expect(Omniglot.isBackground("Atlantean/character01 (0965)") == false)
+    #expect(Omniglot.isBackground("mystery") == nil)
+    // One archive alone cannot be split by alphabet.
+    let onlyBackground = ImageSet(height: 1, width: 1, channels: 1, classNames: ["images_background.npz#0001", "images_background.npz#0002"],
+                                  imagesPerClass: [1, 1], pixels: [0, 0], divisor: 225)
+    #expect(throws: FormatError.self) { _ = try Omniglot.split(onlyBackground, by: .alphabets, seed: 0) }
+}

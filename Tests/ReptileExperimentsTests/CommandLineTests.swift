@@ -198,7 +198,7 @@ func installedBinaryFindsItsDataAndModel() async throws {
     // Both the model and the data came from the installed copy, not from the build or source tree.
     let installed = URL(fileURLWithPath: prefix).resolvingSymlinksInPath().path + "/share/reptile/"
     #expect(stderr.contains("model: the built-in omniglot-5way-1shot, \(installed)Reptile_ReptileExperiments.resources/models/"), "\(stderr)")
-    #expect(stderr.contains("Omniglot (built-in, \(installed)Reptile_ReptileData.resources/omniglot)"), "\(stderr)")
+    #expect(stderr.contains("Omniglot (built-in, \(installed)Reptile_ReptileData.resources/omniglot, random split)"), "\(stderr)")
 }
 
 @Test("evaluate --model NAME: the shipped models by name, their flags as defaults, other flags override them")
@@ -227,4 +227,19 @@ func shippedModelsByName() async throws {
                                  mentioning: "--checkpoint and --model")
     let help = try await runReptile(["evaluate", "omniglot", "--help"])
     for name in BuiltInModel.catalogue.map(\.name) { #expect(help.stdout.contains(name), "\(name) missing from --help") }
+}
+
+@Test("--split alphabets is recorded with the run: resume must keep it, evaluate uses it")
+func alphabetSplitThroughTheCommandLine() async throws {
+    let dir = temporaryDirectory("alphabets")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let train = try await runReptile(["train", "omniglot", "--split", "alphabets", "--shots", "1", "--inner-iters", "1", "--meta-iters", "2",
+                                      "--eval-samples", "2", "--eval-iters", "1", "--checkpoint", dir, "--checkpoint-interval", "1"])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stderr.contains("alphabets split): 1623 characters (3856 training classes with rotations, 659 test)"), "\(train.stderr)")
+    #expect(try RunRecord.read(from: dir).options.split == .alphabets)
+    try await expectOneLineError(["train", "omniglot", "--resume", "--checkpoint", dir, "--split", "random"],
+                                 mentioning: "--split random (checkpoint: alphabets)")
+    let evaluate = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1"])
+    #expect(evaluate.status == 0 && evaluate.stderr.contains("alphabets split"), "\(evaluate.stderr)")
 }
