@@ -132,7 +132,7 @@ struct Train: ParsableCommand {
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a meta-trained checkpoint on a few-shot benchmark (the reference's --pretrained).",
-        subcommands: [EvaluateOmniglot.self, EvaluateMiniImageNet.self])
+        subcommands: [EvaluateOmniglot.self, EvaluateMiniImageNet.self, EvaluateOmniglotRuns.self])
 }
 
 /// The shared body of `train omniglot` and `train miniimagenet`.
@@ -318,4 +318,44 @@ struct EvaluateMiniImageNet: ParsableCommand {
     @OptionGroup var flags: EvaluationFlags
     @OptionGroup var dataFlags: MiniImageNetDataFlags
     func run() throws { try EvaluateRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags).run() }
+}
+
+struct EvaluateOmniglotRuns: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "omniglot-runs",
+        abstract: "Lake et al.'s 20 one-shot runs (20-way, within alphabets): error rates beside people's and BPL's.",
+        discussion: """
+        --data is the runs in their published layout (all_runs.zip from github.com/brendenlake/omniglot, \
+        python/one-shot-classification, or the folder it unzips to). The model adapts to each run's 20 \
+        training drawings with its evaluation settings and classifies the 20 test drawings, one at a time \
+        with the training drawings (non-transductive) and all together (transductive). For a fair comparison \
+        with people the model must not have seen the runs' alphabets: the default model was meta-trained \
+        with --split alphabets.
+        """)
+    @Option(help: ArgumentHelp("The runs: a folder or zip of runNN/ folders (required).", valueName: "path")) var data: String
+    @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train omniglot`.", valueName: "dir")) var checkpoint: String?
+    @Option(help: ArgumentHelp("A shipped model by name. (default: omniglot-alphabets-20way-1shot)", valueName: "name")) var model: String?
+    @Option(parsing: .unconditional, help: "Seed of the adaptation's mini-batches.") var seed: UInt64 = 0
+    @Flag(help: "Print one JSON object with the results on standard output.") var json = false
+
+    func run() throws {
+        if checkpoint != nil && model != nil { throw ValidationError("--checkpoint and --model name two models: give one") }
+        let directory = try checkpoint ?? BuiltInModel.require(model ?? "omniglot-alphabets-20way-1shot")
+        let loaded = try LoadedModel.load(from: directory, expecting: .omniglot)
+        printError("model: \(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration), \((loaded.record.options.split ?? .random).rawValue) split)")
+        if loaded.record.options.split != .alphabets {
+            printError("warning: this model was meta-trained on the random split, which holds characters of the runs' alphabets; its error rate is not comparable with people's")
+        }
+        let runs = try OmniglotRuns.load(path: data)
+        let result = try loaded.evaluate(runs: runs, seed: seed)
+        if json { try printJSON(result); return }
+        print("run     errors  error rate  transductive")
+        for r in result.runs {
+            print(String(format: "%@  %2d/%-2d  %8.1f %%  %10.1f %%", r.name.padding(toLength: 6, withPad: " ", startingAt: 0),
+                         r.errors, r.items, 100 * r.errorRate, 100 * r.errorRateTransductive))
+        }
+        print(String(format: "mean            %8.1f %%  %10.1f %%", 100 * result.errorRate, 100 * result.errorRateTransductive))
+        print(String(format: "people (Lake et al. 2015): %.1f %%; Bayesian Program Learning: %.1f %%",
+                     100 * result.peopleErrorRate, 100 * result.bayesianProgramLearningErrorRate))
+    }
 }

@@ -180,12 +180,7 @@ public enum Omniglot {
             DispatchQueue.concurrentPerform(iterations: files.count) { i in
                 do {
                     let image = try PNG.decode(files[i].load(), source: files[i].name)
-                    guard image.width == originalSize, image.height == originalSize else {
-                        throw FormatError(files[i].name, "expected a 105×105 drawing, got \(image.width)×\(image.height)")
-                    }
-                    // Black strokes on white: stroke where the luminance is below one half.
-                    let strokes = image.luminance().map { $0 < 0.5 ? UInt8(1) : 0 }
-                    let reduced = strokes.withUnsafeBytes { reducer.reduce($0, images: 1, strokeIsZero: false) }
+                    let reduced = try reduceDrawing(image, source: files[i].name, reducer: reducer)
                     for j in 0..<perImage { outBox.value[i * perImage + j] = reduced[j] }
                 } catch {
                     failures.record(error)
@@ -222,6 +217,16 @@ public enum Omniglot {
 }
 
 extension Omniglot {
+    /// A 105×105 black-on-white drawing as 28×28 stroke-coverage bytes (k stands for k/225).
+    static func reduceDrawing(_ image: PNGImage, source: String, reducer: DrawingReducer) throws -> [UInt8] {
+        guard image.width == originalSize, image.height == originalSize else {
+            throw FormatError(source, "expected a 105×105 drawing, got \(image.width)×\(image.height)")
+        }
+        // Black strokes on white: stroke where the luminance is below one half.
+        let strokes = image.luminance().map { $0 < 0.5 ? UInt8(1) : 0 }
+        return strokes.withUnsafeBytes { reducer.reduce($0, images: 1, strokeIsZero: false) }
+    }
+
     /// How the characters are divided between meta-training and testing.
     public enum Split: String, Sendable, Codable, CaseIterable {
         /// The reference's: 1 200 characters drawn at random from all 50 alphabets for

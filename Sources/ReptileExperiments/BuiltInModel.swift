@@ -13,6 +13,7 @@ public enum BuiltInModel {
         ("omniglot-5way-5shot", "Omniglot 5-way 5-shot"),
         ("omniglot-20way-1shot", "Omniglot 20-way 1-shot"),
         ("omniglot-20way-5shot", "Omniglot 20-way 5-shot"),
+        ("omniglot-alphabets-20way-1shot", "Omniglot 20-way 1-shot on the background alphabets (for the one-shot runs)"),
     ]
 
     /// The model used when none is named (the demo's, and `reptile evaluate omniglot`'s).

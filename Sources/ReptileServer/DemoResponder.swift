@@ -87,23 +87,16 @@ struct DemoResponder: HTTPResponder {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
         let (limit, timeout) = (maxBodyBytes, readTimeout)
         do {
-            // Whichever ends first answers: the body's reader does not stop when cancelled, so it
-            // is left to end with the connection rather than awaited.
-            let race = FirstResult<[UInt8]>()
-            let reader = Task {
-                do { race.finish(with: .success(Array(try await request.body.collect(upTo: limit).readableBytesView))) } catch {
-                    race.finish(with: .failure(error))
+            return try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+                group.addTask { Array(try await request.body.collect(upTo: limit).readableBytesView) }
+                group.addTask { try await Task.sleep(for: timeout); return nil }
+                let first = try await group.next()!
+                group.cancelAll()
+                guard let bytes = first else {
+                    throw APIError(.requestTimeout, "the request body did not arrive within \(timeout)", headers: [.connection: "close"])
                 }
+                return bytes
             }
-            // A Dispatch timer, so that the deadline holds even while Swift's cooperative threads are busy.
-            let timer = DispatchWorkItem {
-                race.finish(with: .failure(APIError(.requestTimeout, "the request body did not arrive within \(timeout)",
-                                                    headers: [.connection: "close"])))
-            }
-            let (seconds, attoseconds) = timeout.components
-            DispatchQueue.global().asyncAfter(deadline: .now() + Double(seconds) + Double(attoseconds) / 1e18, execute: timer)
-            defer { reader.cancel(); timer.cancel() }
-            return try await race.value
         } catch let error as HTTPResponseError where error.status == .contentTooLarge {
             throw tooLarge  // NIO's "too many bytes" error
         }
@@ -186,36 +179,4 @@ extension HTTPFields.Element.Name {
     static let serverTiming = Self("Server-Timing")!
     static let xFrameOptions = Self("X-Frame-Options")!
     static let referrerPolicy = Self("Referrer-Policy")!
-}
-
-/// The first of several results to arrive, awaited once.
-final class FirstResult<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var result: Result<Value, any Error>?
-    private var waiter: CheckedContinuation<Value, any Error>?
-
-    func finish(with result: Result<Value, any Error>) {
-        lock.lock()
-        guard self.result == nil else { lock.unlock(); return }
-        self.result = result
-        let waiter = self.waiter
-        self.waiter = nil
-        lock.unlock()
-        waiter?.resume(with: result)
-    }
-
-    var value: Value {
-        get async throws {
-            try await withCheckedThrowingContinuation { continuation in
-                lock.lock()
-                if let result {
-                    lock.unlock()
-                    continuation.resume(with: result)
-                } else {
-                    waiter = continuation
-                    lock.unlock()
-                }
-            }
-        }
-    }
 }

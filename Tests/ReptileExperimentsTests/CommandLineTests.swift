@@ -243,3 +243,34 @@ func alphabetSplitThroughTheCommandLine() async throws {
     let evaluate = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1"])
     #expect(evaluate.status == 0 && evaluate.stderr.contains("alphabets split"), "\(evaluate.stderr)")
 }
+
+@Test("evaluate omniglot-runs: the error rate of every run and overall, both modes, beside people's")
+func omniglotRunsThroughTheCommandLine() async throws {
+    let runs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ReptileDataTests/Fixtures/omniglot-runs.zip").path
+    let dir = temporaryDirectory("runs-model")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let train = try await runReptile(["train", "omniglot", "--split", "alphabets", "--classes", "20", "--shots", "1", "--inner-batch", "20",
+                                      "--inner-iters", "2", "--meta-iters", "3", "--eval-batch", "10", "--eval-iters", "3",
+                                      "--eval-samples", "1", "--checkpoint", dir])
+    #expect(train.status == 0, "\(train.stderr)")
+    let json = try await runReptile(["evaluate", "omniglot-runs", "--data", runs, "--checkpoint", dir, "--json"])
+    #expect(json.status == 0, "\(json.stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let perRun = object?["runs"] as? [[String: Any]]
+    #expect(perRun?.count == 2 && perRun?.first?["items"] as? Int == 20)
+    for key in ["error_rate", "error_rate_transductive"] {
+        let value = object?[key] as? Double
+        #expect(value.map { (0...1).contains($0) } == true, "\(key) in \(json.stdout)")
+    }
+    #expect(object?["people_error_rate"] as? Double == 0.045)
+    let table = try await runReptile(["evaluate", "omniglot-runs", "--data", runs, "--checkpoint", dir])
+    #expect(table.stdout.contains("run01") && table.stdout.contains("run02") && table.stdout.contains("people (Lake et al. 2015): 4.5 %"),
+            "\(table.stdout)")
+    // The default model, until it ships, and a model from the random split.
+    let missing = try await runReptile(["evaluate", "omniglot-runs", "--data", runs])
+    #expect(BuiltInModel.installed.contains("omniglot-alphabets-20way-1shot") ? missing.status == 0
+            : missing.stderr.contains("'omniglot-alphabets-20way-1shot' is not in this installation"), "\(missing.stderr)")
+    let builtIn = try await runReptile(["evaluate", "omniglot-runs", "--data", runs, "--model", "omniglot-5way-1shot"])
+    #expect(builtIn.stderr.contains("warning: this model was meta-trained on the random split") || builtIn.status != 0, "\(builtIn.stderr)")
+}

@@ -97,7 +97,7 @@ struct ServerConnectionTests {
             connection.send("POST /api/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
             // One byte every 0.5 s keeps the connection from being idle, but the body never ends in time.
             let trickle = Thread {
-                for _ in 0..<8 {
+                for _ in 0..<30 {
                     Thread.sleep(forTimeInterval: 0.5)
                     connection.send(" ")
                 }

@@ -17,8 +17,20 @@ struct ServerStartupFailed: Error, CustomStringConvertible {
     var description: String
 }
 
+/// Runs the server under test and its test clients on a thread of their own (a serial queue gets
+/// one), not on Swift's cooperative pool: other suites' long synchronous tests hold the pool's
+/// threads (one per core) while they run, and these tests time the server's answers.
+final class ServerTestExecutor: TaskExecutor {
+    static let shared = ServerTestExecutor()
+    private let queue = DispatchQueue(label: "reptile.server-tests")
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
 /// Starts a `DemoServer` on 127.0.0.1 with port 0, runs `body` with the bound port, then cancels the
-/// server and waits for it to stop.
+/// server and waits for it to stop (all on ``ServerTestExecutor``).
 func withDemoServer<T: Sendable>(
     classifier: any DrawingClassifier = makeTestClassifier(),
     maxBodyBytes: Int = 256 * 1024,
@@ -27,6 +39,18 @@ func withDemoServer<T: Sendable>(
     idleTimeout: Duration = .seconds(30),
     readTimeout: Duration = .seconds(30),
     _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
+    try await withTaskExecutorPreference(ServerTestExecutor.shared) {
+        try await runDemoServer(classifier: classifier, maxBodyBytes: maxBodyBytes,
+                                maxConcurrentClassifications: maxConcurrentClassifications,
+                                maxQueuedClassifications: maxQueuedClassifications, idleTimeout: idleTimeout,
+                                readTimeout: readTimeout, body)
+    }
+}
+
+private func runDemoServer<T: Sendable>(
+    classifier: any DrawingClassifier, maxBodyBytes: Int, maxConcurrentClassifications: Int, maxQueuedClassifications: Int,
+    idleTimeout: Duration, readTimeout: Duration, _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "reptile.server.tests")
     logger.logLevel = ProcessInfo.processInfo.environment["REPTILE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
@@ -42,11 +66,11 @@ func withDemoServer<T: Sendable>(
         readTimeout: readTimeout
     )
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-    let serverTask = Task {
+    let serverTask = Task(executorPreference: ServerTestExecutor.shared) {
         defer { portContinuation.finish() }
         try await server.run(onReady: { port in portContinuation.yield(port) })
     }
-    let timeout = Task {
+    let timeout = Task(executorPreference: ServerTestExecutor.shared) {
         try await Task.sleep(for: .seconds(30))
         portContinuation.finish()
     }
