@@ -1,5 +1,5 @@
 // Using a meta-learned initialization with plain values: tasks from arrays, adapting parameters
-// to a task, and the loss and predictions of a set of parameters.
+// to a task, and the loss of a set of parameters on a task (predictions: `Sequential.predict`).
 
 import ReptileKernels
 import ReptileNN
@@ -81,19 +81,5 @@ extension Sequential {
         let learner = Learner(model: self, loss: loss, maxBatch: max(task.exampleCount, 1))
         InnerLoop.fill(learner, from: task, indices: Array(0..<task.exampleCount))
         return parameters.withUnsafeBufferPointer { learner.loss(parameters: $0.baseAddress!, batch: task.exampleCount) }
-    }
-
-    /// The model's outputs (`outputCount` floats each) for `inputs` (`inputCount` floats each),
-    /// run as one batch (batch norm uses the batch's statistics, as in training).
-    public func predict(_ parameters: [Float], inputs: [[Float]]) -> [[Float]] {
-        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
-        guard !inputs.isEmpty else { return [] }
-        precondition(inputs.allSatisfy { $0.count == inputCount }, "every input needs \(inputCount) floats")
-        let workspace = makeWorkspace(maxBatch: inputs.count)
-        let flat = inputs.flatMap { $0 }
-        let out = parameters.withUnsafeBufferPointer { p in
-            flat.withUnsafeBufferPointer { forward(parameters: p.baseAddress!, input: $0.baseAddress!, batch: inputs.count, workspace: workspace) }
-        }
-        return (0..<inputs.count).map { Array(UnsafeBufferPointer(start: out + $0 * outputCount, count: outputCount)) }
     }
 }

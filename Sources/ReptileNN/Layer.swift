@@ -79,12 +79,16 @@ public struct BackwardPass {
 
 /// A building block of a ``Sequential`` model.
 ///
-/// A layer is bound once to the shape of its input (``bind(inputShape:)``), then runs forward and
-/// backward passes on buffers the model provides. It keeps no per-step state of its own, so one
+/// A model binds its own copy of a layer (``unboundCopy()``) once to the shape of its input
+/// (``bind(inputShape:)``), then runs its forward and backward passes on buffers the model provides. It keeps no per-step state of its own, so one
 /// model can run on several threads at once, each with its own ``Workspace``.
 public protocol Layer: AnyObject {
     /// A short lowercase word used to name the layer's parameters (`conv`, `linear`, `bn`).
     var kind: String { get }
+    /// A new layer with the same description (sizes, options), bound to nothing. A ``Sequential``
+    /// binds and plans its own copies, so the layers one writes are descriptions: the same ones
+    /// can build several models.
+    func unboundCopy() -> any Layer
     /// Fixes the input shape and returns the output shape, or throws ``ModelError`` when the
     /// layer cannot take that input.
     func bind(inputShape: Shape) throws -> Shape

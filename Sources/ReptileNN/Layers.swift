@@ -17,6 +17,7 @@ public final class Linear: Layer {
     public let hasBias: Bool
     public let initialization: Initialization
     public var kind: String { "linear" }
+    public func unboundCopy() -> any Layer { Linear(inputCount, outputCount, bias: hasBias, initialization: initialization) }
 
     /// A dense layer from `inputCount` to `outputCount` features.
     public init(_ inputCount: Int, _ outputCount: Int, bias: Bool = true, initialization: Initialization = .glorotUniform) {
@@ -90,6 +91,10 @@ public final class Conv2d: Layer {
     /// column sums of its input gradient): the backward pass then leaves it alone.
     public internal(set) var biasGradientGiven = false
     public var kind: String { "conv" }
+    public func unboundCopy() -> any Layer {
+        Conv2d(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+               padding: padding, bias: hasBias)
+    }
 
     /// A square convolution (Glorot-uniform weights with TensorFlow's fans: kernel² × channels;
     /// zero bias).
@@ -181,6 +186,7 @@ public final class BatchNorm: Layer {
     public internal(set) var inputSumsGiven = false
     private var rowsPerExample = 1
     public var kind: String { "bn" }
+    public func unboundCopy() -> any Layer { BatchNorm(featureCount: featureCount, eps: epsilon) }
 
     /// Batch normalization over `featureCount` channels with variance epsilon `eps` (TensorFlow's
     /// default 1e-3, which the paper's models use).
@@ -326,6 +332,7 @@ public final class BatchNorm: Layer {
 public final class ReLU: Layer {
     private var count = 0
     public var kind: String { "relu" }
+    public func unboundCopy() -> any Layer { ReLU() }
     public init() {}
     public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return inputShape }
     public func forward(_ p: ForwardPass) { Activations.reluForward(p.input, p.output, count: p.batch * count) }
@@ -338,6 +345,7 @@ public final class ReLU: Layer {
 public final class Tanh: Layer {
     private var count = 0
     public var kind: String { "tanh" }
+    public func unboundCopy() -> any Layer { Tanh() }
     public init() {}
     public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return inputShape }
     public func forward(_ p: ForwardPass) { Activations.tanhForward(p.input, p.output, count: p.batch * count) }
@@ -353,6 +361,7 @@ public final class MaxPool2d: Layer {
     public let padding: Padding
     public private(set) var geometry: PoolGeometry?
     public var kind: String { "pool" }
+    public func unboundCopy() -> any Layer { MaxPool2d(kernelSize: kernelSize, stride: stride, padding: padding) }
 
     public init(kernelSize: Int = 2, stride: Int = 2, padding: Padding = .same) {
         self.kernelSize = kernelSize
@@ -386,6 +395,7 @@ public final class MaxPool2d: Layer {
 public final class Flatten: Layer {
     private var count = 0
     public var kind: String { "flatten" }
+    public func unboundCopy() -> any Layer { Flatten() }
     public init() {}
     public func bind(inputShape: Shape) throws -> Shape { count = inputShape.reduce(1, *); return [count] }
     public func forward(_ p: ForwardPass) { p.output.update(from: p.input, count: p.batch * count) }

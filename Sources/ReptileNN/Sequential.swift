@@ -35,7 +35,7 @@ public enum LayerBuilder {
 /// (batch statistics, parameter gradients) are added in a fixed order, so that two threads can
 /// share a step (``Learner/team``) and give the same floats as one.
 public final class Sequential: @unchecked Sendable {
-    /// The layers, in order.
+    /// The model's own copies of the layers it was built from, bound and planned, in order.
     public let layers: [any Layer]
     /// The shape of one input example.
     public let inputShape: Shape
@@ -99,6 +99,9 @@ public final class Sequential: @unchecked Sendable {
             throw ModelError("batchShards must be 1 or 2, got \(batchShards)")
         }
         self.batchShards = batchShards
+        // The model binds and plans its own copies: the layers given stay descriptions, free to
+        // build other models.
+        let layers = layers.map { $0.unboundCopy() }
         self.layers = layers
         self.inputShape = inputShape
         var shape = inputShape
@@ -404,5 +407,21 @@ public final class Workspace: @unchecked Sendable {
     public var byteCount: Int {
         (activations + gradients + saved.flatMap { $0 } + reductions + shardGradients)
             .reduce(0) { $0 + ($1.count + kernelReadSlack) * 4 }
+    }
+}
+
+extension Sequential {
+    /// The model's outputs (`outputCount` floats each) for `inputs` (`inputCount` floats each),
+    /// run as one batch (batch norm uses the batch's statistics, as in training).
+    public func predict(_ parameters: [Float], inputs: [[Float]]) -> [[Float]] {
+        precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
+        guard !inputs.isEmpty else { return [] }
+        precondition(inputs.allSatisfy { $0.count == inputCount }, "every input needs \(inputCount) floats")
+        let workspace = makeWorkspace(maxBatch: inputs.count)
+        let flat = inputs.flatMap { $0 }
+        let out = parameters.withUnsafeBufferPointer { p in
+            flat.withUnsafeBufferPointer { forward(parameters: p.baseAddress!, input: $0.baseAddress!, batch: inputs.count, workspace: workspace) }
+        }
+        return (0..<inputs.count).map { Array(UnsafeBufferPointer(start: out + $0 * outputCount, count: outputCount)) }
     }
 }

@@ -431,3 +431,28 @@ func inputGradientHandedToFirstLayerMatchesSeparateStages(shards: Int) throws {
     #expect(g1 == g2)
     #expect(dx1 == dx2)
 }
+
+@Test("The same layers build several models, fused or not, of any size, without changing each other")
+func layersAreDescriptionsThatBuildSeveralModels() throws {
+    let layers: [any Layer] = [Conv2d(inputChannels: 1, outputChannels: 16, kernelSize: 3), BatchNorm(featureCount: 16), ReLU(),
+                               MaxPool2d(kernelSize: 2, stride: 2), Flatten(), Linear(4 * 4 * 16, 3)]
+    let fused = try Sequential(inputShape: [8, 8, 1], layers: layers)
+    #expect((fused.layers[1] as? BatchNorm)?.fusedReLU == true && (fused.layers[1] as? BatchNorm)?.fusedPool != nil)
+    var rng = RandomGenerator(seed: 3, stream: [0])
+    let parameters = fused.initialParameters(using: &rng)
+    let inputs = (0..<4).map { _ in (0..<64).map { _ in rng.uniform(Float(-1), Float(1)) } }
+    let before = fused.predict(parameters, inputs: inputs)
+    // Models built afterwards from the same layers: unfused, and for a larger input (the convolution
+    // and pooling bind to 12×12, the linear layer then does not fit and the model is refused).
+    let unfused = try Sequential(inputShape: [8, 8, 1], layers: layers, fusing: false)
+    #expect(throws: ModelError.self) { _ = try Sequential(inputShape: [12, 12, 1], layers: layers) }
+    #expect((unfused.layers[1] as? BatchNorm)?.fusedReLU == false)
+    // The first model is untouched: still fused, the same outputs; the unfused one agrees with it.
+    #expect((fused.layers[1] as? BatchNorm)?.fusedReLU == true && (fused.layers[1] as? BatchNorm)?.fusedPool != nil)
+    #expect(fused.predict(parameters, inputs: inputs) == before)
+    let separate = unfused.predict(parameters, inputs: inputs)
+    for (a, b) in zip(before.joined(), separate.joined()) { #expect(abs(a - b) <= 1e-5 * max(1, abs(a))) }
+    // The layers written stay unbound descriptions.
+    #expect((layers[0] as? Conv2d)?.geometry == nil && (layers[1] as? BatchNorm)?.fusedPool == nil)
+    #expect(fused.layers[0] !== layers[0])
+}
