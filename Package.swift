@@ -40,7 +40,11 @@ let hasFMA = targetCPU != nil
 #endif
 
 /// Kernels are always optimized, also in debug builds, so that `swift test` trains real models quickly.
+/// The instruction set the kernels are compiled for, so that `reptile bench` can say which path runs.
+let instructionDefines: [SwiftSetting] = targetCPU == "skylake-avx512" ? [.define("REPTILE_BUILT_AVX512")]
+    : targetCPU == "haswell" ? [.define("REPTILE_BUILT_AVX2")] : []
 let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)] + (hasFMA ? [.define("REPTILE_FMA")] : [])
+    + instructionDefines
 /// Everything else is optimized in debug builds too: loaders and codecs loop over millions of
 /// pixels, and the layer and meta-learning code runs every step, so `swift test` can train real
 /// models in seconds. (`@testable import` still works: SwiftPM adds `-enable-testing`.)

@@ -133,7 +133,8 @@ struct Bench: ParsableCommand {
             return FewShotSplits(train: train, test: test)
         }() : nil
         if !json {
-            print("CPU: \(Benchmark.cpuName()), \(cores) cores; measured multiply-add peak \(String(format: "%.1f", peak / 1e9)) GFLOP/s per core")
+            print("CPU: \(Benchmark.machineName()); measured multiply-add peak \(String(format: "%.1f", peak / 1e9)) GFLOP/s per core")
+            print("Kernels: \(KernelPath.description)")
             print(row(["setting", "ms/iter", "PyTorch", "speed-up", "GFLOP/s", "% peak", "threads", "eval ms", "eval-T ms"]))
         }
         var results: [BenchmarkResult] = []

@@ -102,6 +102,9 @@ public struct BenchmarkReport: Sendable, Codable {
     public var cpu: String
     /// Where the `pytorch_ms` figures come from (``PyTorchBaseline/source``).
     public var pytorchSource: String?
+    /// The kernels that ran (``KernelPath``): instruction set and precision.
+    public var kernelPath = KernelPath.instructions
+    public var precision = KernelPath.precision
 
     public init(results: [BenchmarkResult], peakGflopsPerCore: Double, cores: Int, peakRSSMegabytes: Double, cpu: String,
                 pytorchSource: String? = nil) {
@@ -114,7 +117,8 @@ public struct BenchmarkReport: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case results, cores, cpu
+        case results, cores, cpu, precision
+        case kernelPath = "kernel_path"
         case peakGflopsPerCore = "peak_gflops_per_core"
         case peakRSSMegabytes = "peak_rss_mb"
         case pytorchSource = "pytorch_source"

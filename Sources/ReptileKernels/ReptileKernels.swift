@@ -13,6 +13,31 @@
 // is always compiled with `-Ounchecked` and a target CPU with fused multiply-add (see
 // Package.swift), also in debug builds.
 
+/// Which kernels run: the instructions they were compiled for and the arithmetic precision.
+public enum KernelPath {
+    /// The instruction set, chosen when the package was built (from the build machine's CPU, or
+    /// `REPTILE_TARGET_CPU`); the kernels do not choose at run time yet.
+    public static var instructions: String {
+        #if REPTILE_BUILT_AVX512
+        return "AVX-512 with FMA (built for skylake-avx512)"
+        #elseif REPTILE_BUILT_AVX2
+        return "AVX2 with FMA (built for haswell)"
+        #elseif arch(arm64)
+        return "NEON with FMA"
+        #elseif REPTILE_FMA
+        return "the build's target CPU, with FMA"
+        #else
+        return "baseline SIMD without FMA (portable build)"
+        #endif
+    }
+
+    /// The precision of products and sums: fp32 throughout (no reduced-precision path yet).
+    public static let precision = "fp32"
+
+    /// One line for reports: "Swift SIMD kernels, AVX-512 with FMA (…), fp32".
+    public static var description: String { "Swift SIMD kernels, \(instructions), \(precision)" }
+}
+
 /// Extra floats every activation buffer must have readable past its end.
 ///
 /// The register-blocked kernels compute whole tiles; the rows of a partial tile read a few floats
