@@ -6,30 +6,33 @@ import Reptile
 
 extension TaskExecution: ExpressibleByArgument {}
 
+/// The defaults that the help texts show: ``FewShotOptions``'s, the reference program's.
+private let defaults = FewShotOptions()
+
 /// The reference program's flags. All are optional here so that `--resume` can take the
-/// checkpoint's values; the defaults are the reference's.
+/// checkpoint's values; the defaults are ``FewShotOptions``'s, the reference's.
 struct FewShotFlags: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Classes per task. (default: 5)") var classes: Int?
-    @Option(parsing: .unconditional, help: "Examples per class at evaluation (and in training, unless --train-shots). (default: 5)") var shots: Int?
-    @Option(name: .customLong("train-shots"), parsing: .unconditional, help: "Examples per class in meta-training tasks; 0 = --shots. (default: 0)") var trainShots: Int?
-    @Option(name: .customLong("inner-batch"), parsing: .unconditional, help: "Inner-loop mini-batch size. (default: 5)") var innerBatch: Int?
-    @Option(name: .customLong("inner-iters"), parsing: .unconditional, help: "Inner-loop steps per task. (default: 20)") var innerIters: Int?
+    @Option(parsing: .unconditional, help: "Classes per task. (default: \(defaults.classes))") var classes: Int?
+    @Option(parsing: .unconditional, help: "Examples per class at evaluation (and in training, unless --train-shots). (default: \(defaults.shots))") var shots: Int?
+    @Option(name: .customLong("train-shots"), parsing: .unconditional, help: "Examples per class in meta-training tasks; 0 = --shots. (default: \(defaults.trainShots))") var trainShots: Int?
+    @Option(name: .customLong("inner-batch"), parsing: .unconditional, help: "Inner-loop mini-batch size. (default: \(defaults.innerBatch))") var innerBatch: Int?
+    @Option(name: .customLong("inner-iters"), parsing: .unconditional, help: "Inner-loop steps per task. (default: \(defaults.innerIters))") var innerIters: Int?
     @Flag(help: "Draw mini-batches with replacement.") var replacement = false
-    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Inner optimizer step size. (default: 0.001)") var learningRate: Float?
-    @Option(name: .customLong("meta-step"), parsing: .unconditional, help: "Initial meta step size ε. (default: 0.1)") var metaStep: Float?
-    @Option(name: .customLong("meta-step-final"), parsing: .unconditional, help: "Final meta step size (linear schedule). (default: 0.1)") var metaStepFinal: Float?
-    @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Tasks per meta-iteration. (default: 1)") var metaBatch: Int?
-    @Option(name: .customLong("meta-iters"), parsing: .unconditional, help: "Meta-iterations. (default: 400000)") var metaIters: Int?
-    @Option(name: .customLong("eval-batch"), parsing: .unconditional, help: "Evaluation adaptation mini-batch size. (default: 5)") var evalBatch: Int?
-    @Option(name: .customLong("eval-iters"), parsing: .unconditional, help: "Evaluation adaptation steps. (default: 50)") var evalIters: Int?
-    @Option(name: .customLong("eval-samples"), parsing: .unconditional, help: "Tasks in the final evaluation of each split. (default: 10000)") var evalSamples: Int?
-    @Option(name: .customLong("eval-interval"), parsing: .unconditional, help: "Meta-iterations between logged single-task evaluations. (default: 10)") var evalInterval: Int?
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Multiply weights by this before each inner step; 1 = off. (default: 1)") var weightDecay: Float?
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Inner optimizer step size. (default: \(defaults.learningRate))") var learningRate: Float?
+    @Option(name: .customLong("meta-step"), parsing: .unconditional, help: "Initial meta step size ε. (default: \(defaults.metaStep))") var metaStep: Float?
+    @Option(name: .customLong("meta-step-final"), parsing: .unconditional, help: "Final meta step size (linear schedule). (default: \(defaults.metaStepFinal))") var metaStepFinal: Float?
+    @Option(name: .customLong("meta-batch"), parsing: .unconditional, help: "Tasks per meta-iteration. (default: \(defaults.metaBatch))") var metaBatch: Int?
+    @Option(name: .customLong("meta-iters"), parsing: .unconditional, help: "Meta-iterations. (default: \(defaults.metaIters))") var metaIters: Int?
+    @Option(name: .customLong("eval-batch"), parsing: .unconditional, help: "Evaluation adaptation mini-batch size. (default: \(defaults.evalBatch))") var evalBatch: Int?
+    @Option(name: .customLong("eval-iters"), parsing: .unconditional, help: "Evaluation adaptation steps. (default: \(defaults.evalIters))") var evalIters: Int?
+    @Option(name: .customLong("eval-samples"), parsing: .unconditional, help: "Tasks in the final evaluation of each split. (default: \(defaults.evalSamples))") var evalSamples: Int?
+    @Option(name: .customLong("eval-interval"), parsing: .unconditional, help: "Meta-iterations between logged single-task evaluations. (default: \(defaults.evalInterval))") var evalInterval: Int?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Multiply weights by this before each inner step; 1 = off. (default: \(defaults.weightDecay))") var weightDecay: Float?
     @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
     @Flag(help: "First-order MAML instead of Reptile.") var foml = false
     @Option(name: .customLong("foml-tail"), parsing: .unconditional, help: "FOMAML: shots per class of a separate last inner batch.") var fomlTail: Int?
     @Flag(help: "Plain SGD in the inner loop instead of Adam (β₁ = 0).") var sgd = false
-    @Option(parsing: .unconditional, help: "Random seed of the split, initialization, tasks and evaluation. (default: 0)") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Random seed of the split, initialization, tasks and evaluation. (default: \(defaults.seed))") var seed: UInt64?
     @Option(name: .customLong("task-execution"),
             help: "parallel: a meta-batch's tasks run at once on copies of the inner optimizer state, merged after (default); serial: one after another sharing it, exactly like the reference (one core).")
     var taskExecution: TaskExecution?
