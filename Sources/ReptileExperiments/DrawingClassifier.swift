@@ -3,6 +3,7 @@
 
 import Foundation
 import ReptileKernels
+import ReptileMeta
 import ReptileNN
 
 /// Adapts a copy of meta-learned Omniglot weights to 2…N drawings, one per class, and classifies an
@@ -81,28 +82,13 @@ public struct DrawingClassifierModel: Sendable {
                 throw ExperimentError("pixel values must lie in [0, 1]")
             }
         }
-        let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: classes + 1)
-        let count = Self.pixelCount
-        for (label, drawing) in train.enumerated() {
-            drawing.withUnsafeBufferPointer { learner.inputs.pointer.advanced(by: label * count).update(from: $0.baseAddress!, count: count) }
-            learner.targets.pointer[label] = Float(label)
-        }
-        var weights = parameters
         var losses: [Float] = []
         losses.reserveCapacity(steps)
-        weights.withUnsafeMutableBufferPointer { w in
-            stepSizes.withUnsafeBufferPointer { s in
-                for _ in 0..<steps {
-                    losses.append(learner.lossAndGradient(parameters: w.baseAddress!, batch: classes))
-                    let g = learner.gradients.pointer
-                    for i in 0..<w.count { w[i] -= s[i] * g[i] }
-                }
-            }
-        }
+        let adapted = model.adapt(parameters, to: ArrayTask(inputs: train, labels: Array(0..<classes)), loss: .softmaxCrossEntropy,
+                                  steps: steps, optimizer: PerParameterSGD(stepSizes: stepSizes)) { _, loss in losses.append(loss) }
         // Predict the class drawings and the input together, as the original demo does.
-        input.withUnsafeBufferPointer { learner.inputs.pointer.advanced(by: classes * count).update(from: $0.baseAddress!, count: count) }
-        let outputs = weights.withUnsafeBufferPointer { learner.outputs(parameters: $0.baseAddress!, batch: classes + 1) }
-        let logits = (0..<classes).map { outputs[classes * model.outputCount + $0] }
+        let outputs = model.predict(adapted, inputs: train + [input]).last!
+        let logits = Array(outputs.prefix(classes))
         let top = logits.max()!
         let exps = logits.map { Foundation.exp($0 - top) }
         let total = exps.reduce(0, +)

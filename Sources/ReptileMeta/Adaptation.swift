@@ -49,9 +49,11 @@ extension Sequential {
     ///
     /// With no `batchSize`, every step uses all of the task's examples in order (as the sine demo
     /// and the drawing demo do); with one, the steps use mini-batches cut from shuffled epochs of
-    /// the examples, drawn from `seed`, exactly as Reptile's inner loop does.
+    /// the examples, drawn from `seed`, exactly as Reptile's inner loop does. `onStep`, if given,
+    /// receives each step's number (from 0) and its batch's loss before the step.
     public func adapt<T: SupervisedTask, O: Optimizer>(_ parameters: [Float], to task: T, loss: Loss, steps: Int,
-                                                       optimizer: O, batchSize: Int? = nil, seed: UInt64 = 0) -> [Float] {
+                                                       optimizer: O, batchSize: Int? = nil, seed: UInt64 = 0,
+                                                       onStep: ((Int, Float) -> Void)? = nil) -> [Float] {
         precondition(parameters.count == parameterCount, "expected \(parameterCount) parameters, got \(parameters.count)")
         precondition(steps >= 0, "steps must not be negative")
         precondition(task.exampleCount > 0, "the task has no examples")
@@ -63,11 +65,13 @@ extension Sequential {
             if let batchSize {
                 var rng = RandomGenerator(seed: seed, stream: [RandomStream.adaptation.rawValue])
                 InnerLoop.run(task, weights: w.baseAddress!, optimizer: &optimizer, learner: learner,
-                              configuration: InnerLoopConfiguration(batchSize: batchSize, iterations: steps), using: &rng)
+                              configuration: InnerLoopConfiguration(batchSize: batchSize, iterations: steps), using: &rng,
+                              onStep: onStep)
             } else {
                 InnerLoop.fill(learner, from: task, indices: Array(0..<task.exampleCount))
-                for _ in 0..<steps {
-                    learner.lossAndGradient(parameters: w.baseAddress!, batch: batch)
+                for step in 0..<steps {
+                    let value = learner.lossAndGradient(parameters: w.baseAddress!, batch: batch)
+                    onStep?(step, value)
                     optimizer.update(w.baseAddress!, gradients: learner.gradients.pointer, count: w.count)
                 }
             }

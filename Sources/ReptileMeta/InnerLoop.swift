@@ -58,12 +58,13 @@ public enum InnerLoop {
     /// mean training loss over the steps.
     ///
     /// If `metaGradient` is given, the meta-gradient selected by `selection` is written there
-    /// (``Sequential/parameterCount`` floats).
+    /// (``Sequential/parameterCount`` floats). `onStep` receives each step's number and batch loss.
     @discardableResult
     public static func run<T: SupervisedTask, O: Optimizer>(
         _ task: T, weights: UnsafeMutablePointer<Float>, optimizer: inout O, learner: Learner,
         configuration: InnerLoopConfiguration, using rng: inout RandomGenerator,
-        metaGradient: UnsafeMutablePointer<Float>? = nil, selection: MetaGradient = .reptile
+        metaGradient: UnsafeMutablePointer<Float>? = nil, selection: MetaGradient = .reptile,
+        onStep: ((Int, Float) -> Void)? = nil
     ) -> Float {
         let batches = plan(task, configuration: configuration, using: &rng)
         let count = learner.model.parameterCount
@@ -82,7 +83,9 @@ public enum InnerLoop {
             if accumulate, chosen.contains(step) { Vector.add(weights, into: metaGradient!, count: count) }
             if configuration.weightDecay != 1 { Vector.scale(weights, by: configuration.weightDecay, count: count) }
             fill(learner, from: task, indices: batch)
-            totalLoss += learner.lossAndGradient(parameters: weights, batch: batch.count)
+            let value = learner.lossAndGradient(parameters: weights, batch: batch.count)
+            onStep?(j, value)
+            totalLoss += value
             optimizer.update(weights, gradients: learner.gradients.pointer, count: count)
             if accumulate, chosen.contains(step) { Vector.axpy(-1, weights, metaGradient!, count: count) }
         }

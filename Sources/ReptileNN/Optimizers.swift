@@ -66,6 +66,25 @@ public struct SGD: Optimizer, Equatable {
     public mutating func restoreState(_ tensors: [String: StateTensor.Values]) throws {}
 }
 
+/// Gradient descent with a fixed step size per parameter: `θᵢ ← θᵢ − sᵢ · gᵢ`. Stateless. The demo
+/// adapts with it, each weight's step taken from the meta-trained Adam's second moment.
+public struct PerParameterSGD: Optimizer, Equatable {
+    public var stepSizes: [Float]
+
+    public init(stepSizes: [Float]) { self.stepSizes = stepSizes }
+
+    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+        precondition(count == stepSizes.count, "made for \(stepSizes.count) parameters, got \(count)")
+        stepSizes.withUnsafeBufferPointer { s in
+            for i in 0..<count { parameters[i] -= s[i] * gradients[i] }
+        }
+    }
+
+    public mutating func merge(_ copies: [PerParameterSGD], stepsEach: Int) {}
+    public var stateTensors: [StateTensor] { [] }
+    public mutating func restoreState(_ tensors: [String: StateTensor.Values]) throws {}
+}
+
 /// Adam (Kingma & Ba), in TensorFlow's formulation — the reference implementation's — with the
 /// bias correction folded into the step: `θ ← θ − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`.
 ///
