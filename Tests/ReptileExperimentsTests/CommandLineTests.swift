@@ -274,3 +274,24 @@ func omniglotRunsThroughTheCommandLine() async throws {
     let builtIn = try await runReptile(["evaluate", "omniglot-runs", "--data", runs, "--model", "omniglot-5way-1shot"])
     #expect(builtIn.stderr.contains("warning: this model was meta-trained on the random split") || builtIn.status != 0, "\(builtIn.stderr)")
 }
+
+@Test("The issue's scenarios: resuming on a folder whose two archives are swapped, and one archive alone")
+func resumingOnSwappedArchivesAndOneArchiveAlone() async throws {
+    let builtIn = try #require(Omniglot.builtInPath)
+    let base = temporaryDirectory("swapped")
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    let swapped = base + "/data", run = base + "/run"
+    try FileManager.default.createDirectory(atPath: swapped, withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: swapped + "/images_background.npz", withDestinationPath: builtIn + "/images_evaluation.npz")
+    try FileManager.default.createSymbolicLink(atPath: swapped + "/images_evaluation.npz", withDestinationPath: builtIn + "/images_background.npz")
+    let start = try await runReptile(["train", "omniglot", "--meta-iters", "4", "--inner-iters", "1", "--eval-samples", "1", "--eval-iters", "1",
+                                      "--checkpoint", run, "--checkpoint-interval", "2"])
+    #expect(start.status == 0, "\(start.stderr)")
+    let record = try Data(contentsOf: URL(fileURLWithPath: run + "/run.json"))
+    try await expectOneLineError(["train", "omniglot", "--resume", "--checkpoint", run, "--data", swapped],
+                                 mentioning: "cannot resume \(run) on other data")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/run.json")) == record, "run.json was rewritten")
+    try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--data", builtIn + "/images_background.npz",
+                                  "--checkpoint", base + "/other"],
+                                 mentioning: "964 characters are too few to split into 1200")
+}
