@@ -34,7 +34,7 @@ struct Sine: ParsableCommand {
     @Option(help: "Hidden activation: tanh or relu.")
     var activation: SineExperiment.Activation = .tanh
 
-    @Option(help: "Write the figure to this file (.svg or .png).")
+    @Option(help: "Write the figure to this file (.svg).")
     var plot: String?
 
     @Flag(help: "Print one JSON object with the results on standard output.")
@@ -47,7 +47,7 @@ struct Sine: ParsableCommand {
         guard outerStep > 0, outerStep.isFinite else { throw ValidationError("--outer-step must be a positive number, got \(outerStep)") }
         if let plot {
             let ext = (plot as NSString).pathExtension.lowercased()
-            guard ext == "svg" || ext == "png" else { throw ValidationError("--plot must end in .svg or .png, got \(plot)") }
+            guard ext == "svg" else { throw ValidationError("--plot must end in .svg (figures are SVG), got \(plot)") }
         }
     }
 

@@ -21,13 +21,13 @@ struct GradientCombinations: ParsableCommand {
         40 000 meta-iterations, evaluation batch 25 with 5 adaptation steps, one test-task evaluation after \
         every meta-iteration. For k inner steps, tasks have 5k shots per class; Reptile sums g1…gk (ε 0.25) \
         or averages them (ε 0.25/k); first-order MAML uses gk alone (ε 0.25). Writes OUT/accuracy.csv (one \
-        column per combination), OUT/figure.svg and OUT/figure.png. Each curve is checkpointed under \
+        column per combination) and OUT/figure.svg. Each curve is checkpointed under \
         OUT/curves/ as it runs; --resume continues a stopped study from there, to the same results.
         """
     )
 
     @Option(name: .customLong("meta-iters"), help: "Meta-iterations per combination.") var metaIters = 40_000
-    @Option(help: ArgumentHelp("Folder for accuracy.csv, figure.svg and figure.png.", valueName: "dir")) var out = "gradient-combinations"
+    @Option(help: ArgumentHelp("Folder for accuracy.csv and figure.svg.", valueName: "dir")) var out = "gradient-combinations"
     @Option(help: "Seed of the split, initialization, tasks and evaluations.") var seed: UInt64 = 0
     @Option(name: .customLong("checkpoint-interval"), parsing: .unconditional, help: "Meta-iterations between each curve's checkpoints.")
     var checkpointInterval = 1_000
@@ -71,13 +71,12 @@ struct GradientCombinations: ParsableCommand {
         try AtomicFile.writeString(study.csv(accuracies), to: csvPath)
         let chart = study.chart(accuracies)
         try chart.write(to: (out as NSString).appendingPathComponent("figure.svg"))
-        try chart.write(to: (out as NSString).appendingPathComponent("figure.png"))
         let tail = max(1, metaIters / 10)
         print("mean test accuracy over the last \(tail) meta-iterations:")
         for (combination, values) in zip(study.combinations, accuracies) {
             let mean = values.suffix(tail).reduce(0, +) / Double(min(tail, values.count))
             print("  \(combination.label.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(format: "%.3f", mean))")
         }
-        print(String(format: "%.0f s; wrote %@, figure.svg and figure.png", Date().timeIntervalSince(start), csvPath))
+        print(String(format: "%.0f s; wrote %@ and figure.svg", Date().timeIntervalSince(start), csvPath))
     }
 }

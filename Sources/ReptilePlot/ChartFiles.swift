@@ -1,44 +1,24 @@
-// Chart files: PNG bytes and writing a chart to an .svg or .png file, atomically.
+// Writing a chart to an .svg file, atomically.
 import ReptileFormats
 
 extension LineChart {
-    /// The file formats ``write(to:scale:)`` can produce, by lowercase file extension.
-    public static let supportedFileExtensions = ["svg", "png"]
+    /// The file formats ``write(to:)`` can produce, by lowercase file extension. Charts are SVG
+    /// only: every browser and code host shows SVG, at any size, and a hand-made rasterizer's
+    /// pictures looked dated beside them (a real one, cairo, would be a system dependency).
+    public static let supportedFileExtensions = ["svg"]
 
-    /// The chart rasterized at `scale` and encoded as the bytes of a PNG file (8-bit RGBA).
-    ///
-    /// - Parameter scale: The number of image pixels per chart pixel; must be positive and finite.
-    ///   The default is 1.
-    public func pngData(scale: Double = 1) -> [UInt8] {
-        rasterize(scale: scale).pngData()
-    }
-
-    /// Writes the chart to `path` as SVG or PNG, chosen by the file extension (`.svg` or `.png`, in any
-    /// letter case).
+    /// Writes the chart to `path` as SVG (the extension must be `.svg`, in any letter case).
     ///
     /// The file is replaced atomically: readers see either the old file or the complete new one.
     ///
-    /// - Parameters:
-    ///   - path: The destination file path, ending in `.svg` or `.png`.
-    ///   - scale: The PNG's pixels per chart pixel; must be positive and finite. Ignored for SVG.
-    ///     The default is 1.
-    /// - Throws: `FormatError` if the extension is not supported or the file cannot be written.
-    public func write(to path: String, scale: Double = 1) throws {
+    /// - Throws: `FormatError` if the extension is not `.svg` or the file cannot be written.
+    public func write(to path: String) throws {
         let fileExtension = Self.fileExtension(of: path)
-        let bytes: [UInt8]
-        switch fileExtension {
-        case "svg":
-            bytes = Array(svg().utf8)
-        case "png":
-            guard scale.isFinite, scale > 0 else {
-                throw FormatError(path, "chart scale must be positive and finite, got \(scale)")
-            }
-            bytes = pngData(scale: scale)
-        default:
+        guard fileExtension == "svg" else {
             let found = fileExtension.isEmpty ? "no file extension" : "unsupported file extension '.\(fileExtension)'"
-            throw FormatError(path, "cannot write a chart with \(found); supported extensions are .svg and .png")
+            throw FormatError(path, "cannot write a chart with \(found); charts are written as .svg")
         }
-        try AtomicFile.write(bytes, to: path)
+        try AtomicFile.write(Array(svg().utf8), to: path)
     }
 
     /// The lowercase extension of the last path component, without the dot; empty if there is none.

@@ -1,6 +1,6 @@
 // ChartLayout: turns a LineChart into positioned geometry in chart pixels (scale 1, origin top left):
 // the plot area, ticks and their labels, title and axis labels, series clipped to the plot area, and the
-// legend. Both back ends (SVG and the rasterizer) draw from this one description.
+// legend. The SVG writer draws from this description.
 import Foundation
 
 /// A point in chart pixels (x to the right, y down).

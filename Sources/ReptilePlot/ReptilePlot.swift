@@ -1,13 +1,11 @@
 // ReptilePlot owns the figures of Reptile for Swift: line charts such as the sine-wave regression demo
 // (predictions after k inner steps against the true curve and the training points) and learning curves
 // (test accuracy against meta-iteration). A chart is a plain value (`LineChart` with its `Series`,
-// `ReferenceLine`s, ranges and legend placement); one shared layout step turns it into geometry that two
-// self-contained back ends draw: an SVG 1.1 writer and a small anti-aliasing software rasterizer with an
-// embedded public-domain bitmap font, whose RGBA output becomes PNG through `ReptileFormats.PNG`. No
-// external tool, system font or graphics library is needed at run time, and the same chart always gives
-// the same bytes.
+// `ReferenceLine`s, ranges and legend placement); a layout step turns it into geometry that an SVG 1.1
+// writer draws. Figures are SVG only: browsers and code hosts show it at any size, with no graphics
+// library at run time, and the same chart always gives the same bytes.
 
-/// The size of a figure in pixels (at scale 1 for raster output; the SVG `width`, `height` and `viewBox`).
+/// The size of a figure in pixels (the SVG `width`, `height` and `viewBox`).
 public struct ChartSize: Hashable, Sendable {
     /// The width in pixels.
     public var width: Int
@@ -78,14 +76,13 @@ public struct ReferenceLine: Hashable, Sendable {
 /// A line chart: one or more data series on linear x and y axes, with title, axis labels, ticks, an
 /// optional grid, optional horizontal reference lines and a legend.
 ///
-/// Build the chart as a value and render it with ``svg()``, ``rasterize(scale:)``, ``pngData(scale:)``
-/// or ``write(to:scale:)``:
+/// Build the chart as a value and render it with ``svg()`` or ``write(to:)``:
 ///
 /// ```swift
 /// var chart = LineChart(title: "Sine regression", xLabel: "x", yLabel: "y", yRange: -4...4,
 ///                       legendPosition: .lowerRight)
 /// chart.series.append(Series(name: "true", x: xs, y: ys, color: .green))
-/// try chart.write(to: "sine.png")
+/// try chart.write(to: "sine.svg")
 /// ```
 ///
 /// Axis ranges that are not fixed are computed from the finite data (and the reference lines, for y)

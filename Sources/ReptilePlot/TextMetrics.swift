@@ -1,5 +1,5 @@
-// Text measurement for layout: the embedded bitmap fonts for raster output, and DejaVu Sans advance
-// widths for estimating the extent of SVG text (which the viewer draws with its own sans-serif font).
+// Text measurement for layout: DejaVu Sans advance widths estimate the extent of SVG text (which
+// the viewer draws with its own sans-serif font).
 
 /// The part a piece of text plays in a chart; it decides the font size.
 enum TextRole: Hashable, Sendable {
@@ -9,70 +9,10 @@ enum TextRole: Hashable, Sendable {
     case title
 }
 
-/// A monospaced bitmap font holding the printable ASCII characters 32...126.
-struct BitmapFont: Sendable {
-    /// The advance and cell width in pixels (at most 16).
-    let glyphWidth: Int
-    /// The cell height in pixels: ascent plus descent.
-    let glyphHeight: Int
-    /// Pixels from the top of the cell to the baseline.
-    let ascent: Int
-    /// `glyphHeight` rows per glyph for characters 32...126; bit 15 of a row is the leftmost pixel.
-    let rows: [UInt16]
-
-    init(glyphWidth: Int, glyphHeight: Int, ascent: Int, rows: [UInt16]) {
-        precondition(glyphWidth <= 16 && rows.count == 95 * glyphHeight, "malformed bitmap font")
-        self.glyphWidth = glyphWidth
-        self.glyphHeight = glyphHeight
-        self.ascent = ascent
-        self.rows = rows
-    }
-
-    /// Pixels from the baseline to the bottom of the cell.
-    var descent: Int { glyphHeight - ascent }
-
-    /// The height of capital letters: the rows of `H` above the baseline that have ink.
-    var capHeight: Int {
-        let start = Int(Character("H").asciiValue! - 32) * glyphHeight
-        var firstInked = 0
-        while firstInked < ascent && rows[start + firstInked] == 0 { firstInked += 1 }
-        return ascent - firstInked
-    }
-
-    /// The index of the glyph drawn for `character`: its own for printable ASCII, `?` otherwise.
-    static func glyphIndex(for character: Character) -> Int {
-        if let ascii = character.asciiValue, ascii >= 32, ascii <= 126 { return Int(ascii) - 32 }
-        return Int(Character("?").asciiValue!) - 32
-    }
-}
-
-/// How text is measured while laying out a chart, matching the back end that will draw it.
+/// How text is measured while laying out a chart: a proportional sans-serif font, as SVG viewers
+/// draw it, estimated with DejaVu Sans advance widths.
 enum TextMetrics: Sendable {
-    /// The embedded X11 misc-fixed bitmap fonts drawn by the rasterizer, where one glyph pixel covers
-    /// `chartUnitsPerGlyphPixel` chart pixels (1 at integer scales).
-    case bitmapFont(chartUnitsPerGlyphPixel: Double)
-    /// A proportional sans-serif font, as drawn by SVG viewers; estimated with DejaVu Sans widths.
     case sansSerif
-
-    /// The bitmap-font metrics for rasterizing at `scale`: glyphs are magnified by a whole number, so at
-    /// other scales text takes a little more or less room than at scale 1, and the layout makes room for it.
-    static func raster(scale: Double) -> TextMetrics {
-        .bitmapFont(chartUnitsPerGlyphPixel: Double(glyphMagnification(forScale: scale)) / scale)
-    }
-
-    /// How many image pixels wide and high one glyph pixel is drawn at `scale`: the scale rounded, at least 1.
-    static func glyphMagnification(forScale scale: Double) -> Int {
-        max(1, Int(min(scale, 1e6).rounded()))
-    }
-
-    /// The bitmap font used for `role`.
-    static func bitmapFont(for role: TextRole) -> BitmapFont {
-        switch role {
-        case .tickLabel, .legendLabel: return .fixed7x13
-        case .axisLabel: return .fixed9x15
-        case .title: return .fixed10x20
-        }
-    }
 
     /// The SVG `font-size` in pixels (also used to derive the sans-serif metrics).
     static func sansSerifFontSize(for role: TextRole) -> Double {
@@ -83,10 +23,9 @@ enum TextMetrics: Sendable {
         }
     }
 
-    /// The nominal font size in pixels: the line height of the bitmap font, or the SVG font size.
+    /// The nominal font size in pixels: the SVG font size.
     func fontSize(_ role: TextRole) -> Double {
         switch self {
-        case .bitmapFont(let unit): return Double(Self.bitmapFont(for: role).glyphHeight) * unit
         case .sansSerif: return Self.sansSerifFontSize(for: role)
         }
     }
@@ -94,7 +33,6 @@ enum TextMetrics: Sendable {
     /// Distance from the baseline up to the top of the line box.
     func ascent(_ role: TextRole) -> Double {
         switch self {
-        case .bitmapFont(let unit): return Double(Self.bitmapFont(for: role).ascent) * unit
         case .sansSerif: return 0.8 * fontSize(role)
         }
     }
@@ -102,7 +40,6 @@ enum TextMetrics: Sendable {
     /// Distance from the baseline down to the bottom of the line box.
     func descent(_ role: TextRole) -> Double {
         switch self {
-        case .bitmapFont(let unit): return Double(Self.bitmapFont(for: role).descent) * unit
         case .sansSerif: return 0.22 * fontSize(role)
         }
     }
@@ -113,7 +50,6 @@ enum TextMetrics: Sendable {
     /// The height of capital letters and digits above the baseline, used to center text vertically.
     func capHeight(_ role: TextRole) -> Double {
         switch self {
-        case .bitmapFont(let unit): return Double(Self.bitmapFont(for: role).capHeight) * unit
         case .sansSerif: return 0.73 * fontSize(role)
         }
     }
@@ -121,8 +57,6 @@ enum TextMetrics: Sendable {
     /// The advance width of `text` in pixels.
     func width(of text: String, role: TextRole) -> Double {
         switch self {
-        case .bitmapFont(let unit):
-            return Double(text.count * Self.bitmapFont(for: role).glyphWidth) * unit
         case .sansSerif:
             var thousandths = 0
             for scalar in text.unicodeScalars {

@@ -79,19 +79,19 @@ struct AxisTicksTests {
         var chart = LineChart(yRange: -4...4)
         chart.series.append(Series(name: "a", x: [-5, 5, 0], y: [100, 3, .nan]))
         chart.referenceLines = [ReferenceLine(y: 7)]
-        let layout = ChartLayout(chart: chart, metrics: .raster(scale: 1))
+        let layout = ChartLayout(chart: chart, metrics: .sansSerif)
         #expect(layout.xRange == -5.5...5.5)
         #expect(layout.yRange == -4...4)
         #expect(layout.referenceLines.isEmpty)  // outside the fixed y range
 
         chart.yRange = nil
         chart.series[0].yValues = [0, 2, 1]
-        let fitted = ChartLayout(chart: chart, metrics: .raster(scale: 1))
+        let fitted = ChartLayout(chart: chart, metrics: .sansSerif)
         #expect(close(fitted.yRange, -0.35...7.35))  // the reference line at 7 is included
         chart.xRange = 1...(.infinity)
-        #expect(ChartLayout(chart: chart, metrics: .raster(scale: 1)).xRange == -5.5...5.5)
+        #expect(ChartLayout(chart: chart, metrics: .sansSerif).xRange == -5.5...5.5)
         chart.xRange = 2...2
-        #expect(close(ChartLayout(chart: chart, metrics: .raster(scale: 1)).xRange, 1.8...2.2))
+        #expect(close(ChartLayout(chart: chart, metrics: .sansSerif).xRange, 1.8...2.2))
     }
 
     private func close(_ a: ClosedRange<Double>, _ b: ClosedRange<Double>) -> Bool {
@@ -140,7 +140,7 @@ struct ModelTests {
         chart.series = [Series(name: "a", x: [0, 1], y: [0, 1])]
         for position in LegendPosition.allCases where position != .none {
             chart.legendPosition = position
-            let layout = ChartLayout(chart: chart, metrics: .raster(scale: 1))
+            let layout = ChartLayout(chart: chart, metrics: .sansSerif)
             let legend = try #require(layout.legend)
             let plot = layout.plotArea
             #expect(legend.box.minX >= plot.minX && legend.box.maxX <= plot.maxX)
