@@ -256,7 +256,7 @@ struct EvaluationFlags: ParsableArguments {
     @Option(name: .customLong("eval-samples"), parsing: .unconditional, help: "Tasks per split (default: the checkpoint's, 10000 in the paper).") var evalSamples: Int?
     @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
     @Flag(help: "Draw adaptation mini-batches with replacement.") var replacement = false
-    @Option(parsing: .unconditional, help: "Seed of the data split and of the sampled tasks (default: the checkpoint's).") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "Seed of the sampled evaluation tasks (default: the checkpoint's). The characters are always split as in the model's training.") var seed: UInt64?
     @Flag(help: "Print one JSON object with the results on standard output.") var json = false
 }
 
@@ -283,7 +283,11 @@ struct EvaluateRunner {
         printError("model: \(flags.checkpoint == nil ? "the built-in \(flags.model ?? BuiltInModel.defaultName), " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
         let o = loaded.record.options
         let seed = flags.seed ?? o.seed
-        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: seed, split: dataFlags.split ?? o.split)
+        // The split is always the model's: another one would put its training characters among the test ones.
+        if let split = dataFlags.split, split != (o.split ?? .random) {
+            throw ValidationError("--split \(split.rawValue): the model was meta-trained on the \((o.split ?? .random).rawValue) split, and another split would test it on characters it trained on")
+        }
+        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: o.seed, split: o.split)
         let evaluation = FewShotEvaluation(ways: flags.classes ?? o.classes, shots: flags.shots ?? o.shots,
                                            batchSize: flags.evalBatch ?? o.evalBatch, iterations: flags.evalIters ?? o.evalIters,
                                            replacement: flags.replacement || o.replacement,

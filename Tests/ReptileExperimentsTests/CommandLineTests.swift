@@ -240,8 +240,10 @@ func alphabetSplitThroughTheCommandLine() async throws {
     #expect(try RunRecord.read(from: dir).options.split == .alphabets)
     try await expectOneLineError(["train", "omniglot", "--resume", "--checkpoint", dir, "--split", "random"],
                                  mentioning: "--split random (checkpoint: alphabets)")
-    let evaluate = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1"])
+    let evaluate = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1", "--seed", "9"])
     #expect(evaluate.status == 0 && evaluate.stderr.contains("alphabets split"), "\(evaluate.stderr)")
+    try await expectOneLineError(["evaluate", "omniglot", "--checkpoint", dir, "--split", "random"],
+                                 mentioning: "the model was meta-trained on the alphabets split")
 }
 
 @Test("evaluate omniglot-runs: the error rate of every run and overall, both modes, beside people's")
