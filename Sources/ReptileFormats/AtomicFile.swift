@@ -147,7 +147,7 @@ public enum AtomicFile {
         guard name.hasPrefix("."), parts.count >= 3 else { return false }
         let head = parts.dropLast(2).joined(separator: "-"), pid = parts[parts.count - 2], suffix = parts[parts.count - 1]
         func all(_ text: Substring, _ allowed: (Unicode.Scalar) -> Bool) -> Bool { !text.isEmpty && text.unicodeScalars.allSatisfy(allowed) }
-        return head.count > ".x.tmp".count - 1 && head.hasSuffix(".tmp")
+        return head.count >= ".x.tmp".count && head.hasSuffix(".tmp")
             && all(pid) { ("0"..."9").contains($0) } && all(suffix) { ("0"..."9").contains($0) || ("a"..."z").contains($0) }
     }
 

@@ -244,7 +244,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// Runs the meta-iterations left until ``MetaTrainingConfiguration/metaIterations``, calling
     /// `callback` every `interval` iterations and after the last with the latest report: the place
     /// for logging, checkpoints or meta-validation (adapt ``parameters`` to held-out tasks with
-    /// ``Sequential/adapt(_:to:loss:steps:optimizer:batchSize:seed:)``). Return `false` to stop early.
+    /// ``Sequential/adapt(_:to:loss:steps:optimizer:batchSize:seed:onStep:)``). Return `false` to stop early.
     /// Stops with an error when the parameters stop being finite.
     public func train(every interval: Int = 1, _ callback: (MetaStepReport) throws -> Bool = { _ in true }) throws {
         precondition(interval >= 1, "the callback interval must be at least 1")
