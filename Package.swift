@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Reptile for Swift: first-order meta-learning (Nichol, Achiam & Schulman, 2018) as a library,
 // a command-line tool and an interactive demo.
 import PackageDescription
@@ -57,12 +57,18 @@ let package = Package(
         .library(name: "Reptile", targets: ["Reptile"]),
         .executable(name: "reptile", targets: ["ReptileCLI"]),
     ],
+    traits: [
+        // Off by default so that the package builds without Open MPI installed.
+        .trait(name: "MPI", description: "Spread meta-batches over the processes of an MPI job (needs Open MPI: libopenmpi-dev)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CReptileKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"] + cFlags)]),
         .target(name: "ReptileKernels", dependencies: ["CReptileKernels"], swiftSettings: kernelSettings),
@@ -76,9 +82,11 @@ let package = Package(
         .target(name: "ReptileExperiments",
                 dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileCheckpoint", "ReptilePlot"],
                 resources: [.copy("Resources/models")], swiftSettings: optimizedSettings),
+        .target(name: "ReptileMPI", dependencies: ["ReptileMeta", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: optimizedSettings),
         .target(name: "Reptile",
                 dependencies: ["ReptileKernels", "ReptileNN", "ReptileMeta", "ReptileData", "ReptileFormats",
-                               "ReptileCheckpoint", "ReptilePlot", "ReptileExperiments"]),
+                               "ReptileCheckpoint", "ReptilePlot", "ReptileExperiments", "ReptileMPI"]),
         .target(name: "ReptileServer", dependencies: ["ReptileFormats", .product(name: "Hummingbird", package: "hummingbird")],
                 swiftSettings: optimizedSettings),
         .executableTarget(name: "ReptileCLI",

@@ -71,6 +71,8 @@ struct Bench: ParsableCommand {
                                valueName: "file"))
     var pytorch: String?
     @Flag(help: "Print one JSON object on standard output.") var json = false
+    @Flag(help: "Under mpirun (a build with the MPI trait): time instead the exchange that ends each meta-iteration when the ranks share a meta-batch (every task's meta-gradient and Adam state to every rank), and an allreduce of the parameters, for meta-batches of 5, 20 and 40 tasks of each setting's model.")
+    var exchange = false
 
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
@@ -123,6 +125,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if exchange { return try runExchange() }
         let baseline = try pytorch.map { try PyTorchBaseline(contentsOf: URL(fileURLWithPath: $0)) } ?? .referenceMachine
         let peak = PeakThroughput.measurePerCore()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -175,6 +178,57 @@ struct Bench: ParsableCommand {
             }
             print("PyTorch column: \(baseline.source)")
             print(String(format: "peak resident memory: %.0f MB", report.peakRSSMegabytes))
+        }
+    }
+
+    /// `--exchange`: the communication of one meta-iteration, timed on rank 0 (median of 20 after 3 warm-ups).
+    private func runExchange() throws {
+        guard let group = try MPIProcessGroup.world() else {
+            throw ValidationError("--exchange times MPI communication: run it under mpirun (with a reptile built with --traits MPI)")
+        }
+        defer { group.finalize() }
+        struct Row: Codable { var setting: String; var parameters: Int; var metaBatch: Int; var ranks: Int
+            var exchangeMegabytes: Double; var exchangeMs: Double; var allreduceMs: Double }
+        func median(_ body: () -> Void) -> Double {
+            for _ in 0..<3 { group.barrier(); body() }
+            var times: [Double] = []
+            for _ in 0..<20 {
+                group.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        var rows: [Row] = []
+        for setting in settings {
+            guard let paper = setting.paperSetting else { continue }
+            let parameters = try paper.model().parameterCount
+            // What the ranks exchange per task: meta-gradient, the inner Adam's second moment
+            // (the paper's β₁ = 0 keeps no first moment) and the loss.
+            let stride = 2 * parameters + 1
+            var theta = [Float](repeating: 1, count: parameters)
+            let allreduce = median { theta.withUnsafeMutableBufferPointer { group.allReduceSum($0) } }
+            for metaBatch in [5, 20, 40] {
+                var buffer = [Float](repeating: 0, count: metaBatch * stride)
+                let counts = (0..<group.size).map { group.block(of: metaBatch, rank: $0).count * stride }
+                let ms = median { buffer.withUnsafeMutableBufferPointer { group.allGather($0, counts: counts) } }
+                rows.append(Row(setting: setting.rawValue, parameters: parameters, metaBatch: metaBatch, ranks: group.size,
+                                exchangeMegabytes: Double(buffer.count * 4) / 1e6, exchangeMs: ms, allreduceMs: allreduce))
+            }
+        }
+        guard group.rank == 0 else { return }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+        } else {
+            print(row(["setting", "params", "meta-batch", "ranks", "MB", "gather ms", "allreduce"]))
+            for r in rows {
+                print(row([r.setting, String(r.parameters), String(r.metaBatch), String(r.ranks), String(format: "%.1f", r.exchangeMegabytes),
+                           String(format: "%.2f", r.exchangeMs), String(format: "%.2f", r.allreduceMs)]))
+            }
         }
     }
 }

@@ -149,6 +149,29 @@ struct TrainRunner {
     var json: Bool
 
     func run() throws {
+        // Under `mpirun`/`srun` the ranks split each meta-batch; rank 0 alone prints and writes.
+        guard let group = try MPIProcessGroup.world() else { return try run(group: nil) }
+        guard group.size > 1 else {
+            defer { group.finalize() }
+            return try run(group: nil)
+        }
+        outputIsQuiet = group.rank != 0
+        do {
+            try run(group: group)
+            group.finalize()
+        } catch let error as ProcessGroupError {
+            // Every rank has this error: rank 0 reports it, all end normally.
+            group.finalize()
+            if group.rank == 0 { throw ValidationError(error.description) }
+            Foundation.exit(1)
+        } catch {
+            // Only this rank failed: say so and end the whole job rather than leave the others waiting.
+            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort()
+        }
+    }
+
+    private func run(group: MPIProcessGroup?) throws {
         var options = flags.options()
         if resume {
             guard let checkpoint else { throw ValidationError("--resume needs --checkpoint DIR") }
@@ -164,7 +187,9 @@ struct TrainRunner {
         let training = try FewShotTraining(
             benchmark: benchmark, options: options, splits: splits, checkpointDirectory: checkpoint,
             checkpointInterval: checkpointInterval, dataLabel: dataLabel,
-            command: CommandLine.arguments.joined(separator: " "), threads: dataFlags.threads) { event in
+            command: CommandLine.arguments.joined(separator: " "),
+            threads: dataFlags.threads ?? group.map { max(1, ProcessInfo.processInfo.activeProcessorCount / $0.localSize) },
+            group: group) { event in
             switch event {
             case .log(let line):
                 if json { printError(line) } else { print(line); fflush(stdout) }
@@ -182,8 +207,10 @@ struct TrainRunner {
             }
         }
         printError("meta-training \(options.metaIters) iterations, then evaluating \(options.evalSamples) tasks per split"
-                   + (checkpoint.map { "; checkpoints in \($0)" } ?? ""))
+                   + (checkpoint.map { "; checkpoints in \($0)" } ?? "")
+                   + (group.map { "; each meta-batch shared by \($0.size) MPI ranks" } ?? ""))
         let result = try training.run(resume: resume)
+        if outputIsQuiet { return }
         if json {
             try printJSON(result)
         } else {

@@ -31,6 +31,7 @@ final class ProgressLine {
             lastPrinted = .distantPast
             firstDone = nil
         }
+        if outputIsQuiet { return }
         if firstDone == nil { firstDone = done; start = Date() }
         lastDone = done
         let now = Date()
@@ -72,8 +73,12 @@ func formatDuration(_ seconds: Double) -> String {
 
 /// Writes a line to standard error.
 func printError(_ message: String) {
+    if outputIsQuiet { return }
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// Set on the MPI ranks other than 0, which do the same work silently.
+nonisolated(unsafe) var outputIsQuiet = false
 
 /// Prints a JSON object (sorted keys) to standard output.
 func printJSON<T: Encodable>(_ value: T) throws {

@@ -36,12 +36,14 @@ public struct FewShotResult: Sendable, Codable {
     public var machine: String?
     /// When the run ended (ISO 8601).
     public var finished: String?
+    /// Processes that shared the meta-batches (MPI ranks); absent in results recorded before it existed.
+    public var ranks: Int?
 
     /// The file in the run folder that holds the final result.
     public static let file = "results.json"
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, options, seconds, transductive, checkpoint, machine, finished
+        case benchmark, options, seconds, transductive, checkpoint, machine, finished, ranks
         case metaIterations = "meta_iterations"
         case msPerIteration = "ms_per_iteration"
         case trainAccuracy = "train_accuracy"
@@ -74,6 +76,9 @@ public struct RunRecord: Codable, Sendable {
     /// The machines that meta-trained it, in order (a run resumed elsewhere adds one); absent in
     /// runs recorded before it existed.
     public var machines: [String]?
+    /// Processes that shared the meta-batches in the latest session (MPI ranks); absent in runs
+    /// recorded before it existed.
+    public var ranks: Int?
 
     public static func read(from directory: String) throws -> RunRecord {
         let path = (directory as NSString).appendingPathComponent(Checkpoint.runFile)
@@ -119,11 +124,15 @@ public final class FewShotTraining {
     public let dataLabel: String
     public let command: String
     public let threads: Int?
+    /// The processes that share each meta-batch and the final evaluation (nil: this one alone).
+    /// Rank 0 alone writes the run folder and reports events; every rank ends with the same model.
+    public let group: ProcessGroup?
     private let onEvent: (TrainingEvent) -> Void
 
     public init(benchmark: FewShotBenchmark, options: FewShotOptions, splits: FewShotSplits,
                 checkpointDirectory: String?, checkpointInterval: Int = 100, dataLabel: String = "built-in",
-                command: String = "", threads: Int? = nil, onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
+                command: String = "", threads: Int? = nil, group: ProcessGroup? = nil,
+                onEvent: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         try options.validate(imagesPerClass: splits.imagesPerClass, trainClasses: splits.train.classCount,
                              evaluationClasses: min(splits.test.classCount, splits.validation?.classCount ?? .max))
         guard checkpointInterval >= 1 else { throw ExperimentError("--checkpoint-interval must be at least 1, got \(checkpointInterval)") }
@@ -135,7 +144,9 @@ public final class FewShotTraining {
         self.dataLabel = dataLabel
         self.command = command
         self.threads = threads
-        self.onEvent = onEvent
+        self.group = group
+        let leader = (group?.rank ?? 0) == 0
+        self.onEvent = { event in if leader { onEvent(event) } }
     }
 
     /// Meta-trains only until `iteration` (checkpointing as usual) and skips the final evaluation,
@@ -159,14 +170,29 @@ public final class FewShotTraining {
 
     private func run<O: Optimizer>(model: Sequential, optimizer: O, resume: Bool) throws -> FewShotResult {
         let tasks = FewShotTasks(splits.train, ways: options.classes, shots: options.effectiveTrainShots)
+        let ranks = group?.size ?? 1
+        if ranks > 1 {
+            try group!.requireSame([("binary", FewShotTraining.executableDigest), ("benchmark", benchmark.rawValue),
+                                    ("set of flags", FewShotTraining.describe(options)),
+                                    ("--checkpoint or --resume", "\(checkpointDirectory ?? "-") \(resume)"),
+                                    ("data", splits.contentDigest)])
+            try group!.agree(options.taskExecution != .serial ? nil
+                : ExperimentError("--task-execution serial passes the inner optimizer's state from task to task and cannot be split among \(ranks) processes; use the default (parallel)"))
+        }
         let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks, innerOptimizer: optimizer,
-                                  configuration: options.metaTraining, maxBatch: options.maxTrainingBatch, threads: threads)
+                                  configuration: options.metaTraining, maxBatch: options.maxTrainingBatch, threads: threads,
+                                  group: ranks > 1 ? group : nil)
+        // Rank 0 owns the run folder; the others only read a checkpoint to resume from.
+        let leader = (group?.rank ?? 0) == 0
+        let checkpointDirectory = leader ? self.checkpointDirectory : nil
         var previousSeconds = 0.0
         var machines = [Benchmark.machineName()]
         var resumedCommand: String?  // a resumed run keeps the command that started it
         var folder: RunFolder?
         defer { withExtendedLifetime(folder) {} }
         let dataDigest = checkpointDirectory == nil ? nil : splits.contentDigest
+        var setupError: Error?
+        do {
         if let dir = checkpointDirectory {
             folder = try RunFolder(path: dir, create: !resume)
             if resume {
@@ -199,9 +225,18 @@ public final class FewShotTraining {
             } else if let files = folder?.existingRunFiles, !files.isEmpty {
                 throw ExperimentError("\(dir) already holds a run (\(files.joined(separator: ", "))): pass --resume to continue it, or choose another --checkpoint folder")
             }
+        } else if resume, let dir = self.checkpointDirectory {
+            // Another rank: the same position as rank 0, read-only.
+            let checkpoint = try Checkpoint.read(from: dir, layout: model.layout, innerOptimizer: optimizer.stateTensors)
+            trainer.parameters = checkpoint.parameters
+            try trainer.innerOptimizer.restoreState(Dictionary(checkpoint.innerOptimizerState))
+            trainer.iteration = checkpoint.metadata["iteration"].flatMap(Int.init) ?? 0
         } else if resume {
             throw ExperimentError("--resume needs --checkpoint DIR")
         }
+        } catch { setupError = error }
+        // A rank whose setup failed must not leave the others waiting in the first exchange.
+        if ranks > 1 { try group!.agree(setupError) } else if let setupError { throw setupError }
 
         let evaluation = options.evaluation
         let evalLearner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
@@ -222,7 +257,7 @@ public final class FewShotTraining {
             try checkpoint.write(to: dir)
             try RunRecord(benchmark: benchmark, options: options, iteration: position, data: dataLabel, dataDigest: dataDigest,
                           trainingSeconds: previousSeconds + Date().timeIntervalSince(start), command: resumedCommand ?? command,
-                          machines: machines).write(to: dir)
+                          machines: machines, ranks: ranks).write(to: dir)
             try metrics.writeCurve()
             lastGood = position
         }
@@ -244,7 +279,7 @@ public final class FewShotTraining {
                     ?? "no checkpoint was written"
                 throw ExperimentError("training stopped at meta-iteration \(i): the weights became NaN or infinite (try a smaller --learning-rate or --meta-step); \(kept)")
             }
-            if i % options.evalInterval == 0 {
+            if leader, i % options.evalInterval == 0 {
                 let evaluationStart = Date()
                 var accuracies: [Double] = []
                 for (split, dataset) in [(0, splits.train), (1, splits.test)] {
@@ -272,12 +307,13 @@ public final class FewShotTraining {
                                  msPerIteration: 1000 * seconds / Double(max(trainer.iteration - startIteration, 1)),
                                  trainAccuracy: .nan, trainCI95: .nan, testAccuracy: .nan, testCI95: .nan,
                                  valAccuracy: nil, valCI95: nil, evalSamples: 0, evaluationSeconds: 0,
-                                 transductive: options.transductive, checkpoint: checkpointDirectory, machine: nil, finished: nil)
+                                 transductive: options.transductive, checkpoint: checkpointDirectory, machine: nil, finished: nil,
+                                 ranks: ranks)
         }
 
         // Final evaluation on each split.
         let splitNames = ["train"] + (splits.validation == nil ? [] : ["val"]) + ["test"]
-        let workers = Double(max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, options.evalSamples)))
+        let workers = Double(max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, options.evalSamples)) * ranks)
         onEvent(.evaluationStart(tasks: options.evalSamples, splits: splitNames,
                                  estimatedSeconds: evaluatedTasks == 0 ? nil
                                      : evaluationSeconds / Double(evaluatedTasks) * Double(options.evalSamples * splitNames.count) / workers))
@@ -286,7 +322,8 @@ public final class FewShotTraining {
             ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: .softmaxCrossEntropy,
                                    parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
                                    tasks: options.evalSamples, seed: options.seed,
-                                   stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads) { done, total in
+                                   stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads,
+                                   group: ranks > 1 ? group : nil) { done, total in
                 self.onEvent(.evaluation(split: name, done: done, total: total))
             }
         }
@@ -299,7 +336,7 @@ public final class FewShotTraining {
                                    valAccuracy: val?.accuracy, valCI95: val?.ci95, evalSamples: options.evalSamples,
                                    evaluationSeconds: Date().timeIntervalSince(evalStart), transductive: options.transductive,
                                    checkpoint: checkpointDirectory, machine: Benchmark.machineName(),
-                                   finished: ISO8601DateFormatter().string(from: Date()))
+                                   finished: ISO8601DateFormatter().string(from: Date()), ranks: ranks)
         if let dir = checkpointDirectory {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -307,6 +344,20 @@ public final class FewShotTraining {
             try AtomicFile.write([UInt8](try encoder.encode(result)) + [10], to: (dir as NSString).appendingPathComponent(FewShotResult.file))
         }
         return result
+    }
+
+    /// A CRC-32 of this process's executable, so that the ranks of a job can check they run the same build.
+    static var executableDigest: String {
+        guard let bytes = FileManager.default.contents(atPath: "/proc/self/exe")
+                ?? FileManager.default.contents(atPath: CommandLine.arguments[0]) else { return "unknown" }
+        return String(bytes.withUnsafeBytes { Zlib.crc32($0) }, radix: 16)
+    }
+
+    /// Every option, as sorted JSON.
+    static func describe(_ options: FewShotOptions) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(options)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// The flags whose values differ between two option sets, as "--flag a (checkpoint) vs b".

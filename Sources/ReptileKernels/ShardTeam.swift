@@ -149,9 +149,13 @@ public final class TaskDispenser: @unchecked Sendable {
 
     deinit { words.deallocate() }
 
-    /// Starts a round of `count` tasks. Call before the workers start.
-    public func reset(count: Int) {
+    /// The number of the first task of the round.
+    public private(set) var first = 0
+
+    /// Starts a round of `count` tasks numbered from `first`. Call before the workers start.
+    public func reset(count: Int, first: Int = 0) {
         self.count = count
+        self.first = first
         reptile_atomic_store(words, 0)
         reptile_atomic_store(words + 16, 0)
     }
@@ -159,7 +163,7 @@ public final class TaskDispenser: @unchecked Sendable {
     /// The next task, or nil when all have been taken.
     public func take() -> Int? {
         let task = reptile_atomic_fetch_add(words, 1)
-        return task < count ? task : nil
+        return task < count ? first + task : nil
     }
 
     /// Records that a task is done.

@@ -158,17 +158,21 @@ public struct EvaluationResult: Sendable, Codable, Equatable {
 }
 
 /// Evaluates many tasks in parallel, each with its own random stream, so the result depends only
-/// on the seed (not on the number of threads).
+/// on the seed (not on the number of threads or processes).
 public enum ParallelEvaluation {
+    /// With a `group`, each process evaluates its block of the tasks and all get the whole result;
+    /// `progress` then counts this process's tasks, scaled to the total.
     public static func run<S: FewShotTaskSampler, O: Optimizer>(
         _ evaluation: FewShotEvaluation, sampler: S, model: Sequential, loss: Loss, parameters: [Float],
-        optimizer: O, tasks: Int, seed: UInt64, stream: [UInt64], threads: Int? = nil,
+        optimizer: O, tasks: Int, seed: UInt64, stream: [UInt64], threads: Int? = nil, group: ProcessGroup? = nil,
         progress: ((Int, Int) -> Void)? = nil
     ) -> EvaluationResult {
-        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, tasks))
+        let own = group?.block(of: tasks) ?? 0..<tasks
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, own.count))
         let learners = (0..<workers).map { _ in Learner(model: model, loss: loss, maxBatch: evaluation.maxBatch) }
         let weights = (0..<workers).map { _ in FloatBuffer(count: model.parameterCount) }
         let correct = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(tasks, 1))
+        correct.initialize(repeating: 0)
         defer { correct.deallocate() }
         let lock = NSLock()
         var done = 0
@@ -177,7 +181,7 @@ public enum ParallelEvaluation {
         // down by another process then takes fewer tasks instead of holding up the end. Task t
         // always uses its own random stream, so who runs it changes nothing.
         let dispenser = TaskDispenser()
-        dispenser.reset(count: tasks)
+        dispenser.reset(count: own.count, first: own.lowerBound)
         parameters.withUnsafeBufferPointer { theta in
             let thetaBox = UnsafeSendable(theta.baseAddress!)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -190,10 +194,16 @@ public enum ParallelEvaluation {
                         done += 1
                         let d = done
                         lock.unlock()
-                        if w == 0 { progress(d, tasks) }
+                        if w == 0 { progress(own.count == tasks ? d : d * tasks / own.count, tasks) }
                     }
                 }
             }
+        }
+        if let group, group.size > 1 {
+            // Counts of correct queries are small integers: exact as floats.
+            var counts = (0..<tasks).map { Float(correct[$0]) }
+            counts.withUnsafeMutableBufferPointer { group.allGather($0, counts: (0..<group.size).map { group.block(of: tasks, rank: $0).count }) }
+            for t in 0..<tasks { correct[t] = Int(counts[t]) }
         }
         progress?(tasks, tasks)
         let accuracies = (0..<tasks).map { Double(correct[$0]) / Double(evaluation.ways) }

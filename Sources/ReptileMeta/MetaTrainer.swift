@@ -1,5 +1,5 @@
-// Meta-training: sample a meta-batch of tasks, run the inner loop on each (in parallel), and move
-// the initialization along the meta-gradient.
+// Meta-training: sample a meta-batch of tasks, run the inner loop on each (in parallel, and across
+// the processes of a `ProcessGroup`), and move the initialization along the meta-gradient.
 
 import Foundation
 import ReptileKernels
@@ -134,15 +134,27 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// Hands the tasks of a meta-batch to the workers; its event is the teams' too, so that an idle
     /// worker sleeps until a team opens or the last task ends.
     private let dispenser = TaskDispenser()
+    /// The processes that share each meta-batch (nil: this process alone runs every task).
+    public let group: ProcessGroup?
+    /// With a group of several processes: each task's meta-gradient, optimizer state and loss,
+    /// `exchangeStride` floats per task in task order, gathered from the process that ran it.
+    private let exchange: FloatBuffer?
+    private let exchangeStride: Int
 
     /// - Parameters:
     ///   - parameters: the initialization to start from (default: the model's initializers,
     ///     seeded from the configuration's seed).
     ///   - threads: worker threads (default: one per core, at most the meta-batch size).
+    ///   - group: processes that share each meta-batch (for example `try MPIProcessGroup.world()`):
+    ///     each runs its block of the tasks, then all exchange the tasks' meta-gradients and
+    ///     optimizer states and apply the same update, so the parameters are those of one process
+    ///     running every task, bit for bit. Every member must be built and configured alike.
     public init(model: Sequential, loss: Loss, tasks: Tasks, innerOptimizer: InnerOptimizer,
                 configuration: MetaTrainingConfiguration, parameters: [Float]? = nil,
-                maxBatch: Int? = nil, threads: Int? = nil) {
+                maxBatch: Int? = nil, threads: Int? = nil, group: ProcessGroup? = nil) {
         precondition(configuration.metaBatchSize > 0, "meta-batch size must be positive")
+        precondition(group == nil || group!.size == 1 || configuration.taskExecution == .parallel,
+                     "serial task execution passes the optimizer's state from task to task and cannot be split among processes")
         self.model = model
         self.loss = loss
         self.tasks = tasks
@@ -160,8 +172,10 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                              beta1: b1, beta2: b2, epsilon: eps)
         }
         iteration = 0
+        self.group = group
+        let ownTasks = group.map { $0.block(of: configuration.metaBatchSize, rank: 0).count } ?? configuration.metaBatchSize
         let workers = configuration.taskExecution == .serial ? 1
-            : max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, configuration.metaBatchSize))
+            : max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, ownTasks))
         threadCount = workers
         let batch = maxBatch ?? configuration.inner.batchSize
         learners = (0..<workers).map { _ in Learner(model: model, loss: loss, maxBatch: batch) }
@@ -175,6 +189,13 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         let event = dispenser.event
         teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam(event: event) }
         for (learner, team) in zip(learners, teams) { learner.team = team }
+        if let group, group.size > 1 {
+            exchangeStride = model.parameterCount + innerOptimizer.taskStateCount + 1
+            exchange = FloatBuffer(count: configuration.metaBatchSize * exchangeStride)
+        } else {
+            exchangeStride = 0
+            exchange = nil
+        }
     }
 
     /// Runs one meta-iteration and advances ``iteration``.
@@ -200,7 +221,8 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                 // computes half of the batches of a task still running (see `ShardTeam`).
                 // Which worker runs (or helps) a task changes nothing in its result.
                 let tasks = dispenser
-                tasks.reset(count: n)
+                let own = group?.block(of: n) ?? 0..<n
+                tasks.reset(count: own.count, first: own.lowerBound)
                 optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
                     let box = UnsafeSendable(copiesBuffer)
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -221,6 +243,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                     }
                 }
             }
+            if exchange != nil { exchangeTaskResults() }
             innerOptimizer.merge(optimizerCopies, stepsEach: c.inner.iterations)
         }
         // Mean meta-gradient, reduced in task order (deterministic whatever the thread count).
@@ -254,6 +277,29 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
             if iteration % interval == 0 || iteration == configuration.metaIterations {
                 guard try callback(report) else { return }
             }
+        }
+    }
+
+    /// Gives every process of the group the meta-gradients, optimizer states and losses of the
+    /// tasks the others ran, so that all reduce the same values in the same order.
+    private func exchangeTaskResults() {
+        guard let group, let exchange else { return }
+        let n = configuration.metaBatchSize, count = model.parameterCount, stride = exchangeStride
+        let all = exchange.pointer
+        let own = group.block(of: n)
+        for t in own {
+            let slot = all + t * stride
+            slot.update(from: metaGradients[t].pointer, count: count)
+            optimizerCopies[t].copyTaskState(to: UnsafeMutableBufferPointer(start: slot + count, count: stride - count - 1))
+            slot[stride - 1] = taskLosses.pointer[t]
+        }
+        group.allGather(UnsafeMutableBufferPointer(start: all, count: n * stride),
+                        counts: (0..<group.size).map { group.block(of: n, rank: $0).count * stride })
+        for t in 0..<n where !own.contains(t) {
+            let slot = all + t * stride
+            metaGradients[t].pointer.update(from: slot, count: count)
+            optimizerCopies[t].loadTaskState(from: UnsafeBufferPointer(start: slot + count, count: stride - count - 1))
+            taskLosses.pointer[t] = slot[stride - 1]
         }
     }
 

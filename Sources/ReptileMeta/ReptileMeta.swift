@@ -5,4 +5,5 @@
 // steps on mini-batches of one task), the meta-gradient choice (Reptile's W − θ, FOMAML's last
 // step, or any subset of the inner steps' updates), the linear ε schedule, the outer update
 // (interpolation or Adam), parallel execution of a meta-batch's tasks with a fixed reduction
-// order, and few-shot evaluation (transductive and non-transductive).
+// order (on threads, and across processes through the `ProcessGroup` protocol), and few-shot
+// evaluation (transductive and non-transductive).

@@ -20,6 +20,17 @@ public protocol Optimizer: Sendable {
     /// step can reset per-task copies without allocating.
     mutating func assign(from other: Self)
 
+    /// Floats of state that a task changes (Adam's moments; 0 for stateless optimizers): what
+    /// processes that split a meta-batch exchange so that each can ``merge(_:stepsEach:)`` all the
+    /// tasks' copies.
+    var taskStateCount: Int { get }
+
+    /// Writes the ``taskStateCount`` floats of task state to `destination`.
+    func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>)
+
+    /// Reads task state written by ``copyTaskState(to:)`` of an optimizer with the same settings.
+    mutating func loadTaskState(from source: UnsafeBufferPointer<Float>)
+
     /// The optimizer's state as named tensors (for checkpoints); empty when it has none.
     var stateTensors: [StateTensor] { get }
 
@@ -41,6 +52,11 @@ public struct StateTensor: Sendable, Equatable {
 
 extension Optimizer {
     public mutating func assign(from other: Self) { self = other }
+
+    /// Stateless optimizers have no task state.
+    public var taskStateCount: Int { 0 }
+    public func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>) {}
+    public mutating func loadTaskState(from source: UnsafeBufferPointer<Float>) {}
 
     /// Convenience for arrays.
     public mutating func update(_ parameters: inout [Float], gradients: [Float]) {
@@ -175,6 +191,23 @@ public struct Adam: Optimizer, Equatable {
         copy(&state.secondMoment, other.state.secondMoment)
         copy(&state.firstMoment, other.state.firstMoment)
         state.step = other.state.step
+    }
+
+    /// The second moment, then the first (when kept); the step count is the same in every copy.
+    public var taskStateCount: Int { state.secondMoment.count + state.firstMoment.count }
+
+    public func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>) {
+        precondition(destination.count == taskStateCount, "expected room for \(taskStateCount) floats, got \(destination.count)")
+        let v = state.secondMoment.count
+        _ = UnsafeMutableBufferPointer(rebasing: destination[..<v]).update(fromContentsOf: state.secondMoment)
+        _ = UnsafeMutableBufferPointer(rebasing: destination[v...]).update(fromContentsOf: state.firstMoment)
+    }
+
+    public mutating func loadTaskState(from source: UnsafeBufferPointer<Float>) {
+        precondition(source.count == taskStateCount, "expected \(taskStateCount) floats, got \(source.count)")
+        let v = state.secondMoment.count
+        state.secondMoment.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: source[..<v]) }
+        state.firstMoment.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: source[v...]) }
     }
 
     public var stateTensors: [StateTensor] {

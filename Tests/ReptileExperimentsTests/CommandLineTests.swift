@@ -21,16 +21,17 @@ struct CommandFailure: Error, CustomStringConvertible { var description: String 
 /// Runs `reptile arguments…` on a thread outside Swift's cooperative pool (a test blocked on a
 /// child process would otherwise hold one of its few threads, starving the server tests' timers);
 /// returns the exit status, standard output and standard error.
-func runReptile(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+func runReptile(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try runReptileBlocking(arguments) }) }
+        DispatchQueue.global().async { continuation.resume(with: Result { try runReptileBlocking(arguments, environment: environment) }) }
     }
 }
 
-private func runReptileBlocking(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+private func runReptileBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try reptileExecutable())
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -296,4 +297,16 @@ func resumingOnSwappedArchivesAndOneArchiveAlone() async throws {
     try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--data", builtIn + "/images_background.npz",
                                   "--checkpoint", base + "/other"],
                                  mentioning: "964 characters are too few to split into 1200")
+}
+
+@Test func launchedByMPIWithoutMPISupportIsAClearError() async throws {
+    // What `mpirun -np 2` sets; a build without the MPI trait must not run two independent copies.
+    guard !MPIProcessGroup.isAvailable else { return }
+    let dir = temporaryDirectory("mpi-missing")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let result = try await runReptile(["train", "omniglot", "--meta-iters", "1", "--checkpoint", dir + "/run"],
+                                      environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0"])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("built without MPI support") && result.stderr.contains("--traits MPI"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/run/run.json"))
 }

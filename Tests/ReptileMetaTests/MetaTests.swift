@@ -313,3 +313,16 @@ private func expectSameWeightsWhateverTheThreadCount(_ model: Sequential, tasks:
                            innerOptimizer: SGD(learningRate: 1e20), configuration: config, parameters: [-5])
     #expect(throws: MetaTrainingError.self) { try wild.train() }
 }
+
+@Test func processGroupBlocksCoverEveryTaskOnce() {
+    // The tasks of a meta-batch (or an evaluation) are split into contiguous blocks, the first
+    // ranks taking one more, so that every task runs exactly once whatever the number of ranks.
+    for count in [0, 1, 5, 7, 20, 40] {
+        for size in 1...6 {
+            let blocks = (0..<size).map { ProcessGroupBlocks.block(of: count, rank: $0, size: size) }
+            #expect(blocks.flatMap { Array($0) } == Array(0..<count))
+            let sizes = blocks.map(\.count)
+            #expect(sizes.max()! - sizes.min()! <= 1 && sizes == sizes.sorted(by: >))
+        }
+    }
+}
