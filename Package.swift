@@ -4,51 +4,34 @@
 import PackageDescription
 import Foundation
 
-// MARK: - Build settings for the numeric core
+// MARK: - Build settings
 //
-// The hot path is small convolutions and matrix products written with SIMD16<Float>. Two settings
-// decide their speed: `-Ounchecked` (no bounds/overflow checks in the kernels) and a target CPU with
-// fused multiply-add, without which `addingProduct` becomes a libm call per lane. The CPU is chosen
-// from the build machine's /proc/cpuinfo; set REPTILE_TARGET_CPU to override it (for example
-// `REPTILE_TARGET_CPU=generic` for a portable binary, or `skylake-avx512`, `haswell`, `apple-m1`).
-func detectTargetCPU() -> String? {
-    if let forced = ProcessInfo.processInfo.environment["REPTILE_TARGET_CPU"], !forced.isEmpty {
-        return forced == "generic" ? nil : forced
-    }
+// No unsafe flags: the package builds as a versioned dependency, and one release binary runs on
+// every CPU of its architecture. The kernels that need the machine's best vector instructions are
+// C functions compiled once per instruction set (`target` attributes) and chosen at run time.
+//
+// REPTILE_NATIVE=1 is for this project's own development and long runs: it also compiles the Swift
+// parts of the kernels (batch norm, pooling, Winograd's transforms) for the build machine's CPU,
+// which makes Mini-ImageNet about 1.7 times faster, and optimizes debug builds. Such a binary needs
+// that CPU, and its results are the same floats as the portable build's on it.
+func nativeTargetCPU() -> String? {
+    guard ProcessInfo.processInfo.environment["REPTILE_NATIVE"] == "1" else { return nil }
     #if arch(x86_64)
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
           let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
     let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    // Also on Sapphire Rapids: `sapphirerapids` made the 64-wide microkernels 2–3 % faster
-    // in-process but the first Mini-ImageNet convolution's forward pass 25 % slower.
     if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"]) { return "skylake-avx512" }
     if flags.isSuperset(of: ["avx2", "fma"]) { return "haswell" }
     return nil
     #else
-    return nil  // arm64 always has FMA (NEON fmla); the default target is fine.
+    return nil
     #endif
 }
-
-let targetCPU = detectTargetCPU()
-let cpuFlags: [String] = targetCPU.map { ["-target-cpu", $0] } ?? []
-/// The same CPU for the few C loops (clang's spelling).
-let cFlags: [String] = targetCPU.map { ["-march=\($0)"] } ?? []
-#if arch(arm64)
-let hasFMA = true
-#else
-let hasFMA = targetCPU != nil
-#endif
-
-/// Kernels are always optimized, also in debug builds, so that `swift test` trains real models quickly.
-/// The instruction set the kernels are compiled for, so that `reptile bench` can say which path runs.
-let instructionDefines: [SwiftSetting] = targetCPU == "skylake-avx512" ? [.define("REPTILE_BUILT_AVX512")]
-    : targetCPU == "haswell" ? [.define("REPTILE_BUILT_AVX2")] : []
-let kernelSettings: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpuFlags)] + (hasFMA ? [.define("REPTILE_FMA")] : [])
-    + instructionDefines
-/// Everything else is optimized in debug builds too: loaders and codecs loop over millions of
-/// pixels, and the layer and meta-learning code runs every step, so `swift test` can train real
-/// models in seconds. (`@testable import` still works: SwiftPM adds `-enable-testing`.)
-let optimizedSettings: [SwiftSetting] = [.unsafeFlags(["-O"] + cpuFlags)]
+let native = ProcessInfo.processInfo.environment["REPTILE_NATIVE"] == "1"
+let cpuFlags: [String] = nativeTargetCPU().map { ["-target-cpu", $0] } ?? []
+let optimizedSettings: [SwiftSetting] = native ? [.unsafeFlags(["-O"] + cpuFlags)] : []
+let kernelSettings: [SwiftSetting] = native ? [.unsafeFlags(["-Ounchecked"] + cpuFlags), .define("REPTILE_NATIVE")] : []
+let kernelCSettings: [CSetting] = native ? [.unsafeFlags(["-O2"])] : []
 
 let package = Package(
     name: "Reptile",
@@ -64,13 +47,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // `swift package generate-documentation` (DocC); a plugin only, nothing is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "CReptileKernels", cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=off"] + cFlags)]),
+        .target(name: "CReptileKernels", cSettings: kernelCSettings),
         .target(name: "ReptileKernels", dependencies: ["CReptileKernels"], swiftSettings: kernelSettings),
         .target(name: "ReptileFormats", dependencies: ["CZlib", "CJPEG"], swiftSettings: optimizedSettings),
         .target(name: "ReptileNN", dependencies: ["ReptileKernels"], swiftSettings: optimizedSettings),

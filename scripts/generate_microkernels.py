@@ -1,126 +1,142 @@
 #!/usr/bin/env python3
-"""Generates Sources/ReptileKernels/Microkernels.generated.swift.
+"""Generates Sources/CReptileKernels/microkernels.c.
 
 The register-blocked inner loops of the matrix products need one accumulator variable per
-(row, 16-lane column vector) so that LLVM keeps them all in registers; Swift has no way to write
-"R x V accumulators" generically without losing that, so the few shapes we use are spelled out
-by this script. Run it after changing the shapes:  python3 scripts/generate_microkernels.py
+(row, column vector) so that the compiler keeps them all in registers; the few tile shapes used
+are spelled out by this script, once per instruction set, each function compiled for its own
+instructions with a `target` attribute so that one binary carries them all and picks at run time
+(reptile_kernels.c). Run it after changing the shapes:  python3 scripts/generate_microkernels.py
+
+Every variant computes each output element with the same sequence of operations (a sum over taps,
+then depth, in order); variants differ only in vector width, in whether that sum uses fused
+multiply-adds, and in how many columns one pass covers (narrower registers take a tile's columns
+in several passes, re-reading its rows).
 """
 import os
 
-# (rows R, column vectors V): R*V accumulators of SIMD16<Float>. AVX-512 has 32 vector registers;
-# R*V + V (B row) + 1 (broadcast) must fit.
+# (rows R, 16-column blocks V): the tiles the Swift matrix code asks for.
 SHAPES = [(5, 4), (12, 2), (8, 2), (9, 2), (12, 1)]
 
-def fma(acc, x, b):
-    return f"{acc} = {acc}.fma({x}, {b})"
+# name, C guard, target attribute, floats per vector, vector registers, fused multiply-add
+ISAS = [
+    ("avx512", "defined(__x86_64__)", "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma", 16, 32, True),
+    ("avx2", "defined(__x86_64__)", "avx2,fma", 8, 16, True),
+    ("neon", "defined(__aarch64__)", None, 4, 32, True),
+    ("generic", "!defined(__aarch64__)", None, 4, 16, False),
+]
 
-def gen_rows_kernel(R, V):
-    """C[r, :] (=|+=) sum_t sum_k A[t][r][k] * B[t*tapStride + k*ldb + :]  (A rows by pointer)."""
+
+def vectors_per_pass(R, V, width, registers):
+    """The most column vectors per pass that divide the tile and leave room for the row of B and a broadcast."""
+    total = V * 16 // width
+    return max(d for d in range(1, total + 1) if total % d == 0 and R * d + d + 1 <= registers or d == 1)
+
+
+def kernels(isa, target, width, registers, fused):
+    vt = f"rv{width}"
+    attr = f'__attribute__((target("{target}"))) ' if target else ""
+    def fma(acc, x, b):
+        return f"{acc} = __builtin_elementwise_fma({x}, {b}, {acc});" if fused else f"{acc} = {acc} + {x} * {b};"
+    def splat(x):
+        return f"({vt}){{" + ", ".join([x] * width) + "}"
     L = []
-    name = f"rowsKernel{R}x{V*16}"
-    L.append(f"    /// {R} rows x {V*16} columns: `C[r] (+)= bias + sum over taps t and k < depth of "
-             f"A[t*{R}+r][k] * B[t*tapStride + k*ldb ..< +{V*16}]`.")
-    L.append(f"    @inline(__always)")
-    L.append(f"    static func {name}(")
-    L.append(f"        _ a: UnsafePointer<UnsafePointer<Float>>, taps: Int, depth: Int,")
-    L.append(f"        _ b: UnsafePointer<Float>, ldb: Int, tapStride: Int,")
-    L.append(f"        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?")
-    L.append(f"    ) {{")
-    for r in range(R):
-        L.append("        " + "; ".join(f"var c{r}_{v} = SIMD16<Float>()" for v in range(V)))
-    L.append(f"        for t in 0..<taps {{")
-    L.append("            " + "; ".join(f"let a{r} = a[t &* {R} &+ {r}]" for r in range(R)))
-    L.append(f"            var bp = UnsafeRawPointer(b + t &* tapStride)")
-    L.append(f"            let bStep = ldb &* 4")
-    L.append(f"            for k in 0..<depth {{")
-    L.append("                " + "; ".join(f"let b{v} = (bp + {v*64}).loadUnaligned(as: SIMD16<Float>.self)" for v in range(V)))
-    for r in range(R):
-        L.append(f"                let x{r} = SIMD16<Float>(repeating: a{r}[k])")
-        L.append("                " + "; ".join(fma(f"c{r}_{v}", f"x{r}", f"b{v}") for v in range(V)))
-    L.append(f"                bp += bStep")
-    L.append(f"            }}")
-    L.append(f"        }}")
-    L.append(f"        if let bias {{")
-    L.append(f"            let braw = UnsafeRawPointer(bias)")
-    L.append("            " + "; ".join(f"let bias{v} = (braw + {v*64}).loadUnaligned(as: SIMD16<Float>.self)" for v in range(V)))
-    for r in range(R):
-        L.append("            " + "; ".join(f"c{r}_{v} += bias{v}" for v in range(V)))
-    L.append(f"        }}")
-    for r in range(R):
-        L.append(f"        store{V}(c[{r}], accumulate, " + ", ".join(f"c{r}_{v}" for v in range(V)) + ")")
+    for R, V in SHAPES:
+        n = vectors_per_pass(R, V, width, registers)
+        passes = V * 16 // width // n
+        span = n * width
+        # rows kernel
+        L.append(f"static {attr}void rows_{R}x{V*16}_{isa}(const float *const *a, long taps, long depth, const float *b, long ldb,")
+        L.append(f"        long tap_stride, float *const *c, int accumulate, const float *bias) {{")
+        L.append(f"    for (long col = 0; col < {passes * span}; col += {span}) {{")
+        for r in range(R):
+            L.append("        " + " ".join(f"{vt} c{r}_{v} = {{0}};" for v in range(n)))
+        L.append(f"        for (long t = 0; t < taps; t++) {{")
+        L.append("            " + " ".join(f"const float *a{r} = a[t * {R} + {r}];" for r in range(R)))
+        L.append(f"            const float *bp = b + t * tap_stride + col;")
+        L.append(f"            for (long k = 0; k < depth; k++) {{")
+        L.append("                " + " ".join(f"const {vt} b{v} = *(const {vt} *)(bp + {v * width});" for v in range(n)))
+        for r in range(R):
+            L.append(f"                {{ const {vt} x = {splat(f'a{r}[k]')}; " + " ".join(fma(f"c{r}_{v}", "x", f"b{v}") for v in range(n)) + " }")
+        L.append(f"                bp += ldb;")
+        L.append(f"            }}")
+        L.append(f"        }}")
+        L.append(f"        if (bias) {{")
+        L.append("            " + " ".join(f"const {vt} bias{v} = *(const {vt} *)(bias + col + {v * width});" for v in range(n)))
+        for r in range(R):
+            L.append("            " + " ".join(f"c{r}_{v} += bias{v};" for v in range(n)))
+        L.append(f"        }}")
+        for r in range(R):
+            L.append(f"        {{ {vt} *out = ({vt} *)(c[{r}] + col); if (accumulate) {{ "
+                     + " ".join(f"out[{v}] += c{r}_{v};" for v in range(n)) + " } else { "
+                     + " ".join(f"out[{v}] = c{r}_{v};" for v in range(n)) + " } }")
+        L.append(f"    }}")
+        L.append(f"}}")
+        L.append("")
+        # outer-product kernel
+        L.append(f"static {attr}void outer_{R}x{V*16}_{isa}(const float *const *a, long a_offset, const float *const *b, long count,")
+        L.append(f"        float *const *c, int accumulate, int resume) {{")
+        L.append(f"    for (long col = 0; col < {passes * span}; col += {span}) {{")
+        for r in range(R):
+            L.append("        " + " ".join(f"{vt} c{r}_{v} = {{0}};" for v in range(n)))
+        L.append(f"        if (resume) {{")
+        for r in range(R):
+            L.append(f"            {{ const {vt} *in = (const {vt} *)(c[{r}] + col); " + " ".join(f"c{r}_{v} = in[{v}];" for v in range(n)) + " }")
+        L.append(f"        }}")
+        L.append(f"        for (long j = 0; j < count; j++) {{")
+        L.append(f"            const float *aj = a[j] + a_offset;")
+        L.append(f"            const float *bj = b[j] + col;")
+        L.append("            " + " ".join(f"const {vt} b{v} = *(const {vt} *)(bj + {v * width});" for v in range(n)))
+        for r in range(R):
+            L.append(f"            {{ const {vt} x = {splat(f'aj[{r}]')}; " + " ".join(fma(f"c{r}_{v}", "x", f"b{v}") for v in range(n)) + " }")
+        L.append(f"        }}")
+        for r in range(R):
+            L.append(f"        {{ {vt} *out = ({vt} *)(c[{r}] + col); if (accumulate) {{ "
+                     + " ".join(f"out[{v}] += c{r}_{v};" for v in range(n)) + " } else { "
+                     + " ".join(f"out[{v}] = c{r}_{v};" for v in range(n)) + " } }")
+        L.append(f"    }}")
+        L.append(f"}}")
+        L.append("")
+    # the multiply-add peak: 12 independent accumulators, no memory traffic
+    L.append(f"static {attr}float peak_loop_{isa}(long rounds) {{")
+    L.append(f"    const {vt} a = {splat('0.99999f')}, b = {splat('1e-6f')};")
+    L.append("    " + " ".join(f"{vt} c{i} = {{0}};" for i in range(12)))
+    L.append(f"    for (long i = 0; i < rounds; i++) {{")
+    L.append("        " + " ".join(fma(f"c{i}", "a", "b") for i in range(12)))
     L.append(f"    }}")
-    return "\n".join(L)
+    L.append(f"    const {vt} s = ((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11));")
+    L.append(f"    float sum = 0; for (int i = 0; i < {width}; i++) sum += s[i];")
+    L.append(f"    return sum;")
+    L.append(f"}}")
+    L.append("")
+    L.append(f"const reptile_microkernels reptile_microkernels_{isa} = {{")
+    L.append(f'    .name = "{isa}", .lanes = {width}, .fused = {1 if fused else 0}, .peak_loop = peak_loop_{isa},')
+    for R, V in SHAPES:
+        L.append(f"    .rows_{R}x{V*16} = rows_{R}x{V*16}_{isa}, .outer_{R}x{V*16} = outer_{R}x{V*16}_{isa},")
+    L.append(f"}};")
+    return L
 
-def gen_outer_kernel(R, V):
-    """C[r, :] (=|+=) sum_j A[j][r] * B[j][:]  (a sum of outer products; both operands by pointer)."""
-    L = []
-    name = f"outerKernel{R}x{V*16}"
-    L.append(f"    /// {R} rows x {V*16} columns: `C[r] (+)= sum over j < count of A[j][r] * B[j][0 ..< {V*16}]`"
-             f" with A[j] offset by `aOffset` (a sum of outer products, as in weight gradients).")
-    L.append(f"    /// With `resume`, the sums start from C's values instead of zero (then pass `accumulate: false`):")
-    L.append(f"    /// a sum cut into runs of j gives the floats of one uncut run.")
-    L.append(f"    @inline(__always)")
-    L.append(f"    static func {name}(")
-    L.append(f"        _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,")
-    L.append(f"        _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool")
-    L.append(f"    ) {{")
-    for r in range(R):
-        L.append("        " + "; ".join(f"var c{r}_{v} = SIMD16<Float>()" for v in range(V)))
-    L.append(f"        if resume {{")
-    for r in range(R):
-        L.append(f"            let raw{r} = UnsafeRawPointer(c[{r}])")
-        L.append("            " + "; ".join(f"c{r}_{v} = (raw{r} + {v*64}).loadUnaligned(as: SIMD16<Float>.self)" for v in range(V)))
-    L.append(f"        }}")
-    L.append(f"        for j in 0..<count {{")
-    L.append(f"            let aj = a[j] + aOffset")
-    L.append(f"            let bj = UnsafeRawPointer(b[j])")
-    L.append("            " + "; ".join(f"let b{v} = (bj + {v*64}).loadUnaligned(as: SIMD16<Float>.self)" for v in range(V)))
-    for r in range(R):
-        L.append(f"            let x{r} = SIMD16<Float>(repeating: aj[{r}])")
-        L.append("            " + "; ".join(fma(f"c{r}_{v}", f"x{r}", f"b{v}") for v in range(V)))
-    L.append(f"        }}")
-    for r in range(R):
-        L.append(f"        store{V}(c[{r}], accumulate, " + ", ".join(f"c{r}_{v}" for v in range(V)) + ")")
-    L.append(f"    }}")
-    return "\n".join(L)
 
-def gen_store(V):
-    L = []
-    args = ", ".join(f"_ v{v}: SIMD16<Float>" for v in range(V))
-    L.append(f"    @inline(__always)")
-    L.append(f"    static func store{V}(_ p: UnsafeMutablePointer<Float>, _ accumulate: Bool, {args}) {{")
-    L.append(f"        let raw = UnsafeMutableRawPointer(p)")
-    L.append(f"        if accumulate {{")
-    for v in range(V):
-        L.append(f"            (raw + {v*64}).storeBytes(of: (raw + {v*64}).loadUnaligned(as: SIMD16<Float>.self) + v{v}, as: SIMD16<Float>.self)")
-    L.append(f"        }} else {{")
-    for v in range(V):
-        L.append(f"            (raw + {v*64}).storeBytes(of: v{v}, as: SIMD16<Float>.self)")
-    L.append(f"        }}")
-    L.append(f"    }}")
-    return "\n".join(L)
-
-out = []
-out.append("// GENERATED by scripts/generate_microkernels.py — do not edit by hand.")
-out.append("//")
-out.append("// Register-blocked microkernels: every (row, 16-lane vector) accumulator is its own variable so")
-out.append("// that all of them live in vector registers for the whole inner loop.")
-out.append("")
-out.append("enum Microkernels {")
-out.append("    /// Tile shapes available, as (rows, columns).")
-out.append("    static let shapes: [(rows: Int, columns: Int)] = [" + ", ".join(f"({R}, {V*16})" for R, V in SHAPES) + "]")
-out.append("")
-for V in sorted(set(v for _, v in SHAPES)):
-    out.append(gen_store(V))
+out = ["// GENERATED by scripts/generate_microkernels.py — do not edit by hand.",
+       "//",
+       "// Register-blocked microkernels of the matrix products, one set per instruction set; each set is",
+       "// compiled for its own instructions (a `target` attribute), and reptile_kernels.c picks one at run",
+       "// time. Rows kernel: C[r] (+)= bias + sum over taps t and k < depth of A[t*R + r][k] * B[t*tap_stride +",
+       "// k*ldb ..< +columns]. Outer kernel: C[r] (+)= sum over j < count of A[j][a_offset + r] * B[j][0 ..<",
+       "// columns], a sum of outer products (weight gradients); with `resume` the sums start from C's values.",
+       "#include \"CReptileKernels.h\"",
+       "",
+       "#pragma clang fp contract(off)  // a multiply-add is fused only where written so",
+       "",
+       "typedef float rv16 __attribute__((vector_size(64), aligned(4)));  // aligned(4): unaligned loads and stores",
+       "typedef float rv8 __attribute__((vector_size(32), aligned(4)));",
+       "typedef float rv4 __attribute__((vector_size(16), aligned(4)));",
+       ""]
+for isa, guard, target, width, registers, fused in ISAS:
+    out.append(f"#if {guard}")
+    out += kernels(isa, target, width, registers, fused)
+    out.append(f"#endif")
     out.append("")
-for R, V in SHAPES:
-    out.append(gen_rows_kernel(R, V))
-    out.append("")
-    out.append(gen_outer_kernel(R, V))
-    out.append("")
-out.append("}")
-path = os.path.join(os.path.dirname(__file__), "..", "Sources", "ReptileKernels", "Microkernels.generated.swift")
+path = os.path.join(os.path.dirname(__file__), "..", "Sources", "CReptileKernels", "microkernels.c")
 with open(path, "w") as f:
     f.write("\n".join(out) + "\n")
 print("wrote", os.path.normpath(path))

@@ -4,7 +4,8 @@
 #     are the final evaluation's figures (its tasks are divided among the ranks too);
 #  2. a rank killed mid-run ends the whole job within seconds with an error, the last checkpoint
 #     stays intact, and `--resume` under mpirun completes it to the same bytes as a run never stopped;
-#  3. ranks started with different flags or binaries, and --task-execution serial, are refused at start.
+#  3. ranks started with different flags, binaries or kernel instruction sets, and --task-execution serial,
+#     are refused at start.
 # Usage: scripts/test_mpi.sh PATH/TO/reptile [WORK_DIR]
 set -euo pipefail
 BIN="$(realpath "$1")"
@@ -78,6 +79,9 @@ printf 'x' >> "$OTHER"  # a different build: the same program with one more byte
 expect_refusal binary "different binary" "${MPIRUN[@]}" \
     -np 1 "$BIN" "${FLAGS[@]}" "${SHORT[@]}" --checkpoint "$WORK/mismatch-binary" : \
     -np 1 "$OTHER" "${FLAGS[@]}" "${SHORT[@]}" --checkpoint "$WORK/mismatch-binary"
+expect_refusal kernels "different kernel instruction set" "${MPIRUN[@]}" \
+    -np 1 "$BIN" "${FLAGS[@]}" "${SHORT[@]}" --checkpoint "$WORK/mismatch-kernels" : \
+    -np 1 env REPTILE_KERNELS=generic "$BIN" "${FLAGS[@]}" "${SHORT[@]}" --checkpoint "$WORK/mismatch-kernels"
 expect_refusal serial "task-execution serial" "${MPIRUN[@]}" -np 2 "$BIN" "${FLAGS[@]}" "${SHORT[@]}" \
     --task-execution serial --checkpoint "$WORK/serial"
 echo "MPI checks passed"

@@ -3,10 +3,11 @@
 // generic SIMD shuffles compile to spills and inserts here, four times slower.
 #include "CReptileKernels.h"
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__)
 #include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
 
-static inline void transpose_block16(const float *a, long a_stride, float *out, long out_stride) {
+static inline AVX512 void transpose_block16(const float *a, long a_stride, float *out, long out_stride) {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(a + i * a_stride);
     // Interleave pairs of rows (32-bit), then pairs of pairs (64-bit): each 128-bit lane of
@@ -38,14 +39,23 @@ static inline void transpose_block16(const float *a, long a_stride, float *out, 
 }
 #endif
 
-void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out) {
-    long full_rows = 0, full_columns = 0;
-#if defined(__AVX512F__)
-    full_rows = rows - rows % 16;
-    full_columns = columns - columns % 16;
+#if defined(__x86_64__)
+static AVX512 void transpose_blocks(const float *restrict a, long rows, long columns, float *restrict out,
+                                    long full_rows, long full_columns) {
     for (long r0 = 0; r0 < full_rows; r0 += 16)
         for (long c0 = 0; c0 < full_columns; c0 += 16)
             transpose_block16(a + r0 * columns + c0, columns, out + c0 * rows + r0, rows);
+}
+#endif
+
+void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out) {
+    long full_rows = 0, full_columns = 0;
+#if defined(__x86_64__)
+    if (reptile_microkernels_selected()->lanes == 16) {
+        full_rows = rows - rows % 16;
+        full_columns = columns - columns % 16;
+        transpose_blocks(a, rows, columns, out, full_rows, full_columns);
+    }
 #endif
     // The rest (everything without AVX-512): element by element, in 16×16 tiles.
     for (long r0 = 0; r0 < rows; r0 += 16) {

@@ -172,7 +172,9 @@ public final class FewShotTraining {
         let tasks = FewShotTasks(splits.train, ways: options.classes, shots: options.effectiveTrainShots)
         let ranks = group?.size ?? 1
         if ranks > 1 {
-            try group!.requireSame([("binary", FewShotTraining.executableDigest), ("benchmark", benchmark.rawValue),
+            // The instruction set too: the kernels' floats differ between them, and so would the ranks' θ.
+            try group!.requireSame([("binary", FewShotTraining.executableDigest), ("kernel instruction set (REPTILE_KERNELS or CPU)", KernelPath.name),
+                                    ("benchmark", benchmark.rawValue),
                                     ("set of flags", FewShotTraining.describe(options)),
                                     ("--checkpoint or --resume", "\(checkpointDirectory ?? "-") \(resume)"),
                                     ("data", splits.contentDigest)])

@@ -65,7 +65,7 @@ public enum BatchNormKernels {
     @inline(__always)
     static func normalized(_ x: SIMD16<Float>, a: SIMD16<Float>, b: SIMD16<Float>, relu: Bool) -> SIMD16<Float> {
         let v = b.fma(a, x)
-        return relu ? pointwiseMax(v, SIMD16<Float>()) : v
+        return relu ? maximum(v, SIMD16<Float>()) : v
     }
 
     /// Pass 1 of the backward pass: adds g and g·x̂ to `sums`, where g is the output gradient

@@ -1,5 +1,7 @@
 // Matrix products for dense layers, on top of the register-blocked microkernels.
 
+import CReptileKernels
+
 /// How a block of output columns is computed: which microkernel, and how many rows per tile.
 enum ColumnBlock {
     case wide64, medium32x12, medium32x8, medium32x9, narrow16
@@ -50,18 +52,17 @@ enum ColumnBlock {
         _ b: UnsafePointer<Float>, ldb: Int, tapStride: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?
     ) {
+        let k = selectedMicrokernels
+        let kernel: reptile_rows_kernel
         switch self {
-        case .wide64:
-            Microkernels.rowsKernel5x64(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
-        case .medium32x12:
-            Microkernels.rowsKernel12x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
-        case .medium32x8:
-            Microkernels.rowsKernel8x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
-        case .medium32x9:
-            Microkernels.rowsKernel9x32(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
-        case .narrow16:
-            Microkernels.rowsKernel12x16(a, taps: taps, depth: depth, b, ldb: ldb, tapStride: tapStride, c, accumulate: accumulate, bias: bias)
+        case .wide64: kernel = k.rows_5x64
+        case .medium32x12: kernel = k.rows_12x32
+        case .medium32x8: kernel = k.rows_8x32
+        case .medium32x9: kernel = k.rows_9x32
+        case .narrow16: kernel = k.rows_12x16
         }
+        kernel(UnsafeRawPointer(a).assumingMemoryBound(to: UnsafePointer<Float>?.self), taps, depth, b, ldb, tapStride,
+               UnsafeRawPointer(c).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self), accumulate ? 1 : 0, bias)
     }
 
     @inline(__always)
@@ -69,15 +70,24 @@ enum ColumnBlock {
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool = false
     ) {
+        let k = selectedMicrokernels
+        let kernel: reptile_outer_kernel
         switch self {
-        case .wide64: Microkernels.outerKernel5x64(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
-        case .medium32x12: Microkernels.outerKernel12x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
-        case .medium32x8: Microkernels.outerKernel8x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
-        case .medium32x9: Microkernels.outerKernel9x32(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
-        case .narrow16: Microkernels.outerKernel12x16(a, aOffset: aOffset, b, count: count, c, accumulate: accumulate, resume: resume)
+        case .wide64: kernel = k.outer_5x64
+        case .medium32x12: kernel = k.outer_12x32
+        case .medium32x8: kernel = k.outer_8x32
+        case .medium32x9: kernel = k.outer_9x32
+        case .narrow16: kernel = k.outer_12x16
         }
+        kernel(UnsafeRawPointer(a).assumingMemoryBound(to: UnsafePointer<Float>?.self), aOffset,
+               UnsafeRawPointer(b).assumingMemoryBound(to: UnsafePointer<Float>?.self), count,
+               UnsafeRawPointer(c).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self), accumulate ? 1 : 0, resume ? 1 : 0)
     }
 }
+
+/// The microkernels of the instruction set this process runs, chosen once from the CPU's
+/// features (C, compiled once per instruction set: see scripts/generate_microkernels.py).
+let selectedMicrokernels = reptile_microkernels_selected()!.pointee
 
 /// Single-precision matrix products (row-major, with leading dimensions), as dense layers need
 /// them: `A·B`, `Aᵀ·B` and `A·Bᵀ`.

@@ -9,33 +9,46 @@
 // (`ShardTeam`) that lets a second core compute half of each batch of a task. Adam's element-wise update
 // lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw
 // `UnsafePointer<Float>` buffers in NHWC order (batch, height, width, channels) so that callers can
-// keep all memory preallocated: nothing here allocates per call except where documented. The module
-// is always compiled with `-Ounchecked` and a target CPU with fused multiply-add (see
-// Package.swift), also in debug builds.
+// keep all memory preallocated: nothing here allocates per call except where documented. The
+// matrix microkernels, Adam's update and transposes are C (CReptileKernels), compiled once per
+// instruction set and chosen at run time; the rest is Swift SIMD for the architecture's baseline.
 
-/// Which kernels run: the instructions they were compiled for and the arithmetic precision.
+/// Which kernels run: the instructions chosen for this CPU at run time and the arithmetic precision.
 public enum KernelPath {
-    /// The instruction set, chosen when the package was built (from the build machine's CPU, or
-    /// `REPTILE_TARGET_CPU`); the kernels do not choose at run time yet.
+    /// The instruction set of the matrix microkernels, Adam and transposes, chosen once from the
+    /// CPU's features (`REPTILE_KERNELS=avx512|avx2|generic` asks for another one the CPU supports).
     public static var instructions: String {
-        #if REPTILE_BUILT_AVX512
-        return "AVX-512 with FMA (built for skylake-avx512)"
-        #elseif REPTILE_BUILT_AVX2
-        return "AVX2 with FMA (built for haswell)"
-        #elseif arch(arm64)
-        return "NEON with FMA"
-        #elseif REPTILE_FMA
-        return "the build's target CPU, with FMA"
-        #else
-        return "baseline SIMD without FMA (portable build)"
-        #endif
+        let k = selectedMicrokernels
+        switch String(cString: k.name) {
+        case "avx512": return "AVX-512 with FMA"
+        case "avx2": return "AVX2 with FMA"
+        case "neon": return "NEON with FMA"
+        default: return "baseline SIMD without FMA"
+        }
     }
+
+    /// The instruction set's short name: avx512, avx2, neon or generic.
+    public static var name: String { String(cString: selectedMicrokernels.name) }
 
     /// The precision of products and sums: fp32 throughout (no reduced-precision path yet).
     public static let precision = "fp32"
 
-    /// One line for reports: "Swift SIMD kernels, AVX-512 with FMA (…), fp32".
-    public static var description: String { "Swift SIMD kernels, \(instructions), \(precision)" }
+    /// Whether the Swift parts of the kernels were compiled for the build machine's CPU
+    /// (`REPTILE_NATIVE=1`) rather than for the architecture's baseline.
+    public static var swiftPartsNative: Bool {
+        #if REPTILE_NATIVE
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// One line for reports: "matrix kernels chosen at run time: AVX-512 with FMA; Swift parts for
+    /// the baseline CPU; fp32".
+    public static var description: String {
+        "matrix kernels chosen at run time: \(instructions); Swift parts for "
+            + (swiftPartsNative ? "the build machine's CPU (REPTILE_NATIVE)" : "the baseline CPU") + "; \(precision)"
+    }
 }
 
 /// Extra floats every activation buffer must have readable past its end.
@@ -46,17 +59,12 @@ public enum KernelPath {
 public let kernelReadSlack = 64
 
 extension SIMD16 where Scalar == Float {
-    /// `self + x * y`, as one fused multiply-add where the target CPU has it.
-    ///
-    /// Without an FMA-capable target `addingProduct` compiles to a libm call per lane (hundreds of
-    /// times slower), so the portable build multiplies and adds separately.
+    /// `self + x * y`, multiplied and added separately: Swift code is compiled for the baseline
+    /// of its architecture, where `addingProduct` would be a libm call per lane (the matrix
+    /// microkernels, in C, fuse where the CPU can).
     @inline(__always)
     func fma(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> SIMD16<Float> {
-        #if REPTILE_FMA
-        return addingProduct(x, y)
-        #else
-        return self + x * y
-        #endif
+        self + x * y
     }
 }
 

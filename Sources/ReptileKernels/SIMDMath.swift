@@ -1,7 +1,21 @@
 // Vectorized exp and tanh: libm's scalar versions would dominate the small sine-wave MLP.
 
+/// `Swift.max` lane by lane (`b` where `a ≤ b`, else `a`), with one compare and blend: the standard
+/// library's generic `pointwiseMax` runs lane by lane unless the whole module targets a CPU with
+/// wide vectors, about a hundred times slower.
+@inline(__always)
+func maximum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    a.replacing(with: b, where: a .<= b)
+}
+
+/// `Swift.min` lane by lane (`b` where `b < a`, else `a`), as ``maximum(_:_:)``.
+@inline(__always)
+func minimum(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+    a.replacing(with: b, where: b .< a)
+}
+
 extension SIMD16 where Scalar == Float {
-    /// |x| by clearing the sign bits (the generic `pointwiseMax(x, -x)` runs lane by lane).
+    /// |x| by clearing the sign bits (the generic `maximum(x, -x)` runs lane by lane).
     @inline(__always)
     var magnitude: SIMD16<Float> {
         let bits = unsafeBitCast(self, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
@@ -16,7 +30,7 @@ extension SIMD16 where Scalar == Float {
     /// `clamped`, `rounded` and float-to-integer conversions run lane by lane.
     @inline(__always)
     static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let clamped = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.3))
+        let clamped = minimum(maximum(x, SIMD16(repeating: -87.3)), SIMD16(repeating: 88.3))
         // Round to nearest with the 1.5·2²³ trick: adding it leaves the integer in the low mantissa bits.
         let magic = SIMD16<Float>(repeating: 12_582_912)
         let shifted = clamped * 1.442_695_04 + magic
@@ -50,7 +64,7 @@ extension SIMD16 where Scalar == Float {
         p = p * z - 3.333_328_194_22e-1
         let small = p * z * x + x
         // Larger |x|: saturates to ±1 beyond about 9.
-        let e = exp(2 * pointwiseMin(ax, SIMD16(repeating: 20)))
+        let e = exp(2 * minimum(ax, SIMD16(repeating: 20)))
         var large = 1 - 2 / (e + 1)
         large.replace(with: -large, where: x .< 0)
         var result = large
@@ -65,7 +79,7 @@ public enum Activations {
     public static func reluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         let zero = SIMD16<Float>()
         var i = 0
-        while i + 16 <= count { store16(pointwiseMax(load16(x + i), zero), y + i); i += 16 }
+        while i + 16 <= count { store16(maximum(load16(x + i), zero), y + i); i += 16 }
         while i < count { y[i] = max(0, x[i]); i += 1 }
     }
 

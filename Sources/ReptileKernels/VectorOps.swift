@@ -110,7 +110,7 @@ public enum Vector {
     public static func maxAbs(_ x: UnsafePointer<Float>, count: Int) -> Float {
         var acc = SIMD16<Float>()
         var i = 0
-        while i + 16 <= count { acc = pointwiseMax(acc, load16(x + i).magnitude); i += 16 }
+        while i + 16 <= count { acc = maximum(acc, load16(x + i).magnitude); i += 16 }
         var m = acc.max()
         while i < count { m = max(m, abs(x[i])); i += 1 }
         return m
