@@ -100,6 +100,76 @@ struct MiniImageNetDataFlags: DataFlags {
     func validate() throws { try validateThreads(threads) }
 }
 
+extension ModelConfig: ExpressibleByArgument {}
+
+struct FolderDataFlags: DataFlags {
+    @Option(help: ArgumentHelp("Your images: a folder with train/ (and optionally val/ and test/), each holding one folder of PNG or JPEG images per class, or a folder of class folders that --split-fractions divides. (required)", valueName: "path"))
+    var data: String?
+    @Option(name: .customLong("image-size"), parsing: .unconditional, help: "Side of the square images the model sees; each image is reduced (or enlarged) to it by area averaging. (default: the images' median shorter side, at most 28 for grayscale and 84 for colour; a checkpoint's when evaluating)")
+    var imageSize: Int?
+    @Option(parsing: .unconditional, help: "1 (grayscale) or 3 (colour). (default: 3 if any image has colour, else 1; a checkpoint's when evaluating)")
+    var channels: Int?
+    @Option(name: .customLong("model-config"), help: "The network: omniglot (4 strided convolutions of 64 filters) or miniimagenet (4 convolutions of 32 filters with max-pooling). (default: omniglot for grayscale, miniimagenet for colour)")
+    var modelConfig: ModelConfig?
+    @Option(name: .customLong("split-fractions"), help: ArgumentHelp("For a folder of classes without train/: the fractions of classes for train, val and test, chosen by --seed. (default: 0.64,0.16,0.2)", valueName: "train,val,test"))
+    var splitFractions: String?
+    @Option(parsing: .unconditional, help: "Worker threads. (default: one per core)") var threads: Int?
+
+    func validate() throws {
+        try validateThreads(threads)
+        if let imageSize, !(4...512).contains(imageSize) { throw ValidationError("--image-size must be between 4 and 512, got \(imageSize)") }
+        if let channels, channels != 1 && channels != 3 { throw ValidationError("--channels must be 1 or 3, got \(channels)") }
+        _ = try fractions()
+    }
+
+    func fractions() throws -> [Double]? {
+        guard let splitFractions else { return nil }
+        let parts = splitFractions.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 3, parts.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--split-fractions takes three numbers separated by commas (train,val,test), e.g. 0.64,0.16,0.2; got \(splitFractions)")
+        }
+        return parts.map { $0! }
+    }
+
+    /// The folder's settings, recorded in the run's options (nil flags keep `options`' values).
+    func apply(to options: inout FewShotOptions) throws {
+        if let imageSize { options.imageSize = imageSize }
+        if let channels { options.channels = channels }
+        if let modelConfig { options.modelConfig = modelConfig }
+        if let fractions = try fractions() { options.splitFractions = fractions }
+    }
+}
+
+/// Loads a folder benchmark with the geometry in `options`, filling in the defaults it chose, and
+/// checks that every class has enough images for the shots asked for (naming the first that has not).
+func loadFolder(data: String?, options: inout FewShotOptions, evaluationShots: Int? = nil) throws -> (FewShotSplits, String) {
+    guard let data else {
+        throw ValidationError("--data is required: a folder with train/ (and optionally val/ and test/), each holding one folder of PNG or JPEG images per class, or a folder of class folders")
+    }
+    let start = Date()
+    let progress = ProgressLine("decoding images", unit: "images")
+    let loaded = try ImageFolder.load(path: data, imageSize: options.imageSize, channels: options.channels,
+                                      splitFractions: options.splitFractions, seed: options.seed) { done, total in
+        progress.update(done, of: total)
+    }
+    options.imageSize = loaded.imageSize
+    options.channels = loaded.channels
+    let splits = loaded.splits
+    let shots = evaluationShots ?? options.shots
+    let trainShots = evaluationShots == nil ? options.effectiveTrainShots : 0
+    let needed = max(shots + 1, trainShots)
+    let images = splits.train.images
+    for cls in 0..<images.classCount where images.imageCount(ofClass: cls) < needed {
+        let reason = trainShots > shots + 1 ? "--train-shots \(trainShots)" : "--shots \(shots) support images + 1 query"
+        throw ValidationError("class \(images.classNames[cls]) has \(images.imageCount(ofClass: cls)) images, fewer than the \(needed) every class needs (\(reason))")
+    }
+    printError(String(format: "%@: %d/%d/%d train/val/test classes of %d×%d×%d images, %@ in %.1f s", data,
+                      splits.train.classCount, splits.validation?.classCount ?? 0, splits.test.classCount,
+                      loaded.imageSize, loaded.imageSize, loaded.channels, loaded.fromCache ? "read from the cache" : "decoded",
+                      Date().timeIntervalSince(start)))
+    return (splits, data)
+}
+
 /// Loads the splits of a benchmark, printing what it does.
 func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64, split: Omniglot.Split? = nil) throws -> (FewShotSplits, String) {
     let start = Date()
@@ -121,6 +191,8 @@ func loadSplits(_ benchmark: FewShotBenchmark, data: String?, seed: UInt64, spli
         printError(String(format: "Mini-ImageNet: %d/%d/%d train/val/test classes loaded in %.1f s",
                           splits.train.classCount, splits.validation?.classCount ?? 0, splits.test.classCount, Date().timeIntervalSince(start)))
         return (splits, data)
+    case .folder:
+        throw ValidationError("folder data is loaded with loadFolder")
     }
 }
 
@@ -129,13 +201,13 @@ extension FewShotBenchmark: ExpressibleByArgument {}
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Meta-train the paper's model on a few-shot benchmark, then evaluate it.",
-        subcommands: [TrainOmniglot.self, TrainMiniImageNet.self])
+        subcommands: [TrainOmniglot.self, TrainMiniImageNet.self, TrainFolder.self])
 }
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a meta-trained checkpoint on a few-shot benchmark (the reference's --pretrained).",
-        subcommands: [EvaluateOmniglot.self, EvaluateMiniImageNet.self, EvaluateOmniglotRuns.self])
+        subcommands: [EvaluateOmniglot.self, EvaluateMiniImageNet.self, EvaluateFolder.self, EvaluateOmniglotRuns.self])
 }
 
 /// The shared body of `train omniglot` and `train miniimagenet`.
@@ -179,7 +251,13 @@ struct TrainRunner {
             options = flags.options(base: record.options)
         }
         if let split = dataFlags.split { options.split = split }
-        let (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed, split: options.split)
+        let splits: FewShotSplits, dataLabel: String
+        if let folder = dataFlags as? FolderDataFlags {
+            try folder.apply(to: &options)
+            (splits, dataLabel) = try loadFolder(data: folder.data, options: &options)
+        } else {
+            (splits, dataLabel) = try loadSplits(benchmark, data: dataFlags.data, seed: options.seed, split: options.split)
+        }
         let progress = ProgressLine("meta-iteration")
         let evalProgress = ProgressLine("evaluated tasks", unit: "tasks")
         var lastSplit = ""
@@ -270,6 +348,29 @@ struct TrainMiniImageNet: ParsableCommand {
     }
 }
 
+struct TrainFolder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "folder",
+        abstract: "Meta-train on your own images (a folder of class folders), then evaluate on its held-out classes.",
+        discussion: """
+        The images (PNG or JPEG, any size, grayscale or colour) are decoded once, reduced to \
+        --image-size by area averaging and cached in DIR/.reptile-cache/ (rebuilt when a file changes). \
+        Grayscale data gets the paper's Omniglot network and colour data its Mini-ImageNet network \
+        (--model-config chooses). The few-shot flags are the reference's, e.g. 5-way 1-shot:
+          reptile train folder --data my-images --classes 5 --shots 1 --train-shots 10 \\
+            --inner-batch 10 --inner-iters 5 --meta-step 1 --meta-step-final 0 \\
+            --meta-batch 5 --meta-iters 20000 --learning-rate 0.001 --checkpoint runs/mine
+        """)
+    @OptionGroup var flags: FewShotFlags
+    @OptionGroup var dataFlags: FolderDataFlags
+    @OptionGroup var runFlags: TrainingRunFlags
+
+    func run() throws {
+        try runFlags.runner(.folder, flags: flags, dataFlags: dataFlags).run()
+    }
+}
+
+
 /// The evaluation flags of `reptile evaluate`.
 struct EvaluationFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train`.", valueName: "dir")) var checkpoint: String?
@@ -314,7 +415,21 @@ struct EvaluateRunner {
         if let split = dataFlags.split, split != (o.split ?? .random) {
             throw ValidationError("--split \(split.rawValue): the model was meta-trained on the \((o.split ?? .random).rawValue) split, and another split would test it on characters it trained on")
         }
-        let (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: o.seed, split: o.split)
+        let splits: FewShotSplits
+        if let folder = dataFlags as? FolderDataFlags {
+            // The model's geometry and split: other values would not fit it or would test on its training classes.
+            var recorded = o
+            for (flag, given, own) in [("--image-size", folder.imageSize, o.imageSize), ("--channels", folder.channels, o.channels)]
+            where given != nil && given != own {
+                throw ValidationError("\(flag) \(given!): the model was meta-trained with \(flag) \(own.map(String.init) ?? "?")")
+            }
+            if let fractions = try folder.fractions(), fractions != (o.splitFractions ?? fractions) {
+                throw ValidationError("--split-fractions: the model was meta-trained on another split of the classes, and another split would test it on classes it trained on")
+            }
+            (splits, _) = try loadFolder(data: dataFlags.data, options: &recorded, evaluationShots: flags.shots ?? o.shots)
+        } else {
+            (splits, _) = try loadSplits(benchmark, data: dataFlags.data, seed: o.seed, split: o.split)
+        }
         let evaluation = FewShotEvaluation(ways: flags.classes ?? o.classes, shots: flags.shots ?? o.shots,
                                            batchSize: flags.evalBatch ?? o.evalBatch, iterations: flags.evalIters ?? o.evalIters,
                                            replacement: flags.replacement || o.replacement,
@@ -352,6 +467,14 @@ struct EvaluateMiniImageNet: ParsableCommand {
     @OptionGroup var flags: EvaluationFlags
     @OptionGroup var dataFlags: MiniImageNetDataFlags
     func run() throws { try EvaluateRunner(benchmark: .miniimagenet, flags: flags, dataFlags: dataFlags).run() }
+}
+
+struct EvaluateFolder: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "folder", abstract: "Evaluate a checkpoint of `reptile train folder` on its folder (--checkpoint and --data required).")
+    @OptionGroup var flags: EvaluationFlags
+    @OptionGroup var dataFlags: FolderDataFlags
+    func run() throws { try EvaluateRunner(benchmark: .folder, flags: flags, dataFlags: dataFlags).run() }
 }
 
 struct EvaluateOmniglotRuns: ParsableCommand {

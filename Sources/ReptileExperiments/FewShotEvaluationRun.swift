@@ -56,7 +56,7 @@ public struct LoadedModel {
         if let benchmark, record.benchmark != benchmark {
             throw ExperimentError("\(directory) holds a \(record.benchmark.rawValue) model, not \(benchmark.rawValue)")
         }
-        let model = try record.benchmark.model(classes: record.options.classes)
+        let model = try record.benchmark.model(for: record.options)
         var optimizer: any Optimizer = record.options.sgd
             ? SGD(learningRate: record.options.learningRate)
             : Adam(parameterCount: model.parameterCount, learningRate: record.options.learningRate, beta1: 0, beta2: 0.999, epsilon: 1e-8)

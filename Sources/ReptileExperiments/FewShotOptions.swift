@@ -8,14 +8,31 @@ import ReptileNN
 public enum FewShotBenchmark: String, Sendable, Codable, CaseIterable {
     case omniglot
     case miniimagenet
+    /// A user's own folder of class folders of images (`reptile train folder`).
+    case folder
 
-    /// The paper's model for this benchmark.
-    public func model(classes: Int) throws -> Sequential {
+    /// The paper's model for this benchmark (for `folder`, the network and geometry in `options`).
+    public func model(for options: FewShotOptions) throws -> Sequential {
         switch self {
-        case .omniglot: return try Models.omniglot(classes: classes)
-        case .miniimagenet: return try Models.miniImageNet(classes: classes)
+        case .omniglot: return try Models.omniglot(classes: options.classes)
+        case .miniimagenet: return try Models.miniImageNet(classes: options.classes)
+        case .folder:
+            guard let size = options.imageSize, let channels = options.channels else {
+                throw ExperimentError("a folder run needs its image size and channels (they are recorded in run.json)")
+            }
+            switch options.modelConfig ?? (channels == 1 ? .omniglot : .miniimagenet) {
+            case .omniglot: return try Models.omniglot(classes: options.classes, imageSize: size, channels: channels)
+            case .miniimagenet: return try Models.miniImageNet(classes: options.classes, imageSize: size, channels: channels)
+            }
         }
     }
+}
+
+/// The network of a folder run (`--model-config`): the paper's Omniglot network (4 strided 3×3
+/// convolutions of 64 filters) or its Mini-ImageNet one (4 × [3×3 convolution of 32, max-pool]).
+public enum ModelConfig: String, Sendable, Codable, CaseIterable {
+    case omniglot
+    case miniimagenet
 }
 
 /// The settings of a few-shot training run, named and defaulted like the reference program's
@@ -67,6 +84,14 @@ public struct FewShotOptions: Sendable, Codable, Equatable {
     public var taskExecution: TaskExecution = .parallel
     /// Omniglot: how the characters are split (`--split`); nil is the reference's random split.
     public var split: Omniglot.Split? = nil
+    /// Folder data: the side of the square images (`--image-size`); nil for the built-in benchmarks.
+    public var imageSize: Int? = nil
+    /// Folder data: 1 or 3 channels (`--channels`).
+    public var channels: Int? = nil
+    /// Folder data: the network (`--model-config`; nil: Omniglot's for grayscale, Mini-ImageNet's for colour).
+    public var modelConfig: ModelConfig? = nil
+    /// Folder data without train/: the train, val and test fractions of its classes (`--split-fractions`).
+    public var splitFractions: [Double]? = nil
 
     public init() {}
 

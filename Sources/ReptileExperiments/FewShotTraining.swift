@@ -160,7 +160,7 @@ public final class FewShotTraining {
 
     /// Runs meta-training (from the checkpoint when `resume`), then the final evaluation.
     public func run(resume: Bool = false) throws -> FewShotResult {
-        let model = try benchmark.model(classes: options.classes)
+        let model = try benchmark.model(for: options)
         if options.sgd {
             return try run(model: model, optimizer: SGD(learningRate: options.learningRate), resume: resume)
         }
@@ -388,6 +388,10 @@ public final class FewShotTraining {
         check("--seed", saved.seed, given.seed)
         check("--task-execution", saved.taskExecution.rawValue, given.taskExecution.rawValue)
         check("--split", (saved.split ?? .random).rawValue, (given.split ?? .random).rawValue)
+        check("--image-size", saved.imageSize.map(String.init) ?? "none", given.imageSize.map(String.init) ?? "none")
+        check("--channels", saved.channels.map(String.init) ?? "none", given.channels.map(String.init) ?? "none")
+        check("--model-config", saved.modelConfig?.rawValue ?? "default", given.modelConfig?.rawValue ?? "default")
+        check("--split-fractions", saved.splitFractions.map { "\($0)" } ?? "none", given.splitFractions.map { "\($0)" } ?? "none")
         return result
     }
 }

@@ -310,3 +310,49 @@ func resumingOnSwappedArchivesAndOneArchiveAlone() async throws {
     #expect(result.stderr.contains("built without MPI support") && result.stderr.contains("--traits MPI"), "\(result.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/run/run.json"))
 }
+
+/// The committed miniature folder data set (PNG and JPEG, mixed sizes, grayscale and colour).
+let folderFixtureTree = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("ReptileDataTests/Fixtures/folder").path
+
+@Test func aFolderOfImagesTrainsAndEvaluatesThroughTheCommandLine() async throws {
+    let dir = temporaryDirectory("folder-cli")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let data = dir + "/images"
+    try FileManager.default.copyItem(atPath: folderFixtureTree, toPath: data)
+    let flags = ["--data", data, "--classes", "3", "--shots", "1", "--train-shots", "3", "--inner-batch", "5", "--inner-iters", "3",
+                 "--meta-step", "1", "--meta-step-final", "0", "--meta-batch", "2", "--eval-batch", "3", "--eval-iters", "5",
+                 "--eval-samples", "40", "--eval-interval", "5", "--threads", "1"]
+    let train = try await runReptile(["train", "folder"] + flags + ["--meta-iters", "10", "--checkpoint", dir + "/run", "--json"])
+    #expect(train.status == 0, "\(train.stderr)")
+    let result = try JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as? [String: Any]
+    #expect((result?["test_accuracy"] as? Double).map { (0...1).contains($0) } == true, "\(train.stdout)")
+    #expect(train.stderr.contains("6/0/3 train/val/test classes of 28×28×3 images, decoded"), "\(train.stderr)")
+    let record = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/run/run.json"))) as? [String: Any]
+    let options = record?["options"] as? [String: Any]
+    #expect(options?["imageSize"] as? Int == 28 && options?["channels"] as? Int == 3 && record?["benchmark"] as? String == "folder")
+
+    // Evaluation reads the model's geometry from the checkpoint, and the images from the cache.
+    let evaluate = try await runReptile(["evaluate", "folder", "--checkpoint", dir + "/run", "--data", data, "--eval-samples", "20", "--json"])
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+    #expect(evaluate.stderr.contains("read from the cache"), "\(evaluate.stderr)")
+    let other = try await runReptile(["evaluate", "folder", "--checkpoint", dir + "/run", "--data", data, "--image-size", "32"])
+    #expect(other.status != 0 && other.stderr.contains("--image-size 32: the model was meta-trained with --image-size 28"), "\(other.stderr)")
+
+    // Grayscale with the Omniglot network, chosen by flags; and the errors, one line each.
+    let gray = try await runReptile(["train", "folder"] + flags + ["--meta-iters", "2", "--channels", "1", "--image-size", "20",
+                                                                    "--model-config", "omniglot", "--checkpoint", dir + "/gray"])
+    #expect(gray.status == 0, "\(gray.stderr)")
+    let errors: [([String], String)] = [
+        (["--shots", "5", "--meta-iters", "1"], "has 5 images, fewer than the 6 every class needs"),
+        (["--meta-iters", "1", "--split-fractions", "0.5,0.2,0.3"], "--split-fractions applies only to a folder of classes without train/"),
+        (["--meta-iters", "1", "--channels", "2"], "--channels must be 1 or 3"),
+    ]
+    for (extra, expected) in errors {
+        let run = try await runReptile(["train", "folder"] + flags + extra + ["--checkpoint", dir + "/bad-\(extra.count)"])
+        #expect(run.status != 0 && run.stderr.contains(expected), "\(extra): \(run.stderr)")
+    }
+    let broken = try await runReptile(["train", "folder", "--data", folderFixtureTree + "-corrupt", "--split-fractions", "0.5,0,0.5",
+                                       "--classes", "1", "--meta-iters", "1", "--checkpoint", dir + "/broken"])
+    #expect(broken.status != 0 && broken.stderr.contains("broken.png"), "\(broken.stderr)")
+}
