@@ -35,14 +35,17 @@ public enum ImageFolder {
     ///     (default ``defaultFractions``); refused for a folder that has `train/`.
     ///   - seed: chooses the classes of each split.
     ///   - cache: keep the decoded images in `path/.reptile-cache/` (skipped silently if not writable).
+    ///   - requiredSplits: for a named benchmark with a fixed layout (Mini-ImageNet: its name and
+    ///     layout), every one of train/, val/ and test/ must be there.
     public static func load(path: String, imageSize: Int? = nil, channels: Int? = nil, splitFractions: [Double]? = nil,
-                            seed: UInt64 = 0, cache: Bool = true, progress: ((Int, Int) -> Void)? = nil) throws -> Loaded {
+                            seed: UInt64 = 0, cache: Bool = true, requiredSplits: (benchmark: String, layout: String)? = nil,
+                            progress: ((Int, Int) -> Void)? = nil) throws -> Loaded {
         if let imageSize, !(4...512).contains(imageSize) { throw FormatError(path, "--image-size must be between 4 and 512, got \(imageSize)") }
         if let channels, channels != 1 && channels != 3 { throw FormatError(path, "--channels must be 1 or 3, got \(channels)") }
-        let layout = try scan(path: path, splitFractions: splitFractions, seed: seed)
+        let layout = try scan(path: path, splitFractions: splitFractions, seed: seed, requiredSplits: requiredSplits)
         let files = layout.classes.flatMap(\.files)
-        // Geometry from the images' headers (cheap), unless given.
-        let headers = try files.map { try header(of: $0) }
+        // Geometry from the images, unless given.
+        let headers = imageSize != nil && channels != nil ? [] : try files.map { try header(of: $0) }
         let chosenChannels = channels ?? (headers.contains { $0.colour } ? 3 : 1)
         let shorter = headers.map { min($0.width, $0.height) }.sorted()
         let chosenSize = imageSize ?? max(4, min(shorter[shorter.count / 2], chosenChannels == 1 ? 28 : 84))
@@ -79,10 +82,17 @@ public enum ImageFolder {
         var classes: [Class]
     }
 
-    static func scan(path: String, splitFractions: [Double]?, seed: UInt64) throws -> Layout {
+    static func scan(path: String, splitFractions: [Double]?, seed: UInt64,
+                     requiredSplits: (benchmark: String, layout: String)? = nil) throws -> Layout {
+        let expectedLayout = requiredSplits.map { "\($0.benchmark) must be \($0.layout)" } ?? "the data must be \(Self.expectedLayout)"
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FormatError(path, "no such folder; the data must be \(expectedLayout)")
+            throw FormatError(path, "no such folder; \(expectedLayout)")
+        }
+        if requiredSplits != nil {
+            for name in ["train", "val", "test"] where !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(name)) {
+                throw FormatError(path, "missing \(name)/ folder; \(expectedLayout)")
+            }
         }
         func classFolders(in folder: String, prefix: String) throws -> [(name: String, files: [String])] {
             let entries = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
@@ -111,13 +121,13 @@ public enum ImageFolder {
                 let splitPath = (path as NSString).appendingPathComponent(name)
                 guard FileManager.default.fileExists(atPath: splitPath) else { continue }
                 let found = try classFolders(in: splitPath, prefix: name + "/")
-                guard !found.isEmpty else { throw FormatError(splitPath, "no class folders with images; the data must be \(expectedLayout)") }
+                guard !found.isEmpty else { throw FormatError(splitPath, "no class folders with images; \(expectedLayout)") }
                 classes += found.map { Layout.Class(name: $0.name, split: s, files: $0.files) }
             }
             return Layout(classes: classes)
         }
         let found = try classFolders(in: path, prefix: "")
-        guard !found.isEmpty else { throw FormatError(path, "no class folders with images; the data must be \(expectedLayout)") }
+        guard !found.isEmpty else { throw FormatError(path, "no class folders with images; \(expectedLayout)") }
         let fractions = splitFractions ?? defaultFractions
         guard fractions.count == 3, fractions.allSatisfy({ $0 >= 0 }), abs(fractions.reduce(0, +) - 1) < 1e-6, fractions[0] > 0,
               fractions[1] + fractions[2] > 0 else {
