@@ -1,6 +1,8 @@
 // Batch normalization with batch statistics (the only mode the paper's models use), optionally
 // fused with the ReLU and the max pooling that follow it.
 
+import CReptileKernels
+
 /// Batch normalization over the rows of a `rows × channels` matrix (an NHWC activation with
 /// `rows = batch · height · width`), always with the statistics of the current batch: the
 /// reference models normalize with batch statistics in training *and* at test time, which is why
@@ -158,7 +160,8 @@ public enum BatchNormKernels {
         for j in 0..<c { inverseStd[j] = 1 / (squares[j] * scale + epsilon).squareRoot() }
     }
 
-    /// `y = a·x + b` (+ ReLU) over `rows` rows, from the batch's μ and 1/σ.
+    /// `y = a·x + b` (+ ReLU) over `rows` rows, from the batch's μ and 1/σ. (The row loops of this
+    /// and the next two passes are C, compiled per instruction set: batchnorm.c.)
     public static func normalize(
         _ x: UnsafePointer<Float>, rows: Int, channels c: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
@@ -167,18 +170,7 @@ public enum BatchNormKernels {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
                              scratch: scratch.baseAddress!)
-            let vectorized = c - c % 16
-            unswitched(relu) { relu in
-                for r in 0..<rows {
-                    let xr = x + r * c, yr = y + r * c
-                    var j = 0
-                    while j < vectorized {
-                        store16(normalized(load16(xr + j), a: load16(p.a + j), b: load16(p.b + j), relu: relu), yr + j)
-                        j += 16
-                    }
-                    while j < c { yr[j] = normalized(xr[j], channel: j, p, relu: relu); j += 1 }
-                }
-            }
+            reptile_bn_normalize(x, rows, c, p.a, p.b, relu ? 1 : 0, y)
         }
     }
 
@@ -188,31 +180,7 @@ public enum BatchNormKernels {
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
         relu: Bool, gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>
     ) {
-        let vectorized = c - c % 16
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
-            let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
-                             scratch: scratch.baseAddress!)
-            unswitched(relu) { relu in
-                forEachChannelBlock(channels: vectorized) { c0, vectors in
-                    var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
-                    for r in 0..<rows {
-                        let xr = x + r * c + c0, gr = dy + r * c + c0
-                        sums.update { s, k in accumulate(load16(xr + k), routed: load16(gr + k), channel: c0 + k, p, relu: relu, into: &s) }
-                    }
-                    sums.update { s, k in store16(s.beta, dbeta + c0 + k); store16(s.gamma, dgamma + c0 + k) }
-                }
-                for j in vectorized..<c {
-                    var sumG: Float = 0, sumGX: Float = 0
-                    for r in 0..<rows {
-                        let (xhat, g) = maskedGradient(x[r * c + j], dy[r * c + j], channel: j, p, relu: relu)
-                        sumG += g
-                        sumGX += g * xhat
-                    }
-                    dbeta[j] = sumG
-                    dgamma[j] = sumGX
-                }
-            }
-        }
+        reptile_bn_gradient_sums(x, dy, rows, c, gamma, beta, mean, inverseStd, relu ? 1 : 0, dgamma, dbeta)
     }
 
     /// Pass 2 over `rows` rows: dx = γ/σ · (g − dβ/N − x̂·dγ/N), from the batch's summed dγ and
@@ -226,29 +194,12 @@ public enum BatchNormKernels {
         inputGradient dx: UnsafeMutablePointer<Float>, dxSums: UnsafeMutablePointer<Float>? = nil
     ) {
         dxSums?.update(repeating: 0, count: c)
-        let vectorized = c - c % 16
         withUnsafeTemporaryAllocation(of: Float.self, capacity: channelScratch(c)) { scratch in
             let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c,
                              scratch: scratch.baseAddress!)
             p.setGradientMeans(rows: totalRows, count: c, gammaGradient: dgamma, betaGradient: dbeta)
-            unswitched(relu) { relu in
-                for r in 0..<rows {
-                    let xr = x + r * c, gr = dy + r * c, dxr = dx + r * c
-                    var j = 0
-                    while j < vectorized {
-                        let v = inputGradient(load16(xr + j), routed: load16(gr + j), channel: j, p, relu: relu)
-                        store16(v, dxr + j)
-                        if let dxSums { store16(load16(dxSums + j) + v, dxSums + j) }
-                        j += 16
-                    }
-                    while j < c {
-                        let (xhat, g) = maskedGradient(xr[j], gr[j], channel: j, p, relu: relu)
-                        dxr[j] = p.a[j] * (g - p.meanG[j] - xhat * p.meanGX[j])
-                        dxSums?[j] += dxr[j]
-                        j += 1
-                    }
-                }
-            }
+            reptile_bn_input_gradient(x, dy, rows, c, gamma, beta, mean, inverseStd, p.a, p.meanG, p.meanGX, relu ? 1 : 0,
+                                      dx, dxSums)
         }
     }
 

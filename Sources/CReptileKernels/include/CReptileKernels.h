@@ -27,6 +27,17 @@ const reptile_microkernels *reptile_microkernels_selected(void);
 /// The set named (avx512, avx2, neon, generic) if this CPU can run it, else NULL.
 const reptile_microkernels *reptile_microkernels_named(const char *name);
 
+/// Batch normalization over `rows` rows of `channels` channels (batchnorm.c): y = b + a·x (+ ReLU);
+/// the backward pass's sums dβ = Σg, dγ = Σg·x̂; and dx = a·(g − dβ/N − x̂·dγ/N) (g masked by the
+/// ReLU where β + γ·x̂ ≤ 0), adding dx to dx_sums per channel when it is not NULL. dx may be dy.
+void reptile_bn_normalize(const float *x, long rows, long channels, const float *a, const float *b, int relu, float *y);
+void reptile_bn_gradient_sums(const float *x, const float *dy, long rows, long channels, const float *gamma,
+                              const float *beta, const float *mean, const float *inverse_std, int relu, float *dgamma,
+                              float *dbeta);
+void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long channels, const float *gamma,
+                               const float *beta, const float *mean, const float *inverse_std, const float *a,
+                               const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums);
+
 /// One Adam step with beta1 = 0: v <- b2 v + (1 - b2) g^2;  p <- p - step g / (sqrt(v) + eps).
 void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict gradients, float *restrict v,
                              float step, float beta2, float epsilon, long count);

@@ -1,0 +1,44 @@
+// Batch normalization's row loops, compiled once per instruction set and chosen at run time with
+// the microkernels (the per-channel values a, b, dβ/N and dγ/N come from the Swift side).
+#include "CReptileKernels.h"
+
+#pragma clang fp contract(off)
+
+#define SUFFIX generic
+#define TARGET
+#include "batchnorm_rows.h"
+#undef SUFFIX
+#undef TARGET
+
+#if defined(__x86_64__)
+#define SUFFIX avx512
+#define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#include "batchnorm_rows.h"
+#undef SUFFIX
+#undef TARGET
+#define SUFFIX avx2
+#define TARGET __attribute__((target("avx2")))
+#include "batchnorm_rows.h"
+#undef SUFFIX
+#undef TARGET
+static int lanes(void) { return reptile_microkernels_selected()->lanes; }
+#define PICK(f, ...) (lanes() == 16 ? f##_avx512(__VA_ARGS__) : lanes() == 8 ? f##_avx2(__VA_ARGS__) : f##_generic(__VA_ARGS__))
+#else
+#define PICK(f, ...) f##_generic(__VA_ARGS__)
+#endif
+
+void reptile_bn_normalize(const float *x, long rows, long channels, const float *a, const float *b, int relu, float *y) {
+    PICK(normalize_rows, x, rows, channels, a, b, relu, y);
+}
+
+void reptile_bn_gradient_sums(const float *x, const float *dy, long rows, long channels, const float *gamma,
+                              const float *beta, const float *mean, const float *inverse_std, int relu, float *dgamma,
+                              float *dbeta) {
+    PICK(gradient_sums_rows, x, dy, rows, channels, gamma, beta, mean, inverse_std, relu, dgamma, dbeta);
+}
+
+void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long channels, const float *gamma,
+                               const float *beta, const float *mean, const float *inverse_std, const float *a,
+                               const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums) {
+    PICK(input_gradient_rows, x, dy, rows, channels, gamma, beta, mean, inverse_std, a, mean_g, mean_gx, relu, dx, dx_sums);
+}
