@@ -10,6 +10,8 @@
 // in L2. The transforms' constants are small (at most 8, and 1/24), so the results match the
 // direct convolution to a few units in the last place of float32.
 
+import CReptileKernels
+
 /// F(4×4, 3×3) convolutions (see the file header); ``Convolution`` uses them where ``applies(to:)``.
 public enum Winograd {
     /// Whether the geometry is a 3×3 convolution with stride 1 and one pixel of zero padding on
@@ -223,73 +225,25 @@ public enum Winograd {
     }
 
     /// V = Bᵀ d B of the 6×6 patch whose top-left pixel is (y0, x0) (zeros outside the image),
-    /// written to `v[ξ · plane + c]`.
+    /// written to `v[ξ · plane + c]`. (C per instruction set, winograd.c; the operations of
+    /// ``inputTransform(_:)``.)
     @inline(__always)
     private static func transformPatch(
         _ image: UnsafePointer<Float>, height h: Int, width w: Int, channels: Int, y0: Int, x0: Int,
         into v: UnsafeMutablePointer<Float>, plane: Int
     ) {
-        let inside = y0 >= 0 && y0 + 5 < h && x0 >= 0 && x0 + 5 < w
-        for cVector in 0..<channels / 16 {
-            let c = cVector &* 16
-            @inline(__always) func d(_ i: Int, _ j: Int) -> SIMD16<Float> {
-                let y = y0 + i, x = x0 + j
-                if inside || (y >= 0 && y < h && x >= 0 && x < w) { return load16(image + (y * w + x) * channels + c) }
-                return SIMD16()
-            }
-            // Columns: s = Bᵀ d, one column j at a time; then each row of s through Bᵀ again.
-            @inline(__always) func column(_ j: Int) -> Vector6 { inputTransform((d(0, j), d(1, j), d(2, j), d(3, j), d(4, j), d(5, j))) }
-            let s0 = column(0), s1 = column(1), s2 = column(2), s3 = column(3), s4 = column(4), s5 = column(5)
-            @inline(__always) func store(_ i: Int, _ row: Vector6) {
-                let r = inputTransform(row)
-                let base = v + 6 * i * plane + c
-                store16(r.0, base); store16(r.1, base + plane); store16(r.2, base + 2 * plane)
-                store16(r.3, base + 3 * plane); store16(r.4, base + 4 * plane); store16(r.5, base + 5 * plane)
-            }
-            store(0, (s0.0, s1.0, s2.0, s3.0, s4.0, s5.0))
-            store(1, (s0.1, s1.1, s2.1, s3.1, s4.1, s5.1))
-            store(2, (s0.2, s1.2, s2.2, s3.2, s4.2, s5.2))
-            store(3, (s0.3, s1.3, s2.3, s3.3, s4.3, s5.3))
-            store(4, (s0.4, s1.4, s2.4, s3.4, s4.4, s5.4))
-            store(5, (s0.5, s1.5, s2.5, s3.5, s4.5, s5.5))
-        }
+        reptile_winograd_input_tile(image, h, w, channels, y0, x0, v, plane)
     }
 
     /// Y = Aᵀ m A (+ bias) for the tile whose top-left output pixel is (y0, x0); pixels past the
-    /// image's last row or column are not written.
+    /// image's last row or column are not written. (C per instruction set, winograd.c; the
+    /// operations of ``outputTransform(_:)``.)
     @inline(__always)
     private static func transformProducts(
         _ m: UnsafePointer<Float>, plane: Int, channels: Int, bias: UnsafePointer<Float>?,
         into image: UnsafeMutablePointer<Float>, height h: Int, width w: Int, y0: Int, x0: Int
     ) {
-        let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
-        for cVector in 0..<channels / 16 {
-            let c = cVector &* 16
-            @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> { load16(m + (6 * i + j) * plane + c) }
-            // Columns: t = Aᵀ m (4×6), then each row of t through Aᵀ again.
-            @inline(__always) func column(_ j: Int) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
-                outputTransform((e(0, j), e(1, j), e(2, j), e(3, j), e(4, j), e(5, j)))
-            }
-            let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3), c4 = column(4), c5 = column(5)
-            let b = bias.map { load16($0 + c) } ?? SIMD16()
-            @inline(__always) func store(_ r: Int, _ row: Vector6) {
-                guard r < rows else { return }
-                let y = outputTransform(row)
-                let base = image + ((y0 + r) * w + x0) * channels + c
-                if columns == tileSide {
-                    store16(y.0 + b, base); store16(y.1 + b, base + channels)
-                    store16(y.2 + b, base + 2 * channels); store16(y.3 + b, base + 3 * channels)
-                } else {
-                    store16(y.0 + b, base)
-                    if columns > 1 { store16(y.1 + b, base + channels) }
-                    if columns > 2 { store16(y.2 + b, base + 2 * channels) }
-                }
-            }
-            store(0, (c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
-            store(1, (c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
-            store(2, (c0.2, c1.2, c2.2, c3.2, c4.2, c5.2))
-            store(3, (c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
-        }
+        reptile_winograd_output_tile(m, plane, channels, bias, image, h, w, y0, x0)
     }
 
     // MARK: - Weight gradient

@@ -38,6 +38,14 @@ void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long 
                                const float *beta, const float *mean, const float *inverse_std, const float *a,
                                const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums);
 
+/// Winograd F(4×4, 3×3) (winograd.c): V = Bᵀ d B of the 6×6 patch of an NHWC image whose top-left
+/// pixel is (y0, x0), zeros outside the image, to v[ξ·plane + c]; and Y = Aᵀ m A (+ bias) of one
+/// tile's products m[ξ·plane + c] into the image at (y0, x0), clipped at its last row and column.
+void reptile_winograd_input_tile(const float *image, long height, long width, long channels, long y0, long x0, float *v,
+                                 long plane);
+void reptile_winograd_output_tile(const float *m, long plane, long channels, const float *bias, float *image, long height,
+                                  long width, long y0, long x0);
+
 /// One Adam step with beta1 = 0: v <- b2 v + (1 - b2) g^2;  p <- p - step g / (sqrt(v) + eps).
 void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict gradients, float *restrict v,
                              float step, float beta2, float epsilon, long count);
