@@ -1,4 +1,4 @@
-// Winograd F(4×4, 3×3)'s per-tile transforms of the forward pass and the input gradient, compiled
+// Winograd F(4×4, 3×3)'s per-tile transforms (forward pass, input gradient, weight gradient), compiled
 // once per instruction set and chosen at run time with the microkernels.
 #include "CReptileKernels.h"
 
@@ -41,4 +41,9 @@ void reptile_winograd_input_tile(const float *image, long height, long width, lo
 void reptile_winograd_output_tile(const float *m, long plane, long channels, const float *bias, float *image, long height,
                                   long width, long y0, long x0) {
     PICK(winograd_output_tile, m, plane, channels, bias, image, height, width, y0, x0);
+}
+
+void reptile_winograd_gradient_tile(const float *image, long height, long width, long channels, long y0, long x0, float *z,
+                                    long plane) {
+    PICK(winograd_gradient_tile, image, height, width, channels, y0, x0, z, plane);
 }

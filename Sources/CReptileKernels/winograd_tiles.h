@@ -76,6 +76,37 @@ static TARGET void NAME(winograd_output_tile, SUFFIX)(const float *restrict m, l
     }
 }
 
+// Z = A e Aᵀ of the 4×4 output-gradient tile at (y0, x0) (zeros past the last row or column), to
+// z[ξ·plane + c]: the operations of Winograd.swift's outputGradientTransform.
+static TARGET void NAME(winograd_gradient_tile, SUFFIX)(const float *restrict image, long h, long w, long channels,
+                                                        long y0, long x0, float *restrict z, long plane) {
+    const long rows = h - y0 < 4 ? h - y0 : 4, columns = w - x0 < 4 ? w - x0 : 4;
+    const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, eight = zero + 8.0f;
+    for (long c = 0; c < channels; c += VW) {
+        VEC t[4][6];  // t[j] = A e for column j
+        for (int j = 0; j < 4; j++) {
+            VEC e[4];
+            for (int i = 0; i < 4; i++) e[i] = i < rows && j < columns ? *(const VEC *)(image + ((y0 + i) * w + x0 + j) * channels + c) : zero;
+            const VEC even = e[0] + e[2], odd = e[1] + e[3];
+            const VEC even4 = e[0] + four * e[2], odd2 = two * e[1] + eight * e[3];
+            t[j][0] = e[0]; t[j][1] = even + odd; t[j][2] = even - odd;
+            t[j][3] = even4 + odd2; t[j][4] = even4 - odd2; t[j][5] = e[3];
+        }
+        for (int i = 0; i < 6; i++) {
+            const VEC e0 = t[0][i], e1 = t[1][i], e2 = t[2][i], e3 = t[3][i];
+            const VEC even = e0 + e2, odd = e1 + e3;
+            const VEC even4 = e0 + four * e2, odd2 = two * e1 + eight * e3;
+            float *base = z + 6 * i * plane + c;
+            *(VEC *)(base) = e0;
+            *(VEC *)(base + plane) = even + odd;
+            *(VEC *)(base + 2 * plane) = even - odd;
+            *(VEC *)(base + 3 * plane) = even4 + odd2;
+            *(VEC *)(base + 4 * plane) = even4 - odd2;
+            *(VEC *)(base + 5 * plane) = e3;
+        }
+    }
+}
+
 #undef VEC
 #undef NAME
 #undef NAME2

@@ -291,37 +291,14 @@ public enum Winograd {
     }
 
     /// Z = A e Aᵀ of the 4×4 output-gradient tile whose top-left pixel is (y0, x0) (zeros past
-    /// the image's last row or column), written to `z[ξ · plane + c]`.
+    /// the image's last row or column), written to `z[ξ · plane + c]`. (C per instruction set,
+    /// winograd.c; the operations of ``outputGradientTransform(_:_:_:_:)``.)
     @inline(__always)
     private static func transformOutputGradient(
         _ image: UnsafePointer<Float>, height h: Int, width w: Int, channels: Int, y0: Int, x0: Int,
         into z: UnsafeMutablePointer<Float>, plane: Int
     ) {
-        let rows = min(tileSide, h - y0), columns = min(tileSide, w - x0)
-        let whole = rows == tileSide && columns == tileSide
-        for cVector in 0..<channels / 16 {
-            let c = cVector &* 16
-            @inline(__always) func e(_ i: Int, _ j: Int) -> SIMD16<Float> {
-                whole || (i < rows && j < columns) ? load16(image + ((y0 + i) * w + x0 + j) * channels + c) : SIMD16()
-            }
-            // Columns: t = A e (6×4), then each row of t through A again: Z = t Aᵀ.
-            let t0 = outputGradientTransform(e(0, 0), e(1, 0), e(2, 0), e(3, 0))
-            let t1 = outputGradientTransform(e(0, 1), e(1, 1), e(2, 1), e(3, 1))
-            let t2 = outputGradientTransform(e(0, 2), e(1, 2), e(2, 2), e(3, 2))
-            let t3 = outputGradientTransform(e(0, 3), e(1, 3), e(2, 3), e(3, 3))
-            @inline(__always) func store(_ i: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ cc: SIMD16<Float>, _ d: SIMD16<Float>) {
-                let r = outputGradientTransform(a, b, cc, d)
-                let base = z + 6 * i * plane + c
-                store16(r.0, base); store16(r.1, base + plane); store16(r.2, base + 2 * plane)
-                store16(r.3, base + 3 * plane); store16(r.4, base + 4 * plane); store16(r.5, base + 5 * plane)
-            }
-            store(0, t0.0, t1.0, t2.0, t3.0)
-            store(1, t0.1, t1.1, t2.1, t3.1)
-            store(2, t0.2, t1.2, t2.2, t3.2)
-            store(3, t0.3, t1.3, t2.3, t3.3)
-            store(4, t0.4, t1.4, t2.4, t3.4)
-            store(5, t0.5, t1.5, t2.5, t3.5)
-        }
+        reptile_winograd_gradient_tile(image, h, w, channels, y0, x0, z, plane)
     }
 
     /// dL/dg = Gᵀ (dL/dU) G for every pair of channels, into the HWIO weight gradient.

@@ -45,6 +45,9 @@ void reptile_winograd_input_tile(const float *image, long height, long width, lo
                                  long plane);
 void reptile_winograd_output_tile(const float *m, long plane, long channels, const float *bias, float *image, long height,
                                   long width, long y0, long x0);
+/// Z = A e Aᵀ of the 4×4 output-gradient tile at (y0, x0) (zeros past the image), to z[ξ·plane + c].
+void reptile_winograd_gradient_tile(const float *image, long height, long width, long channels, long y0, long x0, float *z,
+                                    long plane);
 
 /// One Adam step with beta1 = 0: v <- b2 v + (1 - b2) g^2;  p <- p - step g / (sqrt(v) + eps).
 void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict gradients, float *restrict v,
