@@ -58,7 +58,7 @@ public enum InnerLoop {
     /// mean training loss over the steps.
     ///
     /// If `metaGradient` is given, the meta-gradient selected by `selection` is written there
-    /// (``Sequential/parameterCount`` floats). `onStep` receives each step's number and batch loss.
+    /// (`Sequential.parameterCount` floats). `onStep` receives each step's number and batch loss.
     @discardableResult
     public static func run<T: SupervisedTask, O: Optimizer>(
         _ task: T, weights: UnsafeMutablePointer<Float>, optimizer: inout O, learner: Learner,

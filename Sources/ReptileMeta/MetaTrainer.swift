@@ -19,8 +19,8 @@ public enum TaskExecution: String, Sendable, Equatable, Codable, CaseIterable {
     /// meta-iteration; afterwards the copies are merged in task order (Adam: moments averaged, step
     /// count advanced by one task's steps). When the tasks do not divide evenly among the threads
     /// (5 tasks on 2 cores), a thread left without a task computes half of each batch of one still
-    /// training, when the model cuts its batches in two (``ShardTeam``,
-    /// ``Sequential/batchShards``). Results do not depend on the number of threads.
+    /// training, when the model cuts its batches in two (`ShardTeam`,
+    /// `Sequential.batchShards`). Results do not depend on the number of threads.
     case parallel
     /// Tasks run one after another and the optimizer's state flows from each task to the next,
     /// exactly like the reference implementation. Uses one core.
@@ -142,8 +142,14 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     private let exchangeStride: Int
 
     /// - Parameters:
+    ///   - model: the network whose initialization is meta-learned.
+    ///   - loss: the inner loop's loss (`.softmaxCrossEntropy`, `.meanSquaredError`).
+    ///   - tasks: where the tasks come from.
+    ///   - innerOptimizer: the inner loop's optimizer; its state carries over from task to task.
+    ///   - configuration: the algorithm and its schedule.
     ///   - parameters: the initialization to start from (default: the model's initializers,
     ///     seeded from the configuration's seed).
+    ///   - maxBatch: the largest batch the inner loop runs (default: the configuration's batch size).
     ///   - threads: worker threads (default: one per core, at most the meta-batch size).
     ///   - group: processes that share each meta-batch (for example `try MPIProcessGroup.world()`):
     ///     each runs its block of the tasks, then all exchange the tasks' meta-gradients and
@@ -267,7 +273,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// Runs the meta-iterations left until ``MetaTrainingConfiguration/metaIterations``, calling
     /// `callback` every `interval` iterations and after the last with the latest report: the place
     /// for logging, checkpoints or meta-validation (adapt ``parameters`` to held-out tasks with
-    /// ``Sequential/adapt(_:to:loss:steps:optimizer:batchSize:seed:onStep:)``). Return `false` to stop early.
+    /// `Sequential.adapt(_:to:loss:steps:optimizer:batchSize:seed:onStep:)`). Return `false` to stop early.
     /// Stops with an error when the parameters stop being finite.
     public func train(every interval: Int = 1, _ callback: (MetaStepReport) throws -> Bool = { _ in true }) throws {
         precondition(interval >= 1, "the callback interval must be at least 1")

@@ -178,7 +178,7 @@ public final class BatchNorm: Layer {
     public internal(set) var fusedReLU = false
     /// Set by ``Sequential`` when max pooling whose windows tile its input follows (after the
     /// ReLU, if any) and has been fused into this layer (features in multiples of 16,
-    /// ``BatchNormKernels/canFusePooling(_:)``): the full-size normalized activation is
+    /// `BatchNormKernels/canFusePooling(_:)`): the full-size normalized activation is
     /// then never written, only its pooled maxima (Mini-ImageNet's 84×84 layers are memory-bound).
     public internal(set) var fusedPool: PoolGeometry?
     /// Set by ``Sequential`` when a convolution before writes Σx of this layer's input into the

@@ -42,7 +42,7 @@ public final class Learner: @unchecked Sendable {
     private let outputGradient: FloatBuffer
     /// Floats of target per example.
     public let targetCount: Int
-    /// The team this learner leads (``ShardTeam``): while a helper has joined it, each
+    /// The team this learner leads (`ShardTeam`): while a helper has joined it, each
     /// ``lossAndGradient(parameters:batch:)`` computes the model's second shard on the helper's
     /// thread. The results are the same with or without it.
     public var team: ShardTeam?
@@ -77,7 +77,7 @@ public final class Learner: @unchecked Sendable {
 
     /// ``lossAndGradient(parameters:batch:)`` with the helper of `team` computing shard 1: the same
     /// calls on the same shards as on one thread, with the phases of a stage separated by
-    /// ``ShardTeam/sync(_:)`` instead of run shard after shard.
+    /// `ShardTeam/sync(_:)` instead of run shard after shard.
     private func sharedLossAndGradient(parameters: UnsafePointer<Float>, batch: Int, team: ShardTeam) -> Float {
         model.begin(input: inputs.pointer, batch: batch, workspace: workspace)
         var value: Float = 0

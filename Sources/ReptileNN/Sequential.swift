@@ -87,7 +87,7 @@ public final class Sequential: @unchecked Sendable {
     /// take the shape its predecessor produces.
     ///
     /// A ``BatchNorm`` followed by a ``ReLU`` and/or a ``MaxPool2d`` whose windows tile its input
-    /// (with channels in multiples of 16, ``BatchNormKernels/canFusePooling(_:)``) runs them in
+    /// (with channels in multiples of 16, `BatchNormKernels/canFusePooling(_:)`) runs them in
     /// one stage (the same floats, less memory traffic); `fusing: false` keeps every layer a
     /// stage of its own (the tests compare both). `batchShards: 2` cuts each batch in two
     /// halves (``batchShards``): the few-shot models do, so that two cores can share a task.
@@ -203,7 +203,7 @@ public final class Sequential: @unchecked Sendable {
     /// the output (`batch × outputCount` floats inside the workspace, valid until its next use).
     ///
     /// `input` must stay valid until ``backward(parameters:outputGradient:gradients:workspace:inputGradient:)``
-    /// and must have ``kernelReadSlack`` readable floats past its end (``FloatBuffer`` has them).
+    /// and must have `kernelReadSlack` readable floats past its end (`FloatBuffer` has them).
     @discardableResult
     public func forward(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                         workspace: Workspace) -> UnsafeMutablePointer<Float> {

@@ -36,8 +36,12 @@ extension Sequential {
     /// other work on the machine. The output gradient is a fixed pattern (the timing does not
     /// depend on its values).
     ///
-    /// - Parameter input: `batch × inputCount` floats with ``kernelReadSlack`` readable floats
-    ///   past the end (a ``FloatBuffer``).
+    /// - Parameters:
+    ///   - parameters: the model's flat parameters.
+    ///   - input: `batch × inputCount` floats with `kernelReadSlack` readable floats past the end
+    ///     (a `FloatBuffer`).
+    ///   - batch: examples per pass.
+    ///   - repetitions: passes timed; each stage keeps its best.
     public func profileStages(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                               repetitions: Int) -> [StageTiming] {
         precondition(repetitions > 0, "repetitions must be positive")
