@@ -8,6 +8,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="${1:-$(mktemp -d)}"
 rm -rf "$WORK" && mkdir -p "$WORK"
+WORK="$(cd "$WORK" && pwd)"  # absolute: it becomes a file:// URL
 git clone -q "$REPO" "$WORK/reptile"
 git -C "$WORK/reptile" tag -f 0.1.0 >/dev/null
 mkdir -p "$WORK/user/Sources/User"
