@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs a throwaway package that depends on this one the standard way, by version
-# (`.package(url:…, from: "0.1.0")`), as a user's package would: SwiftPM refuses dependencies whose
-# targets carry unsafe build flags, so this fails if any target of the `Reptile` product has one.
+# (`.package(url:…, from: "0.1.0")`), as a user's package would, with the README's library example,
+# unchanged, as its program: SwiftPM refuses dependencies whose targets carry unsafe build flags, so
+# this fails if any target of the `Reptile` product has one.
 # Usage: [REPTILE_BIN=path/to/reptile] scripts/check_versioned_dependency.sh [WORK_DIR]   (clones the committed HEAD;
 # with REPTILE_BIN, also times the same benchmark setting with the project's own build)
 set -euo pipefail
@@ -21,37 +22,17 @@ let package = Package(
     targets: [.executableTarget(name: "User", dependencies: [.product(name: "Reptile", package: "reptile")])]
 )
 EOF
-cat > "$WORK/user/Sources/User/main.swift" <<'EOF'
-import Reptile
-
-// Lines y = a·x + b: meta-learn an initialization that fits a new line in a few steps.
-struct Lines: TaskDistribution {
-    func sampleTask(using rng: inout RandomGenerator) -> ArrayTask {
-        let a: Float = rng.uniform(-2, 2), b: Float = rng.uniform(-1, 1)
-        let xs: [[Float]] = (0..<10).map { _ in [rng.uniform(-1, 1)] }
-        return ArrayTask(inputs: xs, targets: xs.map { [a * $0[0] + b] })
-    }
-}
-let model = try Sequential(inputShape: [1]) { Linear(1, 16); Tanh(); Linear(16, 1) }
-let configuration = MetaTrainingConfiguration(inner: InnerLoopConfiguration(batchSize: 10, iterations: 8),
-                                              metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 600)
-let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: Lines(),
-                          innerOptimizer: SGD(learningRate: 0.05), configuration: configuration)
-try trainer.train()
-var rng = RandomGenerator(seed: 99)
-let task = Lines().sampleTask(using: &rng)
-var initRng = RandomGenerator(seed: 5)
-let random = model.initialParameters(using: &initRng)
-func adaptedLoss(_ start: [Float]) -> Float {
-    model.loss(model.adapt(start, to: task, loss: .meanSquaredError, steps: 8, optimizer: SGD(learningRate: 0.05), batchSize: 10),
-               on: task, loss: .meanSquaredError)
-}
-let (learned, baseline) = (adaptedLoss(trainer.parameters), adaptedLoss(random))
-print("kernels: \(KernelPath.description)")
-print("loss after 8 steps: meta-learned start \(learned), random start \(baseline)")
-guard learned < baseline else { fatalError("the meta-learned initialization did not help") }
+# The README's library example, verbatim, then the kernels' speed from this package.
+python3 - "$WORK/reptile/README.md" > "$WORK/user/Sources/User/main.swift" <<'PY'
+import sys
+readme = open(sys.argv[1]).read()
+start = readme.index("```swift\nimport Reptile") + len("```swift\n")
+print(readme[start:readme.index("```", start)])
+PY
+cat >> "$WORK/user/Sources/User/main.swift" <<'EOF'
 
 // The kernels' speed from this package: the paper's Omniglot 5-way setting, as `reptile bench` times it.
+print("kernels: \(KernelPath.description)")
 let images = try Omniglot.loadBuiltIn()
 let (train, test) = try Omniglot.split(images, seed: 0)
 let bench = try Benchmark.run(.omniglot5, omniglot: FewShotSplits(train: train, test: test), threads: nil, runs: 5,
