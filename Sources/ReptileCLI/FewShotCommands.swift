@@ -232,10 +232,12 @@ struct TrainRunner {
             try run(group: group)
             group.finalize()
         } catch let error as ProcessGroupError {
-            // Every rank has this error: rank 0 reports it, all end normally.
+            // Every rank has this error: rank 0 reports it, and no rank leaves before it has (the
+            // launcher ends the job as soon as one process exits with an error).
+            if group.rank == 0 { FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8)) }
+            group.barrier()
             group.finalize()
-            if group.rank == 0 { throw ValidationError(error.description) }
-            Foundation.exit(1)
+            throw ExitCode(1)
         } catch {
             // Only this rank failed: say so and end the whole job rather than leave the others waiting.
             FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
