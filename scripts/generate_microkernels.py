@@ -39,6 +39,14 @@ def kernels(isa, target, width, registers, fused):
         return f"{acc} = __builtin_elementwise_fma({x}, {b}, {acc});" if fused else f"{acc} = {acc} + {x} * {b};"
     def splat(x):
         return f"({vt}){{" + ", ".join([x] * width) + "}"
+    def zeroed(R, n):
+        """The R × n accumulators, zero."""
+        return ["        " + " ".join(f"{vt} c{r}_{v} = {{0}};" for v in range(n)) for r in range(R)]
+    def stores(R, n):
+        """Each row's accumulators into C, added to it or in place of it."""
+        return [f"        {{ {vt} *out = ({vt} *)(c[{r}] + col); if (accumulate) {{ "
+                + " ".join(f"out[{v}] += c{r}_{v};" for v in range(n)) + " } else { "
+                + " ".join(f"out[{v}] = c{r}_{v};" for v in range(n)) + " } }" for r in range(R)]
     L = []
     for R, V in SHAPES:
         n = vectors_per_pass(R, V, width, registers)
@@ -48,8 +56,7 @@ def kernels(isa, target, width, registers, fused):
         L.append(f"static {attr}void rows_{R}x{V*16}_{isa}(const float *const *a, long taps, long depth, const float *b, long ldb,")
         L.append(f"        long tap_stride, float *const *c, int accumulate, const float *bias) {{")
         L.append(f"    for (long col = 0; col < {passes * span}; col += {span}) {{")
-        for r in range(R):
-            L.append("        " + " ".join(f"{vt} c{r}_{v} = {{0}};" for v in range(n)))
+        L.extend(zeroed(R, n))
         L.append(f"        for (long t = 0; t < taps; t++) {{")
         L.append("            " + " ".join(f"const float *a{r} = a[t * {R} + {r}];" for r in range(R)))
         L.append(f"            const float *bp = b + t * tap_stride + col;")
@@ -65,10 +72,7 @@ def kernels(isa, target, width, registers, fused):
         for r in range(R):
             L.append("            " + " ".join(f"c{r}_{v} += bias{v};" for v in range(n)))
         L.append(f"        }}")
-        for r in range(R):
-            L.append(f"        {{ {vt} *out = ({vt} *)(c[{r}] + col); if (accumulate) {{ "
-                     + " ".join(f"out[{v}] += c{r}_{v};" for v in range(n)) + " } else { "
-                     + " ".join(f"out[{v}] = c{r}_{v};" for v in range(n)) + " } }")
+        L.extend(stores(R, n))
         L.append(f"    }}")
         L.append(f"}}")
         L.append("")
@@ -76,8 +80,7 @@ def kernels(isa, target, width, registers, fused):
         L.append(f"static {attr}void outer_{R}x{V*16}_{isa}(const float *const *a, long a_offset, const float *const *b, long count,")
         L.append(f"        float *const *c, int accumulate, int resume) {{")
         L.append(f"    for (long col = 0; col < {passes * span}; col += {span}) {{")
-        for r in range(R):
-            L.append("        " + " ".join(f"{vt} c{r}_{v} = {{0}};" for v in range(n)))
+        L.extend(zeroed(R, n))
         L.append(f"        if (resume) {{")
         for r in range(R):
             L.append(f"            {{ const {vt} *in = (const {vt} *)(c[{r}] + col); " + " ".join(f"c{r}_{v} = in[{v}];" for v in range(n)) + " }")
@@ -89,10 +92,7 @@ def kernels(isa, target, width, registers, fused):
         for r in range(R):
             L.append(f"            {{ const {vt} x = {splat(f'aj[{r}]')}; " + " ".join(fma(f"c{r}_{v}", "x", f"b{v}") for v in range(n)) + " }")
         L.append(f"        }}")
-        for r in range(R):
-            L.append(f"        {{ {vt} *out = ({vt} *)(c[{r}] + col); if (accumulate) {{ "
-                     + " ".join(f"out[{v}] += c{r}_{v};" for v in range(n)) + " } else { "
-                     + " ".join(f"out[{v}] = c{r}_{v};" for v in range(n)) + " } }")
+        L.extend(stores(R, n))
         L.append(f"    }}")
         L.append(f"}}")
         L.append("")
