@@ -208,11 +208,11 @@ struct Bench: ParsableCommand {
             // (the paper's β₁ = 0 keeps no first moment) and the loss.
             let stride = 2 * parameters + 1
             var theta = [Float](repeating: 1, count: parameters)
-            let allreduce = median { theta.withUnsafeMutableBufferPointer { group.allReduceSum($0) } }
+            let allreduce = median { theta.withUnsafeMutableBufferPointer { group.allReduceSum(FloatView($0)) } }
             for metaBatch in [5, 20, 40] {
                 var buffer = [Float](repeating: 0, count: metaBatch * stride)
                 let counts = (0..<group.size).map { group.block(of: metaBatch, rank: $0).count * stride }
-                let ms = median { buffer.withUnsafeMutableBufferPointer { group.allGather($0, counts: counts) } }
+                let ms = median { buffer.withUnsafeMutableBufferPointer { group.allGather(FloatView($0), counts: counts) } }
                 rows.append(Row(setting: setting.rawValue, parameters: parameters, metaBatch: metaBatch, ranks: group.size,
                                 exchangeMegabytes: Double(buffer.count * 4) / 1e6, exchangeMs: ms, allreduceMs: allreduce))
             }

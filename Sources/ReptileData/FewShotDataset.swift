@@ -62,9 +62,9 @@ public struct FewShotTask: SupervisedTask, Sendable {
 
     public var exampleCount: Int { examples.count }
 
-    public func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+    public func writeExample(_ index: Int, input: FloatView, target: FloatView) {
         let e = examples[index]
-        images.write(class: e.cls.index, image: e.image, quarterTurns: e.cls.quarterTurns, into: input)
+        images.write(class: e.cls.index, image: e.image, quarterTurns: e.cls.quarterTurns, into: input.base)
         target[0] = Float(e.label)
     }
 

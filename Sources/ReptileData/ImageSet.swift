@@ -54,7 +54,7 @@ public final class ImageSet: @unchecked Sendable {
 
     /// Writes image `image` of class `c`, turned `quarterTurns` × 90° counter-clockwise (square
     /// images only), as floats into `output` (`imageSize` floats, NHWC).
-    public func write(class c: Int, image: Int, quarterTurns: Int = 0, into output: UnsafeMutablePointer<Float>) {
+    package func write(class c: Int, image: Int, quarterTurns: Int = 0, into output: UnsafeMutablePointer<Float>) {
         let start = (classStarts[c] + image) * imageSize
         let turns = ((quarterTurns % 4) + 4) % 4
         pixels.withUnsafeBufferPointer { all in

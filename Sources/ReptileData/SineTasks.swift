@@ -22,7 +22,7 @@ public struct SineTask: SupervisedTask, Sendable, Equatable {
 
     public var exampleCount: Int { xs.count }
 
-    public func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+    public func writeExample(_ index: Int, input: FloatView, target: FloatView) {
         input[0] = xs[index]
         target[0] = self(xs[index])
     }

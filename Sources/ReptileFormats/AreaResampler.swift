@@ -69,7 +69,7 @@ public enum AreaResampler {
         ///   - source: `width × height × channels` samples, row-major, channels interleaved.
         ///   - destination: Room for `toWidth × toHeight × channels` samples.
         ///   - scratch: Room for ``scratchCount`` samples; its contents are overwritten.
-        public func resample(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<Float>,
+        package func resample(_ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<Float>,
                              scratch: UnsafeMutableBufferPointer<Float>) {
             checkSizes(source.count, destination.count, scratch.count)
             guard let sourceBase = source.baseAddress, let scratchBase = scratch.baseAddress,
@@ -86,7 +86,7 @@ public enum AreaResampler {
         ///   - scratch: Room for ``scratchCount`` samples; its contents are overwritten.
         ///   - maxValue: The sample value that maps to 1: 255 for ordinary 8-bit images, 1 for 0/1 masks
         ///     such as NumPy bool arrays.
-        public func resample(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<Float>,
+        package func resample(_ source: UnsafeBufferPointer<UInt8>, into destination: UnsafeMutableBufferPointer<Float>,
                              scratch: UnsafeMutableBufferPointer<Float>, maxValue: Float = 255) {
             checkSizes(source.count, destination.count, scratch.count)
             guard let sourceBase = source.baseAddress, let scratchBase = scratch.baseAddress,
@@ -253,7 +253,7 @@ public enum AreaResampler {
     ///   - toWidth: The output width.
     ///   - toHeight: The output height.
     ///   - destination: Room for `toWidth × toHeight × channels` samples.
-    public static func resample(_ source: UnsafeBufferPointer<Float>, width: Int, height: Int, channels: Int = 1,
+    package static func resample(_ source: UnsafeBufferPointer<Float>, width: Int, height: Int, channels: Int = 1,
                                 toWidth: Int, toHeight: Int, into destination: UnsafeMutableBufferPointer<Float>) {
         let plan = Plan(width: width, height: height, channels: channels, toWidth: toWidth, toHeight: toHeight)
         var scratch = [Float](repeating: 0, count: plan.scratchCount)
@@ -274,7 +274,7 @@ public enum AreaResampler {
     ///   - toHeight: The output height.
     ///   - destination: Room for `toWidth × toHeight × channels` samples.
     ///   - maxValue: The sample value that maps to 1: 255 for images, 1 for 0/1 masks.
-    public static func resample(_ source: UnsafeBufferPointer<UInt8>, width: Int, height: Int, channels: Int = 1,
+    package static func resample(_ source: UnsafeBufferPointer<UInt8>, width: Int, height: Int, channels: Int = 1,
                                 toWidth: Int, toHeight: Int, into destination: UnsafeMutableBufferPointer<Float>,
                                 maxValue: Float = 255) {
         let plan = Plan(width: width, height: height, channels: channels, toWidth: toWidth, toHeight: toHeight)

@@ -48,7 +48,7 @@ public enum AtomicFile {
     ///   - bytes: The new contents.
     ///   - path: The destination; its directory must exist.
     /// - Throws: `FormatError` as ``write(_:to:)`` does.
-    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+    package static func write(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
         guard !path.isEmpty else { throw FormatError("(empty path)", "cannot write: the path is empty") }
         guard !path.hasSuffix("/") else { throw FormatError(path, "cannot write: the path names a directory") }
         let (directory, name) = split(path)

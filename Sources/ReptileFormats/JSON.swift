@@ -71,7 +71,7 @@ public struct JSONParser {
     private static let maximumDepth = 64
 
     /// Parses one JSON value that fills `bytes` (surrounding whitespace allowed).
-    public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         guard parser.position < bytes.count else { throw parser.failure(bytes.isEmpty ? "empty input" : "no JSON value") }

@@ -205,7 +205,7 @@ public struct NPYArray: Sendable, Equatable {
     }
 
     /// Calls `body` with the raw little-endian element bytes, without copying them.
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try bytes.withUnsafeBytes(body)
     }
 
@@ -371,7 +371,7 @@ public enum NPY {
     ///   - source: The file or entry name, used in error messages.
     /// - Returns: The array, little-endian.
     /// - Throws: `FormatError` as ``parse(entryBytes:source:)`` does.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, source: String) throws -> NPYArray {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, source: String) throws -> NPYArray {
         let (header, dataOffset) = try parseHeader(bytes, source: source)
         let available = bytes.count - dataOffset
         guard available >= header.byteCount else {
@@ -397,7 +397,7 @@ public enum NPY {
     /// - Returns: The header and the offset at which the data starts.
     /// - Throws: `FormatError` for a bad magic string, unsupported version, truncated or malformed header,
     ///   or unsupported dtype.
-    public static func parseHeader(_ prefix: UnsafeRawBufferPointer, source: String) throws -> (NPYHeader, dataOffset: Int) {
+    package static func parseHeader(_ prefix: UnsafeRawBufferPointer, source: String) throws -> (NPYHeader, dataOffset: Int) {
         guard let dataOffset = try headerSize(prefix, source: source) else {
             throw FormatError(source, "truncated: \(byteCountText(prefix.count)) is too short for an .npy preamble")
         }
@@ -468,7 +468,7 @@ public enum NPY {
     ///   - source: The file or entry name, used in error messages.
     /// - Returns: The data offset, or nil when `prefix` is too short to tell (fewer than 12 bytes).
     /// - Throws: `FormatError` for a bad magic string or an unsupported version.
-    public static func headerSize(_ prefix: UnsafeRawBufferPointer, source: String) throws -> Int? {
+    package static func headerSize(_ prefix: UnsafeRawBufferPointer, source: String) throws -> Int? {
         let checked = min(prefix.count, magic.count)
         guard prefix.prefix(checked).elementsEqual(magic.prefix(checked)) else {
             throw FormatError(source, "not an .npy file (bad magic string)")

@@ -98,7 +98,7 @@ public final class NPZArchive: @unchecked Sendable {
     /// - Throws: `FormatError` when there is no such array, `destination` has the wrong size, or the entry is
     ///   corrupt.
     @discardableResult
-    public func readArray(named name: String, into destination: UnsafeMutableRawBufferPointer) throws -> NPYHeader {
+    package func readArray(named name: String, into destination: UnsafeMutableRawBufferPointer) throws -> NPYHeader {
         let entry = try entry(forArray: name)
         let reader = try EntryReader(archive: archive, entry: entry)
         let (header, _) = try readHeader(from: reader)
@@ -116,7 +116,7 @@ public final class NPZArchive: @unchecked Sendable {
     /// - Returns: The array's header.
     /// - Throws: `FormatError` as ``readArray(named:into:)`` does, or what `body` throws.
     @discardableResult
-    public func streamArray(named name: String, chunkBytes: Int,
+    package func streamArray(named name: String, chunkBytes: Int,
                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> NPYHeader {
         precondition(chunkBytes > 0, "chunkBytes must be positive")
         let entry = try entry(forArray: name)

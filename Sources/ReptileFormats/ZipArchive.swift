@@ -103,7 +103,7 @@ public final class ZipArchive: @unchecked Sendable {
     ///   - entry: An entry of this archive.
     ///   - destination: Memory of exactly `entry.uncompressedSize` bytes.
     /// - Throws: `FormatError` when `destination` has the wrong size, or as ``extract(_:)`` does.
-    public func extract(_ entry: ZipEntry, into destination: UnsafeMutableRawBufferPointer) throws {
+    package func extract(_ entry: ZipEntry, into destination: UnsafeMutableRawBufferPointer) throws {
         let source = entrySource(entry)
         guard destination.count == entry.uncompressedSize else {
             throw FormatError(source, "destination holds \(byteCountText(destination.count)), entry needs \(byteCountText(entry.uncompressedSize))")

@@ -24,7 +24,7 @@ public enum Zlib {
     ///   - source: The file or entry the stream comes from, used in error messages.
     /// - Throws: `FormatError` when the stream is corrupt, ends before filling `output` ("truncated: expected
     ///   N bytes of deflate output, got M"), or would produce more than `output.count` bytes.
-    public static func inflateRaw(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
+    package static func inflateRaw(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer,
                                   source: String) throws {
         let inflater = try Inflater(format: .raw, source: source)
         inflater.setInput(input)
@@ -157,7 +157,7 @@ public enum Zlib {
     ///   - bytes: The bytes to checksum.
     ///   - initial: The CRC of the bytes before these, to checksum data that arrives in pieces; 0 to start.
     /// - Returns: The CRC-32 of everything so far.
-    public static func crc32(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
+    package static func crc32(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
         guard var pointer = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return initial }
         var remaining = bytes.count
         var crc = uLong(initial)

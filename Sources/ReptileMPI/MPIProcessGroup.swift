@@ -9,6 +9,7 @@
 import CMPI
 #endif
 import Foundation
+import ReptileKernels
 import ReptileMeta
 
 /// The processes of an MPI job (`MPI_COMM_WORLD`), as a ``ProcessGroup``.
@@ -64,19 +65,24 @@ public final class MPIProcessGroup: ProcessGroup {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var shared: MPIProcessGroup?
 
+    private var gatherCounts: [Int] = [], gatherSizes: [Int32] = [], gatherDisplacements: [Int32] = []
+
     private init(rank: Int, size: Int, localSize: Int) {
         self.rank = rank
         self.size = size
         self.localSize = localSize
     }
 
-    public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) {
+    public func allGather(_ buffer: FloatView, counts: [Int]) {
         precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "the blocks must cover the buffer, one per rank")
         #if MPI
-        var displacements = [Int32](), offset = 0
-        for c in counts { displacements.append(Int32(offset)); offset += c }
-        let sizes = counts.map { Int32($0) }
-        check(reptile_mpi_allgatherv_floats(buffer.baseAddress, sizes, displacements), "MPI_Allgatherv")
+        // Training gathers the same blocks every meta-iteration: MPI's arrays are made once.
+        if counts != gatherCounts {
+            gatherCounts = counts
+            gatherSizes = counts.map { Int32($0) }
+            gatherDisplacements = counts.indices.map { Int32(counts[..<$0].reduce(0, +)) }
+        }
+        check(reptile_mpi_allgatherv_floats(buffer.base, gatherSizes, gatherDisplacements), "MPI_Allgatherv")
         #endif
     }
 
@@ -92,9 +98,9 @@ public final class MPIProcessGroup: ProcessGroup {
 
     /// Sums `buffer` over all processes in place, in MPI's own order (not reproducible bit for bit;
     /// used only to time the network against Reptile's fixed-order gather).
-    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
+    public func allReduceSum(_ buffer: FloatView) {
         #if MPI
-        check(reptile_mpi_allreduce_sum_floats(buffer.baseAddress, Int32(buffer.count)), "MPI_Allreduce")
+        check(reptile_mpi_allreduce_sum_floats(buffer.base, Int32(buffer.count)), "MPI_Allreduce")
         #endif
     }
 

@@ -35,9 +35,9 @@ public struct ArrayTask: SupervisedTask, Sendable, Equatable {
 
     public var exampleCount: Int { inputs.count }
 
-    public func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
-        inputs[index].withUnsafeBufferPointer { input.update(from: $0.baseAddress!, count: $0.count) }
-        targets[index].withUnsafeBufferPointer { target.update(from: $0.baseAddress!, count: $0.count) }
+    public func writeExample(_ index: Int, input: FloatView, target: FloatView) {
+        input.assign(inputs[index])
+        target.assign(targets[index])
     }
 
     public func classLabel(of index: Int) -> Int? { labels?[index] }
@@ -72,7 +72,7 @@ extension Sequential {
                 for step in 0..<steps {
                     let value = learner.lossAndGradient(parameters: w.baseAddress!, batch: batch)
                     onStep?(step, value)
-                    optimizer.update(w.baseAddress!, gradients: learner.gradients.pointer, count: w.count)
+                    optimizer.update(FloatView(w), gradients: FloatView(learner.gradients.pointer, count: w.count))
                 }
             }
         }

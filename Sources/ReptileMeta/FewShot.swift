@@ -43,7 +43,7 @@ public struct TaskSubset<Base: SupervisedTask>: SupervisedTask {
         self.indices = indices
     }
     public var exampleCount: Int { indices.count }
-    public func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+    public func writeExample(_ index: Int, input: FloatView, target: FloatView) {
         base.writeExample(indices[index], input: input, target: target)
     }
     public func classLabel(of index: Int) -> Int? { base.classLabel(of: indices[index]) }
@@ -101,7 +101,7 @@ public struct FewShotEvaluation: Sendable, Equatable, Codable {
     /// example of each class as its query, adapts a copy of `parameters` and of `optimizer` on the
     /// rest, and predicts the queries. Nothing passed in is changed (the reference saves and
     /// restores the full state, weights and optimizer). Returns the number of correct queries.
-    public func evaluateTask<S: FewShotTaskSampler, O: Optimizer>(
+    package func evaluateTask<S: FewShotTaskSampler, O: Optimizer>(
         _ sampler: S, parameters: UnsafePointer<Float>, optimizer: O, learner: Learner,
         weights: UnsafeMutablePointer<Float>, using rng: inout RandomGenerator
     ) -> Int {
@@ -202,7 +202,7 @@ public enum ParallelEvaluation {
         if let group, group.size > 1 {
             // Counts of correct queries are small integers: exact as floats.
             var counts = (0..<tasks).map { Float(correct[$0]) }
-            counts.withUnsafeMutableBufferPointer { group.allGather($0, counts: (0..<group.size).map { group.block(of: tasks, rank: $0).count }) }
+            counts.withUnsafeMutableBufferPointer { group.allGather(FloatView($0), counts: (0..<group.size).map { group.block(of: tasks, rank: $0).count }) }
             for t in 0..<tasks { correct[t] = Int(counts[t]) }
         }
         progress?(tasks, tasks)

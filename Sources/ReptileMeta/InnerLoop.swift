@@ -60,7 +60,7 @@ public enum InnerLoop {
     /// If `metaGradient` is given, the meta-gradient selected by `selection` is written there
     /// (`Sequential.parameterCount` floats). `onStep` receives each step's number and batch loss.
     @discardableResult
-    public static func run<T: SupervisedTask, O: Optimizer>(
+    package static func run<T: SupervisedTask, O: Optimizer>(
         _ task: T, weights: UnsafeMutablePointer<Float>, optimizer: inout O, learner: Learner,
         configuration: InnerLoopConfiguration, using rng: inout RandomGenerator,
         metaGradient: UnsafeMutablePointer<Float>? = nil, selection: MetaGradient = .reptile,
@@ -86,7 +86,7 @@ public enum InnerLoop {
             let value = learner.lossAndGradient(parameters: weights, batch: batch.count)
             onStep?(j, value)
             totalLoss += value
-            optimizer.update(weights, gradients: learner.gradients.pointer, count: count)
+            optimizer.update(FloatView(weights, count: count), gradients: FloatView(learner.gradients.pointer, count: count))
             if accumulate, chosen.contains(step) { Vector.axpy(-1, weights, metaGradient!, count: count) }
         }
         if let metaGradient {
@@ -100,7 +100,7 @@ public enum InnerLoop {
     }
 
     /// The mini-batches (example indices) the inner loop will use on `task`.
-    public static func plan<T: SupervisedTask>(_ task: T, configuration c: InnerLoopConfiguration,
+    package static func plan<T: SupervisedTask>(_ task: T, configuration c: InnerLoopConfiguration,
                                                using rng: inout RandomGenerator) -> [[Int]] {
         guard let tail = c.tailShots else {
             return MiniBatches.indices(exampleCount: task.exampleCount, size: c.batchSize, count: c.iterations,
@@ -114,12 +114,12 @@ public enum InnerLoop {
     }
 
     /// Writes the examples `indices` of `task` into the learner's batch buffers.
-    public static func fill<T: SupervisedTask>(_ learner: Learner, from task: T, indices: [Int]) {
+    package static func fill<T: SupervisedTask>(_ learner: Learner, from task: T, indices: [Int]) {
         precondition(indices.count <= learner.maxBatch, "batch of \(indices.count) exceeds the learner's \(learner.maxBatch)")
         let inputCount = learner.model.inputCount, targetCount = learner.targetCount
         for (b, index) in indices.enumerated() {
-            task.writeExample(index, input: learner.inputs.pointer + b * inputCount,
-                              target: learner.targets.pointer + b * targetCount)
+            task.writeExample(index, input: FloatView(learner.inputs.pointer + b * inputCount, count: inputCount),
+                              target: FloatView(learner.targets.pointer + b * targetCount, count: targetCount))
         }
     }
 }

@@ -140,6 +140,8 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// `exchangeStride` floats per task in task order, gathered from the process that ran it.
     private let exchange: FloatBuffer?
     private let exchangeStride: Int
+    /// Floats each process contributes to the exchange (its block of tasks), in rank order.
+    private let exchangeCounts: [Int]
 
     /// - Parameters:
     ///   - model: the network whose initialization is meta-learned.
@@ -198,7 +200,9 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         if let group, group.size > 1 {
             exchangeStride = model.parameterCount + innerOptimizer.taskStateCount + 1
             exchange = FloatBuffer(count: configuration.metaBatchSize * exchangeStride)
+            exchangeCounts = (0..<group.size).map { [stride = exchangeStride] in group.block(of: configuration.metaBatchSize, rank: $0).count * stride }
         } else {
+            exchangeCounts = []
             exchangeStride = 0
             exchange = nil
         }
@@ -259,7 +263,7 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         parameters.withUnsafeMutableBufferPointer { theta in
             if var adam = outerAdam {
                 adam.learningRate = epsilon
-                adam.update(theta.baseAddress!, gradients: mean, count: count)
+                adam.update(FloatView(theta), gradients: FloatView(mean, count: count))
                 outerAdam = adam
             } else {
                 Vector.axpy(-epsilon, mean, theta.baseAddress!, count: count)
@@ -296,15 +300,14 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
         for t in own {
             let slot = all + t * stride
             slot.update(from: metaGradients[t].pointer, count: count)
-            optimizerCopies[t].copyTaskState(to: UnsafeMutableBufferPointer(start: slot + count, count: stride - count - 1))
+            optimizerCopies[t].copyTaskState(to: FloatView(slot + count, count: stride - count - 1))
             slot[stride - 1] = taskLosses.pointer[t]
         }
-        group.allGather(UnsafeMutableBufferPointer(start: all, count: n * stride),
-                        counts: (0..<group.size).map { group.block(of: n, rank: $0).count * stride })
+        group.allGather(FloatView(all, count: n * stride), counts: exchangeCounts)
         for t in 0..<n where !own.contains(t) {
             let slot = all + t * stride
             metaGradients[t].pointer.update(from: slot, count: count)
-            optimizerCopies[t].loadTaskState(from: UnsafeBufferPointer(start: slot + count, count: stride - count - 1))
+            optimizerCopies[t].loadTaskState(from: FloatView(slot + count, count: stride - count - 1))
             taskLosses.pointer[t] = slot[stride - 1]
         }
     }

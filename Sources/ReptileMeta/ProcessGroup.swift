@@ -1,6 +1,8 @@
 // Processes that share a meta-batch: each runs its own block of the tasks, then all exchange the
 // tasks' results and apply the same meta-update, so every process holds the same parameters.
 
+import ReptileKernels
+
 /// A fixed group of processes, numbered 0 ..< `size`, that exchange floats collectively (an MPI
 /// communicator; see the `ReptileMPI` module). Every member calls each method in the same order.
 public protocol ProcessGroup: AnyObject {
@@ -11,7 +13,7 @@ public protocol ProcessGroup: AnyObject {
     /// Gathers every member's block of `buffer` into every member's `buffer`, in place: member r
     /// owns `counts[r]` floats at offset `counts[0..<r].sum()` and, on return, all members hold
     /// all blocks.
-    func allGather(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int])
+    func allGather(_ buffer: FloatView, counts: [Int])
     /// Gathers one block of bytes of the same length from every member, in rank order.
     func allGather(bytes: [UInt8]) -> [[UInt8]]
 }

@@ -4,16 +4,16 @@ import ReptileKernels
 
 /// One learning problem for the inner loop: a small labeled data set.
 ///
-/// Implement this (and ``TaskDistribution``) to meta-train on your own problems. Examples are
-/// written straight into the learner's batch buffers, so a task can reference shared storage
-/// (images of a data set) instead of copying it.
+/// Implement this (and ``TaskDistribution``) to meta-train on your own problems, or give the
+/// examples as arrays with ``ArrayTask``. Examples are written straight into the learner's batch
+/// buffers, so a task can reference shared storage (images of a data set) instead of copying it.
 public protocol SupervisedTask {
     /// Number of examples in the task.
     var exampleCount: Int { get }
 
     /// Writes example `index`: the model's `inputCount` floats to `input` and the loss's
     /// `targetCount` floats to `target` (a class index as a float for cross-entropy).
-    func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>)
+    func writeExample(_ index: Int, input: FloatView, target: FloatView)
 
     /// The class of example `index`, for tasks made of classes (needed by FOMAML's tail shots).
     func classLabel(of index: Int) -> Int?

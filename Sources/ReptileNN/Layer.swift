@@ -12,69 +12,70 @@ import ReptileKernels
 /// in shard order, so the floats do not depend on who computes which shard.
 public struct ShardContext {
     /// The phase to run, `0..<forwardPhases` (or `backwardPhases`).
-    public var phase: Int
+    package var phase: Int
     /// This shard.
-    public var shard: Int
+    package var shard: Int
     /// The number of shards of this batch.
-    public var count: Int
+    package var count: Int
     /// Examples in the whole batch.
-    public var totalBatch: Int
+    package var totalBatch: Int
     /// `count × reductionCount` floats shared by the shards: shard k's part starts at
     /// `k × reductionCount`.
-    public var reductions: UnsafeMutablePointer<Float>
+    package var reductions: UnsafeMutablePointer<Float>
 }
 
-/// What a layer receives in the forward pass: raw buffers for `batch` examples (one shard of the
-/// batch), all owned by the model's ``Workspace`` (nothing is allocated per step).
+/// What a layer receives in the forward pass: buffers for `batch` examples (one shard of the
+/// batch), all owned by the model's ``Workspace`` (nothing is allocated per step). Its buffers are
+/// visible inside this package only: the layers are the library's.
 public struct ForwardPass {
     /// Number of examples (of this shard).
-    public var batch: Int
+    package var batch: Int
     /// `batch × inputCount` floats.
-    public var input: UnsafePointer<Float>
+    package var input: UnsafePointer<Float>
     /// `batch × outputCount` floats to write.
-    public var output: UnsafeMutablePointer<Float>
+    package var output: UnsafeMutablePointer<Float>
     /// This layer's parameters (its slice of the flat vector, in ``Layer/parameterSpecs`` order).
-    public var parameters: UnsafePointer<Float>
+    package var parameters: UnsafePointer<Float>
     /// ``Layer/savedCount(batch:)`` floats the layer may fill for its backward pass.
-    public var saved: UnsafeMutablePointer<Float>
+    package var saved: UnsafeMutablePointer<Float>
     /// Per-thread scratch memory for the kernels.
-    public var scratch: KernelScratch
+    package var scratch: KernelScratch
     /// Which shard and phase this is.
-    public var shard: ShardContext
+    package var shard: ShardContext
     /// If given, the layer also writes here each output channel's sum over this shard's rows,
     /// added row after row (what a ``BatchNorm`` after a ``Conv2d`` would compute first).
-    public var outputColumnSums: UnsafeMutablePointer<Float>? = nil
+    package var outputColumnSums: UnsafeMutablePointer<Float>? = nil
 }
 
 /// What a layer receives in the backward pass.
 public struct BackwardPass {
-    public var batch: Int
+    package var batch: Int
     /// The forward pass's input.
-    public var input: UnsafePointer<Float>
+    package var input: UnsafePointer<Float>
     /// The forward pass's output.
-    public var output: UnsafePointer<Float>
+    package var output: UnsafePointer<Float>
     /// The gradient of the loss with respect to `output`; the layer may overwrite it.
-    public var outputGradient: UnsafeMutablePointer<Float>
+    package var outputGradient: UnsafeMutablePointer<Float>
     /// Where to write the gradient with respect to `input`, or nil when nobody needs it (the
     /// first layer): skipping it saves a whole matrix product.
-    public var inputGradient: UnsafeMutablePointer<Float>?
-    public var parameters: UnsafePointer<Float>
+    package var inputGradient: UnsafeMutablePointer<Float>?
+    package var parameters: UnsafePointer<Float>
     /// Where to write (not add) the gradient with respect to this layer's parameters.
-    public var parameterGradients: UnsafeMutablePointer<Float>
+    package var parameterGradients: UnsafeMutablePointer<Float>
     /// What the forward pass left in its `saved` buffer.
-    public var saved: UnsafeMutablePointer<Float>
-    public var scratch: KernelScratch
-    public var shard: ShardContext
+    package var saved: UnsafeMutablePointer<Float>
+    package var scratch: KernelScratch
+    package var shard: ShardContext
     /// If given, the layer also writes here each channel's sum of its input gradient over this
     /// shard's rows, added row after row (the bias gradient of a ``Conv2d`` before a ``BatchNorm``).
-    public var inputGradientColumnSums: UnsafeMutablePointer<Float>? = nil
+    package var inputGradientColumnSums: UnsafeMutablePointer<Float>? = nil
     /// If given (to a ``BatchNorm`` right after the first layer, a ``Conv2d``, when nobody needs
     /// the model's input gradient), the layer hands its input gradient, chunk by chunk, to that
     /// convolution's weight gradient instead of writing it (``inputGradient`` is then unused).
-    public var previousWeightGradient: ConvolutionWeightGradientRows? = nil
+    package var previousWeightGradient: ConvolutionWeightGradientRows? = nil
     /// Whether the layer after this one already wrote this layer's weight gradient
     /// (``previousWeightGradient``).
-    public var weightGradientGiven = false
+    package var weightGradientGiven = false
 }
 
 /// A building block of a ``Sequential`` model.

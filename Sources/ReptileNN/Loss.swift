@@ -15,7 +15,7 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     }
 
     /// The mean loss of `batch` examples; writes the gradient with respect to `output` if asked.
-    public func evaluate(output: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int, outputCount: Int,
+    package func evaluate(output: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int, outputCount: Int,
                          gradient: UnsafeMutablePointer<Float>?) -> Float {
         switch self {
         case .meanSquaredError:
@@ -29,25 +29,25 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
 /// Everything one thread needs to train a model: its workspace, input and target buffers for a
 /// batch, and the gradient vector. Fill ``inputs`` and ``targets`` for `batch` examples, then call
 /// ``lossAndGradient(parameters:batch:)``; nothing is allocated per call.
-public final class Learner: @unchecked Sendable {
-    public let model: Sequential
-    public let loss: Loss
-    public let workspace: Workspace
+package final class Learner: @unchecked Sendable {
+    package let model: Sequential
+    package let loss: Loss
+    package let workspace: Workspace
     /// `maxBatch × model.inputCount` floats: the batch's inputs, example after example.
-    public let inputs: FloatBuffer
+    package let inputs: FloatBuffer
     /// `maxBatch × targetCount` floats: the batch's targets.
-    public let targets: FloatBuffer
+    package let targets: FloatBuffer
     /// ``Sequential/parameterCount`` floats: the gradient of the last ``lossAndGradient(parameters:batch:)``.
-    public let gradients: FloatBuffer
+    package let gradients: FloatBuffer
     private let outputGradient: FloatBuffer
     /// Floats of target per example.
-    public let targetCount: Int
+    package let targetCount: Int
     /// The team this learner leads (`ShardTeam`): while a helper has joined it, each
     /// ``lossAndGradient(parameters:batch:)`` computes the model's second shard on the helper's
     /// thread. The results are the same with or without it.
-    public var team: ShardTeam?
+    package var team: ShardTeam?
 
-    public init(model: Sequential, loss: Loss, maxBatch: Int) {
+    package init(model: Sequential, loss: Loss, maxBatch: Int) {
         self.model = model
         self.loss = loss
         workspace = model.makeWorkspace(maxBatch: maxBatch)
@@ -58,12 +58,12 @@ public final class Learner: @unchecked Sendable {
         outputGradient = FloatBuffer(count: maxBatch * model.outputCount)
     }
 
-    public var maxBatch: Int { workspace.maxBatch }
+    package var maxBatch: Int { workspace.maxBatch }
 
     /// The mean loss of the first `batch` examples in ``inputs``/``targets`` and its gradient with
     /// respect to every parameter (left in ``gradients``).
     @discardableResult
-    public func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
+    package func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
         if let team, team.hasHelper, model.shardCount(batch: batch) > 1 {
             return sharedLossAndGradient(parameters: parameters, batch: batch, team: team)
         }
@@ -101,13 +101,13 @@ public final class Learner: @unchecked Sendable {
     }
 
     /// The mean loss of the first `batch` examples, without gradients.
-    public func loss(parameters: UnsafePointer<Float>, batch: Int) -> Float {
+    package func loss(parameters: UnsafePointer<Float>, batch: Int) -> Float {
         let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)
         return loss.evaluate(output: out, targets: targets.pointer, batch: batch, outputCount: model.outputCount, gradient: nil)
     }
 
     /// The model's outputs for the first `batch` examples in ``inputs`` (valid until the next call).
-    public func outputs(parameters: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+    package func outputs(parameters: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
         UnsafePointer(model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace))
     }
 }

@@ -9,8 +9,8 @@ import ReptileKernels
 /// how meta-training keeps the optimizer's state from task to task while restoring the weights,
 /// and how evaluation restores both after each task.
 public protocol Optimizer: Sendable {
-    /// Applies one update given the gradient of the loss.
-    mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int)
+    /// Applies one update to `parameters` given the gradient of the loss (`gradients`, as many floats).
+    mutating func update(_ parameters: FloatView, gradients: FloatView)
 
     /// Combines the states of copies of `self` that each ran `stepsEach` updates in parallel
     /// (tasks of one meta-batch), in their given order, into `self`.
@@ -26,10 +26,10 @@ public protocol Optimizer: Sendable {
     var taskStateCount: Int { get }
 
     /// Writes the ``taskStateCount`` floats of task state to `destination`.
-    func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>)
+    func copyTaskState(to destination: FloatView)
 
     /// Reads task state written by ``copyTaskState(to:)`` of an optimizer with the same settings.
-    mutating func loadTaskState(from source: UnsafeBufferPointer<Float>)
+    mutating func loadTaskState(from source: FloatView)
 
     /// The optimizer's state as named tensors (for checkpoints); empty when it has none.
     var stateTensors: [StateTensor] { get }
@@ -55,14 +55,16 @@ extension Optimizer {
 
     /// Stateless optimizers have no task state.
     public var taskStateCount: Int { 0 }
-    public func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>) {}
-    public mutating func loadTaskState(from source: UnsafeBufferPointer<Float>) {}
+    public func copyTaskState(to destination: FloatView) {}
+    public mutating func loadTaskState(from source: FloatView) {}
 
     /// Convenience for arrays.
     public mutating func update(_ parameters: inout [Float], gradients: [Float]) {
         precondition(parameters.count == gradients.count, "parameters and gradients differ in size")
         parameters.withUnsafeMutableBufferPointer { p in
-            gradients.withUnsafeBufferPointer { g in update(p.baseAddress!, gradients: g.baseAddress!, count: p.count) }
+            gradients.withUnsafeBufferPointer { g in
+                update(FloatView(p), gradients: FloatView(g.baseAddress!, count: g.count))
+            }
         }
     }
 }
@@ -73,7 +75,9 @@ public struct SGD: Optimizer, Equatable {
 
     public init(learningRate: Float) { self.learningRate = learningRate }
 
-    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+    public mutating func update(_ view: FloatView, gradients gradientView: FloatView) {
+        precondition(view.count == gradientView.count, "\(view.count) parameters but \(gradientView.count) gradients")
+        let (parameters, gradients, count) = (view.base, UnsafePointer(gradientView.base), view.count)
         OptimizerKernels.sgd(parameters: parameters, gradients: gradients, learningRate: learningRate, count: count)
     }
 
@@ -89,7 +93,9 @@ public struct PerParameterSGD: Optimizer, Equatable {
 
     public init(stepSizes: [Float]) { self.stepSizes = stepSizes }
 
-    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+    public mutating func update(_ view: FloatView, gradients gradientView: FloatView) {
+        precondition(view.count == gradientView.count, "\(view.count) parameters but \(gradientView.count) gradients")
+        let (parameters, gradients, count) = (view.base, UnsafePointer(gradientView.base), view.count)
         precondition(count == stepSizes.count, "made for \(stepSizes.count) parameters, got \(count)")
         stepSizes.withUnsafeBufferPointer { s in
             for i in 0..<count { parameters[i] -= s[i] * gradients[i] }
@@ -135,7 +141,9 @@ public struct Adam: Optimizer, Equatable {
                       secondMoment: [Float](repeating: 0, count: parameterCount), step: 0)
     }
 
-    public mutating func update(_ parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int) {
+    public mutating func update(_ view: FloatView, gradients gradientView: FloatView) {
+        precondition(view.count == gradientView.count, "\(view.count) parameters but \(gradientView.count) gradients")
+        let (parameters, gradients, count) = (view.base, UnsafePointer(gradientView.base), view.count)
         precondition(count == state.secondMoment.count, "Adam was made for \(state.secondMoment.count) parameters, got \(count)")
         state.step += 1
         let t = Double(state.step)
@@ -196,14 +204,16 @@ public struct Adam: Optimizer, Equatable {
     /// The second moment, then the first (when kept); the step count is the same in every copy.
     public var taskStateCount: Int { state.secondMoment.count + state.firstMoment.count }
 
-    public func copyTaskState(to destination: UnsafeMutableBufferPointer<Float>) {
+    public func copyTaskState(to view: FloatView) {
+        let destination = UnsafeMutableBufferPointer(start: view.base, count: view.count)
         precondition(destination.count == taskStateCount, "expected room for \(taskStateCount) floats, got \(destination.count)")
         let v = state.secondMoment.count
         _ = UnsafeMutableBufferPointer(rebasing: destination[..<v]).update(fromContentsOf: state.secondMoment)
         _ = UnsafeMutableBufferPointer(rebasing: destination[v...]).update(fromContentsOf: state.firstMoment)
     }
 
-    public mutating func loadTaskState(from source: UnsafeBufferPointer<Float>) {
+    public mutating func loadTaskState(from view: FloatView) {
+        let source = UnsafeBufferPointer(start: view.base, count: view.count)
         precondition(source.count == taskStateCount, "expected \(taskStateCount) floats, got \(source.count)")
         let v = state.secondMoment.count
         state.secondMoment.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: source[..<v]) }

@@ -19,7 +19,7 @@ public enum Initializer: Sendable, Equatable, Codable {
     case uniformFanIn(fanIn: Int)
 
     /// Fills `count` floats at `values`, drawing from `rng`.
-    public func fill(_ values: UnsafeMutablePointer<Float>, count: Int, using rng: inout RandomGenerator) {
+    package func fill(_ values: UnsafeMutablePointer<Float>, count: Int, using rng: inout RandomGenerator) {
         switch self {
         case .zeros: values.update(repeating: 0, count: count)
         case .ones: values.update(repeating: 1, count: count)

@@ -205,7 +205,7 @@ public final class Sequential: @unchecked Sendable {
     /// `input` must stay valid until ``backward(parameters:outputGradient:gradients:workspace:inputGradient:)``
     /// and must have `kernelReadSlack` readable floats past its end (`FloatBuffer` has them).
     @discardableResult
-    public func forward(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+    package func forward(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                         workspace: Workspace) -> UnsafeMutablePointer<Float> {
         begin(input: input, batch: batch, workspace: workspace)
         forward(shards: 0..<batchShards, parameters: parameters, workspace: workspace, scratch: workspace.scratch)
@@ -268,7 +268,7 @@ public final class Sequential: @unchecked Sendable {
     /// the last ``forward(parameters:input:batch:workspace:)`` of this workspace, writing the
     /// gradient with respect to every parameter into `gradients` (``parameterCount`` floats) and,
     /// if `inputGradient` is given, with respect to the input.
-    public func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+    package func backward(parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                          gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
                          inputGradient: UnsafeMutablePointer<Float>? = nil) {
         backward(shards: 0..<batchShards, parameters: parameters, outputGradient: outputGradient, gradients: gradients,

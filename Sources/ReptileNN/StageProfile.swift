@@ -42,7 +42,7 @@ extension Sequential {
     ///     (a `FloatBuffer`).
     ///   - batch: examples per pass.
     ///   - repetitions: passes timed; each stage keeps its best.
-    public func profileStages(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
+    package func profileStages(parameters: UnsafePointer<Float>, input: UnsafePointer<Float>, batch: Int,
                               repetitions: Int) -> [StageTiming] {
         precondition(repetitions > 0, "repetitions must be positive")
         let workspace = makeWorkspace(maxBatch: batch)

@@ -127,9 +127,11 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
             #expect(group.allSatisfy { $0.label == label && $0.cls == group.first!.cls })
             #expect(Set(group.map(\.image)).count == 10)
         }
-        var input = [Float](repeating: 0, count: 784), target: Float = -1
-        task.writeExample(13, input: &input, target: &target)
-        #expect(target == 1)
+        var input = [Float](repeating: 0, count: 784), target: [Float] = [-1]
+        input.withUnsafeMutableBufferPointer { i in
+            target.withUnsafeMutableBufferPointer { task.writeExample(13, input: FloatView(i), target: FloatView($0)) }
+        }
+        #expect(target == [1])
         #expect(input == builtIn.image(class: task.examples[13].cls.index, image: task.examples[13].image,
                                         quarterTurns: task.examples[13].cls.quarterTurns))
     }

@@ -27,7 +27,7 @@ func adaptationMatchesTheExplicitPath() throws {
     for _ in 0..<7 {
         expected.withUnsafeMutableBufferPointer { w in
             learner.lossAndGradient(parameters: w.baseAddress!, batch: task.exampleCount)
-            sgd.update(w.baseAddress!, gradients: learner.gradients.pointer, count: w.count)
+            sgd.update(FloatView(w), gradients: FloatView(learner.gradients.pointer, count: w.count))
         }
     }
     #expect(model.adapt(theta, to: task, loss: .meanSquaredError, steps: 7, optimizer: SGD(learningRate: 0.05)) == expected)

@@ -8,7 +8,7 @@ import ReptileKernels
 struct ConstantTask: SupervisedTask {
     var target: Float
     var exampleCount: Int { 1 }
-    func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target t: UnsafeMutablePointer<Float>) {
+    func writeExample(_ index: Int, input: FloatView, target t: FloatView) {
         input[0] = 1
         t[0] = target
     }
@@ -154,7 +154,7 @@ func reptileUpdateMatchesHandComputation(execution: TaskExecution) throws {
 struct LabelledTask: SupervisedTask {
     var labels: [Int]
     var exampleCount: Int { labels.count }
-    func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+    func writeExample(_ index: Int, input: FloatView, target: FloatView) {
         input[0] = Float(index)
         target[0] = Float(labels[index])
     }
@@ -217,7 +217,7 @@ struct NoiseImageTasks: TaskDistribution {
         var seed: UInt64
         var floats: Int
         var exampleCount: Int { 8 }
-        func writeExample(_ index: Int, input: UnsafeMutablePointer<Float>, target: UnsafeMutablePointer<Float>) {
+        func writeExample(_ index: Int, input: FloatView, target: FloatView) {
             var rng = RandomGenerator(seed: seed, stream: [UInt64(index)])
             for i in 0..<floats { input[i] = rng.uniform(-1, 1) + Float(index % 3) * 0.3 }
             target[0] = Float(index % 3)
