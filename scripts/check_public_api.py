@@ -45,7 +45,16 @@ with tempfile.TemporaryDirectory() as out:
         module = name.split(".symbols.json")[0].split("@")[0]
         graphs.setdefault(module, []).append(json.load(open(os.path.join(out, name))))
 
-umbrella = []
+# What `import Reptile` brings: the modules and single declarations Sources/Reptile re-exports.
+exported_modules, exported_single = set(), 0
+for line in open("Sources/Reptile/Reptile.swift"):
+    words = line.split()
+    if words[:2] == ["@_exported", "import"]:
+        if len(words) == 3:
+            exported_modules.add(words[2])
+        else:
+            exported_single += 1
+umbrella_total = exported_single
 for module in library_modules:
     types = set()
     for graph in graphs.get(module, []):
@@ -59,7 +68,10 @@ for module in library_modules:
                 failures.append(f"{module}.{path} ({location}): {declaration}")
             if symbol["kind"]["identifier"] in type_kinds and len(symbol["pathComponents"]) == 1:
                 types.add(symbol["pathComponents"][0])
-    print(f"{module:20} {len(types):4} public types")
+    exported = module in exported_modules
+    umbrella_total += len(types) if exported else 0
+    print(f"{module:20} {len(types):4} public types{'  (import Reptile)' if exported else ''}")
+print(f"import Reptile: {umbrella_total} public types ({exported_single} single re-exported declarations included)")
 
 if failures:
     print(f"\n{len(failures)} public declarations outside ReptileKernels have an Unsafe type:")

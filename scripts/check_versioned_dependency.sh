@@ -19,7 +19,8 @@ import PackageDescription
 let package = Package(
     name: "User",
     dependencies: [.package(url: "file://$WORK/reptile", from: "0.1.0")],
-    targets: [.executableTarget(name: "User", dependencies: [.product(name: "Reptile", package: "reptile")])]
+    targets: [.executableTarget(name: "User", dependencies: [.product(name: "Reptile", package: "reptile"),
+                                                             .product(name: "ReptileExperiments", package: "reptile")])]
 )
 EOF
 # The README's library example, verbatim, then the kernels' speed from this package.
@@ -32,11 +33,12 @@ PY
 cat >> "$WORK/user/Sources/User/main.swift" <<'EOF'
 
 // The kernels' speed from this package: the paper's Omniglot 5-way setting, as `reptile bench` times it.
+import ReptileExperiments
 print("kernels: \(KernelPath.description)")
 let images = try Omniglot.loadBuiltIn()
 let (train, test) = try Omniglot.split(images, seed: 0)
 let bench = try Benchmark.run(.omniglot5, omniglot: FewShotSplits(train: train, test: test), threads: nil, runs: 5,
-                              iterations: 20, evalTasks: 0, peakPerCore: PeakThroughput.measurePerCore())
+                              iterations: 20, evalTasks: 0)
 print("omniglot-5way from the dependent package: \(bench.msPerMetaIteration) ms per meta-iteration")
 EOF
 cd "$WORK/user"

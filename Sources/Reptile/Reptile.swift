@@ -1,15 +1,16 @@
-// Reptile — the library product: one import for the whole of Reptile for Swift.
+// Reptile — the library product: what a user of Reptile for Swift imports.
 //
-// `import Reptile` brings in the numeric kernels, the neural-network layers and optimizers, the
-// meta-learning algorithms, the data sets and task samplers, checkpoints, figures, the
-// experiment drivers and (with the `MPI` trait) meta-batches spread over an MPI job.
+// `import Reptile` brings in the layers, models and optimizers, the meta-learners and tasks, the
+// data sets, checkpoints and (with the `MPI` trait) meta-batches spread over an MPI job. The
+// kernels, codecs and figures stay inside the package; the experiment drivers and the benchmark
+// are the separate `ReptileExperiments` product.
 
-@_exported import ReptileKernels
 @_exported import ReptileNN
 @_exported import ReptileMeta
 @_exported import ReptileData
-@_exported import ReptileFormats
 @_exported import ReptileCheckpoint
-@_exported import ReptilePlot
-@_exported import ReptileExperiments
 @_exported import ReptileMPI
+@_exported import struct ReptileKernels.RandomGenerator
+@_exported import struct ReptileKernels.FloatView
+@_exported import enum ReptileKernels.KernelPath
+@_exported import struct ReptileFormats.FormatError

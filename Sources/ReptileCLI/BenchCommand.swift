@@ -3,6 +3,10 @@
 import ArgumentParser
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,10 @@
 import ArgumentParser
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 extension TaskExecution: ExpressibleByArgument {}
 

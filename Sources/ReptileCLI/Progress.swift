@@ -2,6 +2,10 @@
 
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 /// Prints "what i/n (rate/s, ETA …)" to standard error: rewritten in place on a terminal, one line
 /// every 10 % otherwise (so logs stay short).

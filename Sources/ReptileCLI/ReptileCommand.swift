@@ -6,6 +6,10 @@
 import ArgumentParser
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 @main
 struct ReptileCommand: AsyncParsableCommand {

@@ -3,6 +3,10 @@
 import ArgumentParser
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 import ReptileServer
 
 /// The meta-learned model behind the demo server's API.

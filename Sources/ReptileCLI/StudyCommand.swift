@@ -4,6 +4,10 @@
 import ArgumentParser
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 struct Study: ParsableCommand {
     static let configuration = CommandConfiguration(

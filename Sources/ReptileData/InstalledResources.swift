@@ -5,7 +5,7 @@
 import Foundation
 
 /// Resource folders of this package's targets, looked up where an installation keeps them.
-public enum InstalledResources {
+package enum InstalledResources {
     /// The folder `resource` of the resource bundle `bundle` (e.g. `Reptile_ReptileData`), looked
     /// for beside the running executable (a copy made with `swift build`'s output, symlinks
     /// resolved), in `../share/reptile/` from it (an installed prefix), and in the source tree

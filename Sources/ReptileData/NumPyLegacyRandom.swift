@@ -5,7 +5,7 @@
 ///
 /// The sine demo uses it so that its figure shows the very wave and training points of the
 /// listing's figure for the same `--seed`; training itself uses ``RandomGenerator``.
-public struct NumPyLegacyRandom: Sendable {
+package struct NumPyLegacyRandom: Sendable {
     private var state = [UInt32](repeating: 0, count: 624)
     private var index = 624
 

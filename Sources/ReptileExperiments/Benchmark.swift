@@ -251,8 +251,9 @@ public enum Benchmark {
     }
 
     /// Times `setting`: `warmup` meta-iterations, then `runs` timed runs of `iterations` each.
+    /// `peakPerCore` is the machine's multiply-add peak per core in FLOP/s, measured when not given.
     public static func run(_ setting: BenchmarkSetting, omniglot: FewShotSplits?, threads: Int?, runs: Int, iterations: Int,
-                           warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double,
+                           warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double? = nil,
                            baseline: PyTorchBaseline = .referenceMachine) throws -> BenchmarkResult {
         let model = try setting.model()
         let dataset: FewShotDataset
@@ -295,7 +296,7 @@ public enum Benchmark {
         }
         let (plain, transductive) = evalTasks > 0 ? (evalMs(transductive: false), evalMs(transductive: true)) : (nil, nil)
         return BenchmarkResult(setting: setting.name, msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
-                               gflops: gflops, fractionOfPeak: gflops * 1e9 / (peakPerCore * Double(trainer.threadCount)),
+                               gflops: gflops, fractionOfPeak: gflops * 1e9 / ((peakPerCore ?? PeakThroughput.measurePerCore()) * Double(trainer.threadCount)),
                                threads: trainer.threadCount, evalTaskMs: plain, evalTaskTransductiveMs: transductive,
                                pytorchMs: baseline.msPerMetaIteration[setting.name])
     }

@@ -52,7 +52,7 @@ public enum MetaGradient: Sendable, Equatable, Codable {
 }
 
 /// The inner loop, reusable across tasks on one thread.
-public enum InnerLoop {
+package enum InnerLoop {
     /// Trains `weights` in place on `task` for `configuration.iterations` mini-batches, stepping
     /// `optimizer` (whose state carries over: pass a copy to keep the original), and returns the
     /// mean training loss over the steps.

@@ -39,7 +39,7 @@ public struct AnyTaskDistribution<Task: SupervisedTask>: TaskDistribution {
 }
 
 /// How the inner loop cuts a task's examples into mini-batches (the reference's `_mini_batches`).
-public enum MiniBatches {
+package enum MiniBatches {
     /// `count` batches of `size` example indices out of `exampleCount`.
     ///
     /// Without replacement: shuffle the examples and cut consecutive batches; when the list runs

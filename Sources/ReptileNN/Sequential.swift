@@ -197,7 +197,7 @@ public final class Sequential: @unchecked Sendable {
     public var forwardMultiplyAdds: Int { stages.reduce(0) { $0 + $1.layer.forwardMultiplyAdds } }
 
     /// Buffers for running this model on up to `maxBatch` examples at a time, on one thread.
-    public func makeWorkspace(maxBatch: Int) -> Workspace { Workspace(model: self, maxBatch: maxBatch) }
+    package func makeWorkspace(maxBatch: Int) -> Workspace { Workspace(model: self, maxBatch: maxBatch) }
 
     /// Runs the model on `batch` examples (`batch × inputCount` floats at `input`) and returns
     /// the output (`batch × outputCount` floats inside the workspace, valid until its next use).
@@ -356,7 +356,7 @@ public final class Sequential: @unchecked Sendable {
 /// save for their backward pass, sized for a maximum batch. Made once, reused every step. When
 /// two threads share a step, both use the leader's workspace (each its own shard's parts) with
 /// their own kernel scratch.
-public final class Workspace: @unchecked Sendable {
+package final class Workspace: @unchecked Sendable {
     public let model: Sequential
     public let maxBatch: Int
     let activations: [FloatBuffer]

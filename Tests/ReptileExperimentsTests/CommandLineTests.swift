@@ -1,6 +1,9 @@
 import Testing
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
 
 /// The `reptile` executable that `swift test` built next to the test bundle.
 func reptileExecutable() throws -> String {

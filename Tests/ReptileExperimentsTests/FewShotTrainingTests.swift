@@ -1,6 +1,10 @@
 import Testing
 import Foundation
 @testable import Reptile
+@testable import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 /// The built-in Omniglot, loaded once.
 let omniglot: FewShotSplits = {

@@ -1,6 +1,10 @@
 import Testing
 import Foundation
 @testable import Reptile
+@testable import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 @Test("A study curve stopped and continued from its checkpoint gives the accuracies and weights of one straight run")
 func studyCurvesResumeToTheSameResults() async throws {

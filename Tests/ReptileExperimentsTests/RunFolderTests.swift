@@ -4,6 +4,10 @@
 import Testing
 import Foundation
 @testable import Reptile
+@testable import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
+import ReptilePlot
 
 /// A two-iteration run into a new folder; returns the folder.
 private func shortRun(_ name: String, options: FewShotOptions? = nil) throws -> String {

@@ -3,6 +3,9 @@
 
 import Foundation
 import Reptile
+import ReptileExperiments
+import ReptileFormats
+import ReptileKernels
 import ReptileServer
 
 /// `DrawingClassifierModel` behind the server's protocol (the CLI has the same adapter).
