@@ -1,6 +1,6 @@
 // ReptileFormats owns every file format Reptile for Swift reads or writes: zlib/deflate streams
 // (`Zlib`), zip archives (`ZipArchive`), NumPy `.npy` arrays and `.npz` archives (`NPY`, `NPYArray`,
-// `NPZArchive`), PNG images (`PNG`, `PNGImage`), Hugging Face safetensors checkpoints (`SafeTensors`),
+// `NPZArchive`), PNG images through libpng (`PNG`, `PNGImage`), JPEG through libjpeg (`JPEG`), Hugging Face safetensors checkpoints (`SafeTensors`),
 // crash-safe file replacement (`AtomicFile`) and the exact area-average image resampler used to shrink
 // data set images (`AreaResampler`). Parsers treat their input as untrusted: every malformed, truncated or
 // unsupported file is reported as a one-line `FormatError` naming the file and the problem, never a trap.

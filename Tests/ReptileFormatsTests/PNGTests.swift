@@ -64,25 +64,12 @@ import ReptileFormats
         }
     }
 
-    @Test func encoderUsesAdaptiveFiltersAndCompresses() throws {
-        // A horizontal gradient is best predicted by Sub, a vertical one by Up: both beat no filter.
+    @Test func encoderFiltersAndCompresses() throws {
+        // libpng's adaptive filters predict a gradient well: it compresses far below its 20 000 bytes.
         let width = 200, height = 100
         let gradient = (0..<(width * height)).map { UInt8(truncatingIfNeeded: $0 % width) }
         let file = PNG.encode(pixels: gradient, width: width, height: height, channels: 1)
         #expect(file.count < 600)
-        // Truncated image data (not merely a short stream).
-        expectFormatError("truncated image data: expected") {
-            var cut = file
-            let idatEnd = cut.count - 12 - 4  // Before the IDAT CRC and the IEND chunk.
-            cut.removeSubrange((idatEnd - 40)..<idatEnd)
-            // Re-seal the shortened IDAT so only the zlib stream is short.
-            let idatStart = 8 + 25
-            let length = idatEnd - 40 - (idatStart + 8)
-            cut.replaceSubrange(idatStart..<(idatStart + 4), with: [UInt8(length >> 24), UInt8(length >> 16 & 255), UInt8(length >> 8 & 255), UInt8(length & 255)])
-            let crc = Zlib.crc32(Array(cut[(idatStart + 4)..<(idatEnd - 40)]))
-            cut.replaceSubrange((idatEnd - 40)..<(idatEnd - 36), with: [UInt8(crc >> 24), UInt8(crc >> 16 & 255), UInt8(crc >> 8 & 255), UInt8(crc & 255)])
-            _ = try PNG.decode(cut, source: "g.png")
-        }
         #expect(try PNG.decode(file, source: "g.png").pixels == gradient)
         let encoded = try PNG.decode(file, source: "g.png")
         #expect(encoded.channels == 1)
@@ -116,29 +103,29 @@ import ReptileFormats
         expectFormatError("a.png: not a PNG file (bad signature)") { _ = try PNG.decode(Array("GIF89a".utf8), source: "a.png") }
         var badCRC = PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 0, scanlines: Self.oneRow)
         badCRC[8 + 8 + 5] ^= 1  // Inside IHDR's data.
-        expectFormatError("a.png: CRC mismatch in chunk 'IHDR' at offset 8") { _ = try PNG.decode(badCRC, source: "a.png") }
-        expectFormatError("unsupported PNG color type 5") {
+        expectFormatError("a.png: IHDR: CRC error") { _ = try PNG.decode(badCRC, source: "a.png") }
+        expectFormatError("Invalid IHDR data (Invalid color type in IHDR)") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 5, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("invalid bit depth 4 for PNG color type 2") {
+        expectFormatError("Invalid IHDR data (Invalid color type/bit depth combination in IHDR)") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 4, colorType: 2, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("invalid bit depth 16 for PNG color type 3") {
+        expectFormatError("Invalid IHDR data (Invalid color type/bit depth combination in IHDR)") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 16, colorType: 3, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("invalid image size 0×1") {
+        expectFormatError("Invalid IHDR data (Image width is zero in IHDR)") {
             _ = try PNG.decode(PNGBuilder.file(width: 0, height: 1, depth: 8, colorType: 0, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("unsupported PNG interlace method 2") {
+        expectFormatError("Invalid IHDR data (Unknown interlace method in IHDR)") {
             var data: [UInt8] = []
             data.be(UInt32(3)); data.be(UInt32(1)); data += [8, 0, 0, 0, 2]
             _ = try PNG.decode(PNGBuilder.signature + PNGBuilder.chunk("IHDR", data) + PNGBuilder.chunk("IDAT", Zlib.compress(Self.oneRow))
                                + PNGBuilder.chunk("IEND", []), source: "a.png")
         }
-        expectFormatError("invalid IHDR chunk length 12") {
+        expectFormatError("a.png: IHDR: invalid") {
             _ = try PNG.decode(PNGBuilder.signature + PNGBuilder.chunk("IHDR", Array(repeating: 1, count: 12)), source: "a.png")
         }
-        expectFormatError("first chunk is 'IDAT', expected 'IHDR'") {
+        expectFormatError("a.png: IDAT: Missing IHDR before IDAT") {
             _ = try PNG.decode(PNGBuilder.signature + PNGBuilder.chunk("IDAT", Zlib.compress(Self.oneRow)), source: "a.png")
         }
         expectFormatError("invalid chunk type") {
@@ -150,43 +137,43 @@ import ReptileFormats
         let ihdr = PNGBuilder.ihdr(width: 3, height: 1, depth: 8, colorType: 0)
         let idat = PNGBuilder.chunk("IDAT", Zlib.compress(Self.oneRow))
         let iend = PNGBuilder.chunk("IEND", [])
-        expectFormatError("unsupported critical chunk 'CgBI'") {
+        expectFormatError("a.png: CgBI: unhandled critical chunk") {
             _ = try PNG.decode(PNGBuilder.signature + ihdr + PNGBuilder.chunk("CgBI", [1, 2]) + idat + iend, source: "a.png")
         }
         // Unknown ancillary chunks (lowercase first letter) are skipped, wherever they are.
         let withAncillary = PNGBuilder.signature + ihdr + PNGBuilder.chunk("zzZz", [1, 2]) + idat + PNGBuilder.chunk("teXt", []) + iend
         #expect((try? PNG.decode(withAncillary, source: "a.png"))?.pixels == [10, 20, 30])
-        expectFormatError("truncated: no IEND chunk") { _ = try PNG.decode(PNGBuilder.signature + ihdr + idat, source: "a.png") }
-        expectFormatError("no IDAT chunk") { _ = try PNG.decode(PNGBuilder.signature + ihdr + iend, source: "a.png") }
-        expectFormatError("truncated: no IHDR chunk") { _ = try PNG.decode(PNGBuilder.signature, source: "a.png") }
-        expectFormatError("truncated: chunk 'IDAT' at offset 33 needs") {
+        expectFormatError("a.png: truncated: the file ends early") { _ = try PNG.decode(PNGBuilder.signature + ihdr + idat, source: "a.png") }
+        expectFormatError("a.png: IEND: out of place") { _ = try PNG.decode(PNGBuilder.signature + ihdr + iend, source: "a.png") }
+        expectFormatError("a.png: truncated: the file ends early") { _ = try PNG.decode(PNGBuilder.signature, source: "a.png") }
+        expectFormatError("a.png: truncated: the file ends early") {
             _ = try PNG.decode(Array((PNGBuilder.signature + ihdr + idat + iend).dropLast(20)), source: "a.png")
         }
-        expectFormatError("color type 3 (palette) requires a PLTE chunk") {
+        expectFormatError("a.png: IDAT: Missing PLTE before IDAT") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 3, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("invalid PLTE chunk length 4") {
+        expectFormatError("a.png: PLTE: invalid") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 3, scanlines: Self.oneRow,
                                                extra: PNGBuilder.chunk("PLTE", [1, 2, 3, 4])), source: "a.png")
         }
-        expectFormatError("invalid tRNS chunk length 1 for a gray image") {
-            _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 0, scanlines: Self.oneRow,
-                                               extra: PNGBuilder.chunk("tRNS", [1])), source: "a.png")
-        }
+        // An invalid tRNS chunk is ignored with a warning, as libpng does.
+        #expect((try? PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 0, scanlines: Self.oneRow,
+                                                 extra: PNGBuilder.chunk("tRNS", [1])), source: "a.png"))
+                == PNGImage(width: 3, height: 1, channels: 1, pixels: [10, 20, 30]))
     }
 
     @Test func rejectsBadImageData() throws {
-        expectFormatError("invalid filter type 7 in row 0") {
+        expectFormatError("a.png: bad adaptive filter value") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 0, scanlines: [7, 1, 2, 3]), source: "a.png")
         }
-        expectFormatError("palette index out of range (the palette has 2 entries)") {
-            _ = try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 3, scanlines: [0, 0, 1, 2],
-                                               extra: PNGBuilder.chunk("PLTE", [0, 0, 0, 255, 255, 255])), source: "a.png")
-        }
-        expectFormatError("image data ends early: expected 8 bytes of scanlines, got 4") {
+        // A palette index past the palette's end reads as black, as in libpng and browsers.
+        #expect(try PNG.decode(PNGBuilder.file(width: 3, height: 1, depth: 8, colorType: 3, scanlines: [0, 0, 1, 2],
+                                               extra: PNGBuilder.chunk("PLTE", [9, 9, 9, 255, 255, 255])), source: "a.png")
+                .pixels == [9, 9, 9, 255, 255, 255, 0, 0, 0])
+        expectFormatError("a.png: Not enough image data") {
             _ = try PNG.decode(PNGBuilder.file(width: 3, height: 2, depth: 8, colorType: 0, scanlines: Self.oneRow), source: "a.png")
         }
-        expectFormatError("corrupt zlib stream") {
+        expectFormatError("a.png: IDAT: invalid block type") {
             _ = try PNG.decode(PNGBuilder.signature + PNGBuilder.ihdr(width: 3, height: 1, depth: 8, colorType: 0)
                                + PNGBuilder.chunk("IDAT", [0x78, 0x9C, 0xFF, 0xFF, 0xFF]) + PNGBuilder.chunk("IEND", []), source: "a.png")
         }
