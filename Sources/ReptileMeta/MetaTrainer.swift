@@ -120,28 +120,11 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     /// The next meta-iteration to run (0-based).
     public var iteration: Int
     /// Threads used for the tasks of a meta-batch.
-    public let threadCount: Int
-
-    private let learners: [Learner]
-    private let taskWeights: [FloatBuffer]
-    private let metaGradients: [FloatBuffer]
-    private let taskLosses: FloatBuffer
-    /// Per-task copies of the inner optimizer (parallel execution), reused every meta-iteration.
-    private var optimizerCopies: [InnerOptimizer]
-    /// With several workers, worker w leads team w while it trains a task; a worker with no task
-    /// left joins a team that has no helper yet and computes half of each of its batches.
-    private let teams: [ShardTeam]
-    /// Hands the tasks of a meta-batch to the workers; its event is the teams' too, so that an idle
-    /// worker sleeps until a team opens or the last task ends.
-    private let dispenser = TaskDispenser()
+    public var threadCount: Int { executor.threadCount }
     /// The processes that share each meta-batch (nil: this process alone runs every task).
-    public let group: ProcessGroup?
-    /// With a group of several processes: each task's meta-gradient, optimizer state and loss,
-    /// `exchangeStride` floats per task in task order, gathered from the process that ran it.
-    private let exchange: FloatBuffer?
-    private let exchangeStride: Int
-    /// Floats each process contributes to the exchange (its block of tasks), in rank order.
-    private let exchangeCounts: [Int]
+    public var group: ProcessGroup? { executor.group }
+    /// Runs each meta-batch's tasks on the cores (and the group's processes).
+    private let executor: TaskExecutor<InnerOptimizer>
 
     /// - Parameters:
     ///   - model: the network whose initialization is meta-learned.
@@ -180,98 +163,40 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
                              beta1: b1, beta2: b2, epsilon: eps)
         }
         iteration = 0
-        self.group = group
-        let ownTasks = group.map { $0.block(of: configuration.metaBatchSize, rank: 0).count } ?? configuration.metaBatchSize
-        let workers = configuration.taskExecution == .serial ? 1
-            : max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, ownTasks))
-        threadCount = workers
-        let batch = maxBatch ?? configuration.inner.batchSize
-        learners = (0..<workers).map { _ in Learner(model: model, loss: loss, maxBatch: batch) }
-        taskWeights = (0..<workers).map { _ in FloatBuffer(count: model.parameterCount) }
-        metaGradients = (0..<configuration.metaBatchSize).map { _ in FloatBuffer(count: model.parameterCount) }
-        taskLosses = FloatBuffer(count: configuration.metaBatchSize)
-        optimizerCopies = configuration.taskExecution == .parallel
-            ? [InnerOptimizer](repeating: innerOptimizer, count: configuration.metaBatchSize) : []
-        // Sharing a task's batches only pays when every worker has a core of its own.
-        let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount && model.batchShards > 1
-        let event = dispenser.event
-        teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam(event: event) }
-        for (learner, team) in zip(learners, teams) { learner.team = team }
-        if let group, group.size > 1 {
-            exchangeStride = model.parameterCount + innerOptimizer.taskStateCount + 1
-            exchange = FloatBuffer(count: configuration.metaBatchSize * exchangeStride)
-            exchangeCounts = (0..<group.size).map { [stride = exchangeStride] in group.block(of: configuration.metaBatchSize, rank: $0).count * stride }
-        } else {
-            exchangeCounts = []
-            exchangeStride = 0
-            exchange = nil
-        }
+        executor = TaskExecutor(model: model, loss: loss, optimizer: innerOptimizer, tasks: configuration.metaBatchSize,
+                                serial: configuration.taskExecution == .serial,
+                                maxBatch: maxBatch ?? configuration.inner.batchSize, threads: threads, group: group)
     }
 
-    /// Runs one meta-iteration and advances ``iteration``.
+    /// Runs one meta-iteration and advances ``iteration``: the reference's `train_step`.
     @discardableResult
     public func step() -> MetaStepReport {
-        let c = configuration
-        let n = c.metaBatchSize
-        let epsilon = c.metaStepSize(at: iteration)
-        let count = model.parameterCount
-        let i = iteration
-        switch c.taskExecution {
-        case .serial:
-            var optimizer = innerOptimizer
-            for t in 0..<n { runTask(t, iteration: i, worker: 0, optimizer: &optimizer) }
-            innerOptimizer = optimizer
-        case .parallel:
-            // Each task starts from a copy of the shared state; the copies' buffers are kept
-            // between meta-iterations so that this allocates nothing.
-            do {  // `start` ends here, so that the merge below writes into unshared buffers.
-                let start = innerOptimizer
-                let workers = threadCount
-                // Workers take tasks in order from a shared counter; one that finds none left
-                // computes half of the batches of a task still running (see `ShardTeam`).
-                // Which worker runs (or helps) a task changes nothing in its result.
-                let tasks = dispenser
-                let own = group?.block(of: n) ?? 0..<n
-                tasks.reset(count: own.count, first: own.lowerBound)
-                optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
-                    let box = UnsafeSendable(copiesBuffer)
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        let scratch = learners[w].workspace.scratch
-                        let team = teams.isEmpty ? nil : teams[w]
-                        while let t = tasks.take() {
-                            team?.open()
-                            box.value[t].assign(from: start)
-                            runTask(t, iteration: i, worker: w, optimizer: &box.value[t])
-                            team?.close()
-                            tasks.finish()
-                        }
-                        guard !teams.isEmpty else { return }
-                        while !tasks.allFinished {
-                            for v in 0..<workers where v != w { teams[v].help(scratch: scratch) }
-                            tasks.event.wait { tasks.allFinished || (0..<workers).contains { $0 != w && teams[$0].isJoinable } }
-                        }
-                    }
-                }
-            }
-            if exchange != nil { exchangeTaskResults() }
-            innerOptimizer.merge(optimizerCopies, stepsEach: c.inner.iterations)
+        let c = configuration, i = iteration
+        // For each task of the meta-batch: sample it, adapt a copy of θ to it with the inner loop,
+        // and keep the meta-gradient (for Reptile θ − W̃, the way back from the adapted weights).
+        executor.forEachTask(optimizer: &innerOptimizer, stepsEach: c.inner.iterations) { t, slot, optimizer in
+            var rng = RandomGenerator(seed: c.seed, stream: [RandomStream.training.rawValue, UInt64(i), UInt64(t)])
+            let task = tasks.sampleTask(using: &rng)
+            parameters.withUnsafeBufferPointer { slot.weights.update(from: $0.baseAddress!, count: $0.count) }
+            executor.taskLosses.pointer[t] = InnerLoop.run(task, weights: slot.weights, optimizer: &optimizer, learner: slot.learner,
+                                                           configuration: c.inner, using: &rng,
+                                                           metaGradient: slot.metaGradient, selection: c.metaGradient)
         }
-        // Mean meta-gradient, reduced in task order (deterministic whatever the thread count).
-        let mean = metaGradients[0].pointer
-        for t in 1..<max(n, 1) { Vector.add(metaGradients[t].pointer, into: mean, count: count) }
-        if n > 1 { Vector.scale(mean, by: 1 / Float(n), count: count) }
+        // Interpolate: θ ← θ − ε · mean meta-gradient = θ + ε · (mean W̃ − θ) (or Adam's step on it).
+        let epsilon = c.metaStepSize(at: i)
+        let metaGradient = executor.meanMetaGradient()
         parameters.withUnsafeMutableBufferPointer { theta in
             if var adam = outerAdam {
                 adam.learningRate = epsilon
-                adam.update(FloatView(theta), gradients: FloatView(mean, count: count))
+                adam.update(FloatView(theta), gradients: FloatView(metaGradient, count: theta.count))
                 outerAdam = adam
             } else {
-                Vector.axpy(-epsilon, mean, theta.baseAddress!, count: count)
+                Vector.axpy(-epsilon, metaGradient, theta.baseAddress!, count: theta.count)
             }
         }
         iteration += 1
-        let finite = parameters.withUnsafeBufferPointer { Vector.allFinite($0.baseAddress!, count: count) }
-        return MetaStepReport(iteration: i, metaStepSize: epsilon, innerLoss: taskLosses.buffer.reduce(0, +) / Float(n), isFinite: finite)
+        let finite = parameters.withUnsafeBufferPointer { Vector.allFinite($0.baseAddress!, count: $0.count) }
+        return MetaStepReport(iteration: i, metaStepSize: epsilon, innerLoss: executor.meanLoss, isFinite: finite)
     }
 
     /// Runs the meta-iterations left until ``MetaTrainingConfiguration/metaIterations``, calling
@@ -289,39 +214,6 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
             }
         }
     }
-
-    /// Gives every process of the group the meta-gradients, optimizer states and losses of the
-    /// tasks the others ran, so that all reduce the same values in the same order.
-    private func exchangeTaskResults() {
-        guard let group, let exchange else { return }
-        let n = configuration.metaBatchSize, count = model.parameterCount, stride = exchangeStride
-        let all = exchange.pointer
-        let own = group.block(of: n)
-        for t in own {
-            let slot = all + t * stride
-            slot.update(from: metaGradients[t].pointer, count: count)
-            optimizerCopies[t].copyTaskState(to: FloatView(slot + count, count: stride - count - 1))
-            slot[stride - 1] = taskLosses.pointer[t]
-        }
-        group.allGather(FloatView(all, count: n * stride), counts: exchangeCounts)
-        for t in 0..<n where !own.contains(t) {
-            let slot = all + t * stride
-            metaGradients[t].pointer.update(from: slot, count: count)
-            optimizerCopies[t].loadTaskState(from: FloatView(slot + count, count: stride - count - 1))
-            taskLosses.pointer[t] = slot[stride - 1]
-        }
-    }
-
-    private func runTask(_ t: Int, iteration i: Int, worker w: Int, optimizer: inout InnerOptimizer) {
-        var rng = RandomGenerator(seed: configuration.seed,
-                                  stream: [RandomStream.training.rawValue, UInt64(i), UInt64(t)])
-        let task = tasks.sampleTask(using: &rng)
-        let weights = taskWeights[w].pointer
-        parameters.withUnsafeBufferPointer { weights.update(from: $0.baseAddress!, count: $0.count) }
-        taskLosses.pointer[t] = InnerLoop.run(task, weights: weights, optimizer: &optimizer, learner: learners[w],
-                                      configuration: configuration.inner, using: &rng,
-                                      metaGradient: metaGradients[t].pointer, selection: configuration.metaGradient)
-    }
 }
 
 /// Why meta-training stopped.
@@ -334,10 +226,4 @@ public enum MetaTrainingError: Error, CustomStringConvertible, Equatable {
         case .diverged(let i): return "meta-training diverged at meta-iteration \(i): the parameters are no longer finite (try smaller step sizes)"
         }
     }
-}
-
-/// Moves a non-Sendable value into a concurrently executed closure whose accesses are disjoint.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    var value: T
-    init(_ value: T) { self.value = value }
 }
