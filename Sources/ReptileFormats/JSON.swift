@@ -1,7 +1,7 @@
 // A strict, bounded JSON reader and a string escaper, for safetensors headers and the demo server's
-// requests. Written here rather than using JSONSerialization so that numbers keep their exact text
-// (64-bit offsets), output is byte-for-byte stable, and every syntax error is named with its offset
-// (Foundation reports them all as the same "not valid JSON").
+// requests. Not Foundation's JSONSerialization: on Linux it accepts trailing commas (`[1,]`), keeps the
+// last of duplicate keys without a word (two tensors of one name), and names no byte offset; here
+// each of those is an error that says where.
 
 /// A parsed JSON value. Objects keep their members in document order; numbers keep their literal text.
 public indirect enum JSONValue: Equatable, Sendable {
