@@ -488,14 +488,14 @@ struct EvaluateOmniglotRuns: ParsableCommand {
         commandName: "omniglot-runs",
         abstract: "Lake et al.'s 20 one-shot runs (20-way, within alphabets): error rates beside people's and BPL's.",
         discussion: """
-        --data is the runs in their published layout (all_runs.zip from github.com/brendenlake/omniglot, \
-        python/one-shot-classification, or the folder it unzips to). The model adapts to each run's 20 \
+        The runs ship with the built-in data (all_runs.zip from github.com/brendenlake/omniglot, \
+        python/one-shot-classification); --data reads another copy, a zip or the folder it unzips to. The model adapts to each run's 20 \
         training drawings with its evaluation settings and classifies the 20 test drawings, one at a time \
         with the training drawings (non-transductive) and all together (transductive). For a fair comparison \
         with people the model must not have seen the runs' alphabets: the default model was meta-trained \
         with --split alphabets.
         """)
-    @Option(help: ArgumentHelp("The runs: a folder or zip of runNN/ folders (required).", valueName: "path")) var data: String
+    @Option(help: ArgumentHelp("The runs: a folder or zip of runNN/ folders. (default: the built-in all_runs.zip)", valueName: "path")) var data: String?
     @Option(help: ArgumentHelp("Checkpoint folder written by `reptile train omniglot`.", valueName: "dir")) var checkpoint: String?
     @Option(help: ArgumentHelp("A shipped model by name. (default: omniglot-alphabets-20way-1shot)", valueName: "name")) var model: String?
     @Option(parsing: .unconditional, help: "Seed of the adaptation's mini-batches.") var seed: UInt64 = 0
@@ -509,7 +509,10 @@ struct EvaluateOmniglotRuns: ParsableCommand {
         if loaded.record.options.split != .alphabets {
             printError("warning: this model was meta-trained on the random split, which holds characters of the runs' alphabets; its error rate is not comparable with people's")
         }
-        let runs = try OmniglotRuns.load(path: data)
+        guard let path = data ?? OmniglotRuns.builtInPath else {
+            throw ValidationError("this installation has no built-in copy of the runs: pass --data all_runs.zip")
+        }
+        let runs = try OmniglotRuns.load(path: path)
         let result = try loaded.evaluate(runs: runs, seed: seed)
         if json { try printJSON(result); return }
         print("run     errors  error rate  transductive")

@@ -27,6 +27,14 @@ public enum OmniglotRuns {
     public static let peopleErrorRate = 0.045
     public static let bayesianProgramLearningErrorRate = 0.033
 
+    /// The published runs shipped with the built-in data (`all_runs.zip` of github.com/brendenlake/omniglot,
+    /// python/one-shot-classification, under the same MIT licence), if this installation has them.
+    public static var builtInPath: String? {
+        guard let folder = Omniglot.builtInPath else { return nil }
+        let path = (folder as NSString).appendingPathComponent("all_runs.zip")
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
     /// Reads every `runNN` of `path`: a folder holding them (or `all_runs/` holding them), or a zip
     /// of that. Each run needs `class_labels.txt` ("runNN/test/itemNN.png runNN/training/classMM.png"
     /// per line; paths relative to the run's parent or to the run) and the 105×105 PNG drawings it names.

@@ -273,6 +273,11 @@ func omniglotRunsThroughTheCommandLine() async throws {
     let table = try await runReptile(["evaluate", "omniglot-runs", "--data", runs, "--checkpoint", dir])
     #expect(table.stdout.contains("run01") && table.stdout.contains("run02") && table.stdout.contains("people (Lake et al. 2015): 4.5 %"),
             "\(table.stdout)")
+    // Without --data: the published 20 runs that ship with the built-in data.
+    let published = try await runReptile(["evaluate", "omniglot-runs", "--checkpoint", dir, "--json"])
+    #expect(published.status == 0, "\(published.stderr)")
+    let publishedRuns = (try JSONSerialization.jsonObject(with: Data(published.stdout.utf8)) as? [String: Any])?["runs"] as? [[String: Any]]
+    #expect(publishedRuns?.count == 20 && publishedRuns?.allSatisfy { $0["items"] as? Int == 20 } == true)
     // The default model, until it ships, and a model from the random split.
     let missing = try await runReptile(["evaluate", "omniglot-runs", "--data", runs])
     #expect(BuiltInModel.installed.contains("omniglot-alphabets-20way-1shot") ? missing.status == 0
