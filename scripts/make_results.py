@@ -8,6 +8,11 @@ time, machines), runs/NAME/evaluation-nontransductive.json and runs/NAME/evaluat
 --output FILE`), and writes the part of docs/RESULTS.md between its `omniglot-table` markers.
 A run still training, or not yet evaluated, is shown as such.
 
+Also writes, between the `omniglot-runs` markers, the error rates of the model meta-trained on the
+background alphabets (runs/omniglot-alphabets-20way-1shot/) on Lake et al.'s 20 one-shot runs, from
+its evaluation-runs.json (written by `reptile evaluate omniglot-runs --checkpoint
+runs/omniglot-alphabets-20way-1shot --json`), beside people's and Bayesian Program Learning's.
+
     python3 scripts/make_results.py            # rewrite docs/RESULTS.md
     python3 scripts/make_results.py --check    # exit 1 if docs/RESULTS.md is not up to date
 """
@@ -19,6 +24,8 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- omniglot-table:begin -->", "<!-- omniglot-table:end -->"
+RUNS_BEGIN, RUNS_END = "<!-- omniglot-runs:begin -->", "<!-- omniglot-runs:end -->"
+ALPHABETS_RUN = "omniglot-alphabets-20way-1shot"
 
 # The paper's Table 1 (Reptile rows) and the reference README's flags for each setting.
 SETTINGS = [
@@ -103,6 +110,39 @@ def table(runs_dir):
     return "\n".join(lines)
 
 
+def one_shot_runs(runs_dir):
+    folder = os.path.join(runs_dir, ALPHABETS_RUN)
+    record = load(os.path.join(folder, "run.json"))
+    result = load(os.path.join(folder, "evaluation-runs.json"))
+    lines = [RUNS_BEGIN, ""]
+    if record is None or result is None:
+        lines += [f"Not yet evaluated: `reptile evaluate omniglot-runs --checkpoint runs/{ALPHABETS_RUN} --json "
+                  f"> runs/{ALPHABETS_RUN}/evaluation-runs.json`.", "", RUNS_END]
+        return "\n".join(lines)
+    done, total = (f"{n:,}".replace(",", " ") for n in (record["iteration"], record["options"]["metaIters"]))
+    lines += ["| | error rate | with transduction |", "| --- | --- | --- |",
+              f"| people (Lake et al. 2015) | {100 * result['people_error_rate']:.1f} % | |",
+              f"| Bayesian Program Learning (Lake et al. 2015) | {100 * result['bpl_error_rate']:.1f} % | |",
+              f"| Reptile, this project ({done} meta-iterations on the background alphabets) | "
+              f"**{100 * result['error_rate']:.1f} %** | **{100 * result['error_rate_transductive']:.1f} %** |", "",
+              "Per run (errors of 20, without / with transduction): " + ", ".join(
+                  f"{r['name']} {r['errors']}/{r['errors_transductive']}" for r in result["runs"]) + ".", "",
+              f"- meta-training: `{command_of(record)}`, {done} of {total} meta-iterations, "
+              f"{duration(record['trainingSeconds'])} of wall time on "
+              + ", ".join(record.get("machines") or ["an unrecorded machine"]),
+              f"- evaluation: `reptile evaluate omniglot-runs --checkpoint runs/{ALPHABETS_RUN} --json` "
+              f"({result['adaptation_steps']} adaptation steps per run) on {result.get('machine') or 'an unrecorded machine'}",
+              f"- learning curve: [runs/{ALPHABETS_RUN}/curve.svg](../runs/{ALPHABETS_RUN}/curve.svg)", "", RUNS_END]
+    return "\n".join(lines)
+
+
+def replace_between(text, begin, end, body, path):
+    if begin not in text or end not in text:
+        sys.exit(f"{path}: no {begin} … {end} markers")
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + body + text[stop:]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", default=os.path.join(ROOT, "runs"))
@@ -111,10 +151,8 @@ def main():
     args = parser.parse_args()
     with open(args.results) as f:
         text = f.read()
-    if BEGIN not in text or END not in text:
-        sys.exit(f"{args.results}: no {BEGIN} … {END} markers")
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    updated = text[:start] + table(args.runs) + text[end:]
+    updated = replace_between(text, BEGIN, END, table(args.runs), args.results)
+    updated = replace_between(updated, RUNS_BEGIN, RUNS_END, one_shot_runs(args.runs), args.results)
     if args.check:
         if updated != text:
             sys.exit(f"{args.results} is out of date: run python3 scripts/make_results.py")

@@ -34,9 +34,11 @@ public struct OmniglotRunsResult: Sendable, Codable {
     public var bayesianProgramLearningErrorRate = OmniglotRuns.bayesianProgramLearningErrorRate
     public var adaptationSteps: Int
     public var seconds: Double
+    /// The CPU it ran on.
+    public var machine: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, runs, seconds
+        case model, runs, seconds, machine
         case errorRate = "error_rate"
         case errorRateTransductive = "error_rate_transductive"
         case peopleErrorRate = "people_error_rate"
@@ -81,6 +83,7 @@ extension LoadedModel {
         let n = Double(max(results.count, 1))
         return OmniglotRunsResult(model: directory, runs: results, errorRate: results.map(\.errorRate).reduce(0, +) / n,
                                   errorRateTransductive: results.map(\.errorRateTransductive).reduce(0, +) / n,
-                                  adaptationSteps: o.evalIters, seconds: Date().timeIntervalSince(start))
+                                  adaptationSteps: o.evalIters, seconds: Date().timeIntervalSince(start),
+                                  machine: Benchmark.machineName())
     }
 }
