@@ -6,9 +6,9 @@ import ReptileKernels
 ///
 /// A ``Sequential`` model cuts each batch into ``Sequential/batchShards`` parts (shards) of
 /// consecutive examples, so that two threads can compute one step together
-/// (``Learner/team``). A layer whose results depend on the whole batch (a sum over it: batch
+/// (`Learner.team`). A layer whose results depend on the whole batch (a sum over it: batch
 /// statistics) runs in phases: every shard finishes phase *p* before any starts phase *p* + 1,
-/// and each shard leaves its part of the sum in ``reductions`` for the others to combine, always
+/// and each shard leaves its part of the sum in `reductions` for the others to combine, always
 /// in shard order, so the floats do not depend on who computes which shard.
 public struct ShardContext {
     /// The phase to run, `0..<forwardPhases` (or `backwardPhases`).
@@ -25,7 +25,7 @@ public struct ShardContext {
 }
 
 /// What a layer receives in the forward pass: buffers for `batch` examples (one shard of the
-/// batch), all owned by the model's ``Workspace`` (nothing is allocated per step). Its buffers are
+/// batch), all owned by the model's `Workspace` (nothing is allocated per step). Its buffers are
 /// visible inside this package only: the layers are the library's.
 public struct ForwardPass {
     /// Number of examples (of this shard).
@@ -82,7 +82,7 @@ public struct BackwardPass {
 ///
 /// A model binds its own copy of a layer (``unboundCopy()``) once to the shape of its input
 /// (``bind(inputShape:)``), then runs its forward and backward passes on buffers the model provides. It keeps no per-step state of its own, so one
-/// model can run on several threads at once, each with its own ``Workspace``.
+/// model can run on several threads at once, each with its own `Workspace`.
 public protocol Layer: AnyObject {
     /// A short lowercase word used to name the layer's parameters (`conv`, `linear`, `bn`).
     var kind: String { get }

@@ -29,11 +29,11 @@ public enum LayerBuilder {
 /// The model holds the architecture only. Its parameters are a flat `[Float]` described by
 /// ``layout`` and passed to every call, so that meta-learning can keep several copies (the
 /// initialization, a task's adapted weights) and move between them with vector operations.
-/// Activations live in a ``Workspace``, one per thread.
+/// Activations live in a `Workspace`, one per thread.
 ///
 /// With ``batchShards`` = 2 every batch is computed as two halves whose sums over the batch
 /// (batch statistics, parameter gradients) are added in a fixed order, so that two threads can
-/// share a step (``Learner/team``) and give the same floats as one.
+/// share a step (`Learner.team`) and give the same floats as one.
 public final class Sequential: @unchecked Sendable {
     /// The model's own copies of the layers it was built from, bound and planned, in order.
     public let layers: [any Layer]
