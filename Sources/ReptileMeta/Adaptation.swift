@@ -61,20 +61,16 @@ extension Sequential {
         let learner = Learner(model: self, loss: loss, maxBatch: batch)
         var weights = parameters
         var optimizer = optimizer
+        // Mini-batches cut from shuffled epochs, as Reptile's inner loop; or every example, in order, at each step.
+        let batches: [[Int]]
+        if let batchSize {
+            var rng = RandomGenerator(seed: seed, stream: [RandomStream.adaptation.rawValue])
+            batches = InnerLoop.plan(task, configuration: InnerLoopConfiguration(batchSize: batchSize, iterations: steps), using: &rng)
+        } else {
+            batches = Array(repeating: Array(0..<task.exampleCount), count: steps)
+        }
         weights.withUnsafeMutableBufferPointer { w in
-            if let batchSize {
-                var rng = RandomGenerator(seed: seed, stream: [RandomStream.adaptation.rawValue])
-                InnerLoop.run(task, weights: w.baseAddress!, optimizer: &optimizer, learner: learner,
-                              configuration: InnerLoopConfiguration(batchSize: batchSize, iterations: steps), using: &rng,
-                              onStep: onStep)
-            } else {
-                InnerLoop.fill(learner, from: task, indices: Array(0..<task.exampleCount))
-                for step in 0..<steps {
-                    let value = learner.lossAndGradient(parameters: w.baseAddress!, batch: batch)
-                    onStep?(step, value)
-                    optimizer.update(FloatView(w), gradients: FloatView(learner.gradients.pointer, count: w.count))
-                }
-            }
+            InnerLoop.run(task, batches: batches, weights: w.baseAddress!, optimizer: &optimizer, learner: learner, onStep: onStep)
         }
         return weights
     }

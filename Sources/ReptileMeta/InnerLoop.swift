@@ -66,7 +66,20 @@ package enum InnerLoop {
         metaGradient: UnsafeMutablePointer<Float>? = nil, selection: MetaGradient = .reptile,
         onStep: ((Int, Float) -> Void)? = nil
     ) -> Float {
-        let batches = plan(task, configuration: configuration, using: &rng)
+        run(task, batches: plan(task, configuration: configuration, using: &rng), weights: weights, optimizer: &optimizer,
+            learner: learner, weightDecay: configuration.weightDecay, metaGradient: metaGradient, selection: selection,
+            onStep: onStep)
+    }
+
+    /// The inner loop on given mini-batches (example indices), one optimizer step each: the one
+    /// adaptation loop that meta-training, evaluation and ``Sequential/adapt(_:to:loss:steps:optimizer:batchSize:seed:onStep:)``
+    /// (the demo's, the sine figure's and the one-shot runs') all run.
+    @discardableResult
+    package static func run<T: SupervisedTask, O: Optimizer>(
+        _ task: T, batches: [[Int]], weights: UnsafeMutablePointer<Float>, optimizer: inout O, learner: Learner,
+        weightDecay: Float = 1, metaGradient: UnsafeMutablePointer<Float>? = nil, selection: MetaGradient = .reptile,
+        onStep: ((Int, Float) -> Void)? = nil
+    ) -> Float {
         let count = learner.model.parameterCount
         let (chosen, scale) = selection.selection(innerSteps: batches.count)
         let accumulate = metaGradient != nil && selection != .reptile
@@ -81,7 +94,7 @@ package enum InnerLoop {
         for (j, batch) in batches.enumerated() {
             let step = j + 1
             if accumulate, chosen.contains(step) { Vector.add(weights, into: metaGradient!, count: count) }
-            if configuration.weightDecay != 1 { Vector.scale(weights, by: configuration.weightDecay, count: count) }
+            if weightDecay != 1 { Vector.scale(weights, by: weightDecay, count: count) }
             fill(learner, from: task, indices: batch)
             let value = learner.lossAndGradient(parameters: weights, batch: batch.count)
             onStep?(j, value)
