@@ -80,8 +80,8 @@ public enum Omniglot {
             guard header.dtype == .bool || header.dtype == .uint8 else {
                 throw FormatError(source, "expected a bool array of drawings, got dtype \(header.dtype.descr)")
             }
-            guard header.shape.count == 4, header.shape[2] == originalSize, header.shape[3] == originalSize, !header.fortranOrder else {
-                throw FormatError(source, "expected shape (characters, drawings, 105, 105) in C order, got \(header.shape)")
+            guard header.shape.count == 4, header.shape[2] == originalSize, header.shape[3] == originalSize else {
+                throw FormatError(source, "expected shape (characters, drawings, 105, 105), got \(header.shape)")
             }
             let characters = header.shape[0], drawings = header.shape[1]
             guard drawings > 0 else { throw FormatError(source, "no drawings per character") }

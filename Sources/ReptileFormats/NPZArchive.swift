@@ -85,11 +85,11 @@ public final class NPZArchive: @unchecked Sendable {
             }
         }
         if let failure { throw failure }
-        return NPYArray(unchecked: header.dtype, shape: header.shape, bytes: data, fortranOrder: header.fortranOrder)
+        return NPYArray(unchecked: header.dtype, shape: header.shape, bytes: data)
     }
 
-    /// Inflates an array's data directly into caller-provided memory (little-endian; big-endian files are
-    /// byte-swapped in place), with no intermediate copy. The entry's CRC-32 is verified.
+    /// Inflates an array's data directly into caller-provided memory, with no intermediate copy.
+    /// The entry's CRC-32 is verified.
     ///
     /// - Parameters:
     ///   - name: The array's name, with or without `.npy`.
@@ -128,7 +128,6 @@ public final class NPZArchive: @unchecked Sendable {
         while remaining > 0 {
             let piece = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<min(chunk.count, remaining)])
             try reader.read(into: piece)
-            if header.isBigEndian { NPY.swapByteOrder(piece, itemSize: header.dtype.itemSize) }
             try body(UnsafeRawBufferPointer(piece))
             remaining -= piece.count
         }
@@ -176,6 +175,5 @@ public final class NPZArchive: @unchecked Sendable {
     private func readData(from reader: EntryReader, header: NPYHeader, into destination: UnsafeMutableRawBufferPointer) throws {
         try reader.read(into: destination)
         try reader.finish()
-        if header.isBigEndian { NPY.swapByteOrder(destination, itemSize: header.dtype.itemSize) }
     }
 }

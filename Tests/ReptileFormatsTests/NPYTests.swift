@@ -25,26 +25,13 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
 
     @Test func readsNumpyWrittenFixtures() throws {
         let f4 = try fixture("f4_2x3.npy")
-        #expect(f4.dtype == .float32 && f4.shape == [2, 3] && !f4.fortranOrder && f4.count == 6)
+        #expect(f4.dtype == .float32 && f4.shape == [2, 3] && f4.count == 6)
         #expect(f4.floats() == [0, 0.25, 0.5, 0.75, 1, 1.25])
+        #expect(f4.int64s() == [0, 0, 0, 0, 1, 1])  // Truncated toward zero.
 
-        let i4 = try fixture("i4_big_endian.npy")
+        let i4 = try fixture("i4_2x2.npy")
         #expect(i4.dtype == .int32 && i4.shape == [2, 2])
-        #expect(i4.int64s() == [1, -2, 300_000, -400_000])
-        #expect(i4.bytes.prefix(4) == [1, 0, 0, 0])  // Normalized to little-endian.
-
-        let f8 = try fixture("f8_big_endian.npy")
-        #expect(f8.dtype == .float64)
-        #expect(f8.floats() == [1.5, -2.25, .infinity])
-        #expect(f8.int64s() == [1, -2, Int64.max])
-
-        let u2 = try fixture("u2_fortran.npy")
-        #expect(u2.dtype == .uint16 && u2.shape == [2, 3] && u2.fortranOrder)
-        #expect(u2.int64s() == [0, 3, 1, 4, 2, 5])  // Column-major storage order.
-
-        let f2 = try fixture("f2_half.npy")
-        #expect(f2.dtype == .float16)
-        #expect(f2.floats() == [0, 1, -2, 0.5, 65504, 0x1p-24, .infinity, -.infinity])
+        #expect(i4.int64s() == [1, -2, 300_000, -400_000] && i4.floats() == [1, -2, 300_000, -400_000])
 
         let b1 = try fixture("b1_bool.npy")
         #expect(b1.dtype == .bool && b1.shape == [5])
@@ -58,23 +45,24 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
         let empty = try fixture("u1_empty.npy")
         #expect(empty.dtype == .uint8 && empty.shape == [0, 4] && empty.count == 0 && empty.floats() == [])
 
-        let i1 = try fixture("i1_u8_mix.npy")
-        #expect(i1.dtype == .int8 && i1.int64s() == [-128, -1, 0, 127] && i1.floats() == [-128, -1, 0, 127])
-
-        let u8 = try fixture("u8_large.npy")
-        #expect(u8.dtype == .uint64)
-        #expect(u8.int64s() == [0, Int64.max, Int64.max])  // Saturated.
-        #expect(u8.floats() == [0, 0x1p63, 0x1p64])
-
         for version in [2, 3] {
-            let array = try fixture("i2_v\(version).npy")
-            #expect(array.dtype == .int16 && array.shape == [1, 3] && array.int64s() == [1, -2, 3])
+            let array = try fixture("i4_v\(version).npy")
+            #expect(array.dtype == .int32 && array.shape == [1, 3] && array.int64s() == [1, -2, 3])
         }
     }
 
+    @Test func refusesWhatItDoesNotReadByName() throws {
+        expectFormatError("unsupported dtype '>i4': this reader takes little-endian bool, uint8, int32, int64 and float32") {
+            _ = try fixture("i4_big_endian.npy")
+        }
+        expectFormatError("unsupported dtype '<f2'") { _ = try fixture("f2_half.npy") }
+        expectFormatError("unsupported dtype '<c8'") { _ = try fixture("complex.npy") }
+        expectFormatError("only plain numeric dtypes are read, not structured ones") { _ = try fixture("structured.npy") }
+        expectFormatError("Fortran-order (column-major) arrays are not supported") { _ = try fixture("i4_fortran.npy") }
+    }
+
     @Test func encodeMatchesNumpyByteForByte() throws {
-        for name in ["f4_2x3.npy", "u2_fortran.npy", "f2_half.npy", "b1_bool.npy", "i8_scalar.npy", "u1_empty.npy",
-                     "i1_u8_mix.npy", "u8_large.npy"] {
+        for name in ["f4_2x3.npy", "i4_2x2.npy", "b1_bool.npy", "i8_scalar.npy", "u1_empty.npy"] {
             let original = try Fixtures.bytes("npy/" + name)
             let encoded = NPY.encode(try parseNPY(original, name))
             #expect(encoded == original, "\(name)")
@@ -95,12 +83,13 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
             NPYArray(bools: [true, false, true], shape: [3]),
             NPYArray(uint8s: [], shape: [0]),
             NPYArray(floats: [42], shape: []),
-            try NPYArray(dtype: .float16, shape: [2], bytes: [0x00, 0x3C, 0x00, 0xC0]),
-            try NPYArray(dtype: .int16, shape: [1, 1], bytes: [0xFF, 0x7F], fortranOrder: true),
+            try NPYArray(dtype: .int32, shape: [1, 1], bytes: [0xFF, 0xFF, 0xFF, 0x7F]),
         ]
         for array in arrays { #expect(try parseNPY(NPY.encode(array)) == array) }
-        #expect(arrays[4].floats() == [1, -2])
-        expectFormatError("needs 3 × 2 bytes, got 4") { _ = try NPYArray(dtype: .int16, shape: [3], bytes: [1, 2, 3, 4]) }
+        #expect(arrays[4].int64s() == [Int64(Int32.max)])
+        #expect(NPYArray(floats: [.nan, -1e30, 1e30, -0.0], shape: [4]).int64s() == [0, .min, .max, 0])
+        #expect(NPYArray(floats: [.nan, -0.0, 0.5], shape: [3]).bools() == [true, false, true])
+        expectFormatError("needs 3 × 4 bytes, got 4") { _ = try NPYArray(dtype: .int32, shape: [3], bytes: [1, 2, 3, 4]) }
     }
 
     @Test func saveAndLoadFiles() throws {
@@ -112,33 +101,27 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
         expectFormatError("\(directory)/missing.npy: no such file") { _ = try NPY.load(path: directory + "/missing.npy") }
     }
 
-    @Test func headerParserAcceptsPythonLiteralVariations() throws {
+    @Test func headerParserAcceptsWhatNumpyWrites() throws {
         let data = [UInt8](repeating: 0, count: 24)
         let variants = [
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
             "{'shape': (2, 3), 'descr': '<f4', 'fortran_order': False}",
             "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2, 3)}",
             "{ 'descr' : '<f4' ,\n 'fortran_order' : False ,\t'shape' : ( 2 , 3 , ) , }",
-            "{u'descr': u'<f4', 'fortran_order': False, 'shape': (2L, 3L)}",
-            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'future_key': [1, 'x', None]}",
-            "{'descr':'\\x3cf4','fortran_order':False,'shape':(2,3)}",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L)}",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'future_key': None}",
         ]
         for header in variants {
             let array = try parseNPY(npyFile(header: header, data: data))
-            #expect(array.dtype == .float32 && array.shape == [2, 3] && !array.fortranOrder, "\(header)")
+            #expect(array.dtype == .float32 && array.shape == [2, 3], "\(header)")
         }
-        #expect(try parseNPY(npyFile(header: "{'descr': '|b1', 'fortran_order': True, 'shape': (5,)}", data: [1, 0, 1, 0, 1])).fortranOrder)
         #expect(try parseNPY(npyFile(header: "{'descr': '<i8', 'fortran_order': False, 'shape': ()}", data: [5, 0, 0, 0, 0, 0, 0, 0])).int64s() == [5])
-        // (7) is 7 in Python, not a tuple, so it is not a valid shape; (7,) is.
-        expectFormatError("'shape' is not a tuple") {
-            _ = try parseNPY(npyFile(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (7)}", data: Array(repeating: 0, count: 7)))
-        }
         // Header without padding or newline, and a version 3.0 header with a UTF-8 key.
         #expect(try parseNPY(npyFile(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (1,)}", data: [9], pad: false)).bytes == [9])
-        #expect(try parseNPY(npyFile(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (1,), 'é': 1}", data: [9], major: 3)).bytes == [9])
-        // Big-endian and native-order descriptors.
-        #expect(try parseNPY(npyFile(header: "{'descr': '>u2', 'fortran_order': False, 'shape': (2,)}", data: [1, 2, 3, 4])).int64s() == [0x0102, 0x0304])
-        #expect(try parseNPY(npyFile(header: "{'descr': '=u2', 'fortran_order': False, 'shape': (2,)}", data: [1, 2, 3, 4])).int64s() == [0x0201, 0x0403])
+        #expect(try parseNPY(npyFile(header: "{'descr': '|u1', 'fortran_order': False, 'shape': (1,), 'é': None}", data: [9], major: 3)).bytes == [9])
+        // Native and little-endian descriptors of one-byte types, and native order of wider ones.
+        #expect(try parseNPY(npyFile(header: "{'descr': '<u1', 'fortran_order': False, 'shape': (1,)}", data: [7])).bytes == [7])
+        #expect(try parseNPY(npyFile(header: "{'descr': '=i4', 'fortran_order': False, 'shape': (1,)}", data: [1, 2, 0, 0])).int64s() == [0x0201])
     }
 
     @Test func headerOnlyParsingFromAPrefix() throws {
@@ -146,7 +129,7 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
         let prefix = Array(bytes.prefix(128))
         let (header, offset) = try prefix.withUnsafeBytes { try NPY.parseHeader($0, source: "t") }
         #expect(header.dtype == .bool && header.shape == [10, 100] && header.count == 1000 && header.byteCount == 1000)
-        #expect(offset == 128 && header.majorVersion == 1 && !header.isBigEndian)
+        #expect(offset == 128 && header.majorVersion == 1)
         #expect(try Array(bytes.prefix(12)).withUnsafeBytes { try NPY.headerSize($0, source: "t") } == 128)
         #expect(try Array(bytes.prefix(9)).withUnsafeBytes { try NPY.headerSize($0, source: "t") } == nil)
         expectFormatError("t: truncated: header needs 128 bytes, got 100") {
@@ -172,55 +155,36 @@ func parseNPY(_ bytes: [UInt8], _ source: String = "test.npy") throws -> NPYArra
             _ = try parseNPY(npyFile(header: good, data: Array(data.prefix(5))))
         }
         expectFormatError("3 bytes of unexpected data after the array") { _ = try parseNPY(npyFile(header: good, data: data + [1, 2, 3])) }
-        expectFormatError("structured dtypes are not supported") { _ = try fixture("structured.npy") }
-        expectFormatError("unsupported dtype '<c8'") { _ = try fixture("complex.npy") }
         let cases: [(String, String)] = [
             ("{'descr': '<f4', 'shape': (2,)}", "header has no 'fortran_order' key"),
             ("{'fortran_order': False, 'shape': (2,)}", "header has no 'descr' key"),
             ("{'descr': '<f4', 'fortran_order': False}", "header has no 'shape' key"),
-            ("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", "'fortran_order' is not True or False"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}", "'shape' is not a tuple"),
+            ("{'descr': '<f4', 'fortran_order': None, 'shape': (2,)}", "'fortran_order' is not True or False"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': 'x'}", "'shape' is not a tuple"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "'shape' must hold non-negative integers"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}", "only integers are allowed"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}", "expected ',' or ')'"),
             ("{'descr': '|f4', 'fortran_order': False, 'shape': (2,)}", "unsupported dtype '|f4'"),
             ("{'descr': 'f4', 'fortran_order': False, 'shape': (2,)}", "unsupported dtype 'f4'"),
             ("{'descr': '<U8', 'fortran_order': False, 'shape': (2,)}", "unsupported dtype '<U8'"),
             ("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", "unsupported dtype '|O'"),
-            ("{'descr': 5, 'fortran_order': False, 'shape': (2,)}", "'descr' is not a string"),
-            ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", "duplicate key"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)", "unterminated dictionary"),
+            ("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", "duplicate key 'descr'"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)", "expected ',' or '}' at offset"),
             ("{'descr: '<f4', 'fortran_order': False, 'shape': (2,)}", "malformed header"),
             ("{'descr': '<f4' 'fortran_order': False, 'shape': (2,)}", "expected ',' or '}'"),
-            ("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "unexpected name 'Maybe'"),
-            ("['descr', '<f4']", "header is not a dictionary"),
+            ("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "unexpected 'M'"),
+            ("['descr', '<f4']", "expected '{'"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} extra", "after the header dictionary"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "integer too large"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", "non-negative integers"),
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296)}", "too large"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': " + String(repeating: "(", count: 100) + "}", "nested too deeply"),
-            ("{'descr': '<f4\\q', 'fortran_order': False, 'shape': (2,)}", "unsupported escape"),
+            ("{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}", "malformed header"),
         ]
         for (header, message) in cases {
             expectFormatError(message) { _ = try parseNPY(npyFile(header: header, data: data)) }
         }
     }
 
-    @Test func halfPrecisionConversionCoversEveryClass() throws {
-        // 1 subnormal, largest subnormal, smallest normal, 1/3, NaN, -0.
-        let bits: [UInt16] = [0x0001, 0x03FF, 0x0400, 0x3555, 0x7E00, 0x8000]
-        let bytes = bits.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
-        let values = try NPYArray(dtype: .float16, shape: [6], bytes: bytes).floats()
-        #expect(values[0] == 0x1p-24)
-        #expect(values[1] == 1023 * 0x1p-24)
-        #expect(values[2] == 0x1p-14)
-        #expect(values[3] == 0.333251953125)
-        #expect(values[4].isNaN)
-        #expect(values[5] == 0 && values[5].sign == .minus)
-        let asInts = try NPYArray(dtype: .float16, shape: [6], bytes: bytes).int64s()
-        #expect(asInts == [0, 0, 0, 0, 0, 0])  // NaN becomes 0.
-    }
-
     @Test func fuzzedFilesThrowInsteadOfTrapping() throws {
-        for (index, name) in ["f4_2x3.npy", "i2_v3.npy", "u2_fortran.npy", "f8_big_endian.npy"].enumerated() {
+        for (index, name) in ["f4_2x3.npy", "i4_v3.npy", "i4_2x2.npy", "b1_bool.npy"].enumerated() {
             fuzz(try Fixtures.bytes("npy/" + name), seed: UInt64(200 + index), truncations: 200, flips: 400) { _ = try parseNPY($0) }
         }
     }

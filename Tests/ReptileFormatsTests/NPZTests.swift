@@ -54,14 +54,10 @@ import ReptileFormats
         expectFormatError("b.npz:big.npy: CRC-32 mismatch in entry big.npy") { _ = try npz.array(named: "big") }
     }
 
-    @Test func bigEndianArraysAreSwappedInCallerMemory() throws {
+    @Test func bigEndianArraysAreRefusedByName() throws {
         let bytes = npyFile(header: "{'descr': '>i4', 'fortran_order': False, 'shape': (2,)}", data: [0, 0, 1, 2, 0xFF, 0xFF, 0xFF, 0xFE])
         let npz = try NPZArchive(bytes: ZipBuilder(entries: [.init("be.npy", bytes)]).build(), source: "be.npz")
-        var buffer = [UInt8](repeating: 0, count: 8)
-        let header = try buffer.withUnsafeMutableBytes { try npz.readArray(named: "be", into: $0) }
-        #expect(header.isBigEndian)
-        #expect(buffer == [2, 1, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF])
-        #expect(try npz.array(named: "be").int64s() == [258, -2])
+        expectFormatError("be.npz:be.npy: unsupported dtype '>i4'") { _ = try npz.array(named: "be") }
     }
 
     @Test func reportsMissingArraysWrongBuffersAndBadEntries() throws {
