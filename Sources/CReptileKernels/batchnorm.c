@@ -4,23 +4,30 @@
 
 #pragma clang fp contract(off)
 
+
 #define SUFFIX generic
 #define TARGET
+#define VW 4
 #include "batchnorm_rows.h"
 #undef SUFFIX
 #undef TARGET
+#undef VW
 
 #if defined(__x86_64__)
 #define SUFFIX avx512
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define VW 16
 #include "batchnorm_rows.h"
 #undef SUFFIX
 #undef TARGET
+#undef VW
 #define SUFFIX avx2
 #define TARGET __attribute__((target("avx2")))
+#define VW 8
 #include "batchnorm_rows.h"
 #undef SUFFIX
 #undef TARGET
+#undef VW
 static int lanes(void) { return reptile_microkernels_selected()->lanes; }
 #define PICK(f, ...) (lanes() == 16 ? f##_avx512(__VA_ARGS__) : lanes() == 8 ? f##_avx2(__VA_ARGS__) : f##_generic(__VA_ARGS__))
 #else
@@ -41,4 +48,18 @@ void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long 
                                const float *beta, const float *mean, const float *inverse_std, const float *a,
                                const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums) {
     PICK(input_gradient_rows, x, dy, rows, channels, gamma, beta, mean, inverse_std, a, mean_g, mean_gx, relu, dx, dx_sums);
+}
+
+void reptile_bn_normalize_pooled(const float *x, long batch, long height, long width, long channels, long size,
+                                 long out_h, long out_w, const float *a, const float *b, int relu, float *y,
+                                 float *maxima) {
+    PICK(normalize_pooled_rows, x, batch, height, width, channels, size, out_h, out_w, a, b, relu, y, maxima);
+}
+
+void reptile_column_sums(const float *x, long rows, long columns, long stride, float *out) {
+    PICK(column_sums_rows, x, rows, columns, stride, out);
+}
+
+void reptile_bn_squared_deviations(const float *x, long rows, long channels, const float *mean, float *out) {
+    PICK(squared_deviations_rows, x, rows, channels, mean, out);
 }

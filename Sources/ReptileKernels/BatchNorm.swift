@@ -121,23 +121,7 @@ public enum BatchNormKernels {
     /// Σ(x − μ)² per channel over `rows` rows (two passes: no cancellation when |μ| ≫ σ).
     public static func squaredDeviations(_ x: UnsafePointer<Float>, rows: Int, channels c: Int,
                                          mean: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let vectorized = c - c % 16
-        forEachChannelBlock(channels: vectorized) { c0, vectors in
-            var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
-            for r in 0..<rows {
-                let xr = x + r * c + c0
-                sums.update { s, k in
-                    let d = load16(xr + k) - load16(mean + c0 + k)
-                    s = s.fma(d, d)
-                }
-            }
-            sums.update { s, k in store16(s, out + c0 + k) }
-        }
-        for j in vectorized..<c {
-            var s: Float = 0
-            for r in 0..<rows { let d = x[r * c + j] - mean[j]; s += d * d }
-            out[j] = s
-        }
+        reptile_bn_squared_deviations(x, rows, c, mean, out)
     }
 
     /// `out[j] = parts[j] + parts[stride + j] + …` over `parts` parts, in part order.
@@ -292,48 +276,11 @@ extension BatchNormKernels {
         maxima: UnsafeMutablePointer<Float>? = nil
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
-        let c = g.channels
-        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
-        let pooledCount = batch * g.outputSize
-        unswitched(relu) { relu in
-            forEachChannelBlock(channels: c) { c0, vectors in
-                for n in 0..<batch {
-                    for oy in 0..<g.outputHeight {
-                        for ox in 0..<g.outputWidth {
-                            // Per 16 channels: the running maximum, the input there, and its window row.
-                            var best = ChannelBlock(vectors: vectors, repeating: (v: SIMD16<Float>(), x: SIMD16<Float>(), row: SIMD16<Float>()))
-                            var first = true
-                            g.forEachPosition(image: n, outputY: oy, outputX: ox) { i, wy in
-                                let xi = x + i + c0
-                                let row = SIMD16<Float>(repeating: Float(wy))
-                                best.update { m, k in
-                                    let xv = load16(xi + k)
-                                    let v = normalized(xv, a: load16(p.a + c0 + k), b: load16(p.b + c0 + k), relu: relu)
-                                    // As max pooling: the first maximum stays on ties.
-                                    if first {
-                                        m = (v, xv, row)
-                                    } else {
-                                        let better = v .> m.v
-                                        m.v.replace(with: v, where: better)
-                                        m.x.replace(with: xv, where: better)
-                                        m.row.replace(with: row, where: better)
-                                    }
-                                }
-                                first = false
-                            }
-                            let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
-                            best.update { m, k in store16(m.v, y + o + k) }
-                            if let maxima {
-                                best.update { m, k in
-                                    store16(m.x, maxima + o + k)
-                                    store16(m.row, maxima + pooledCount + o + k)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
+        // C, compiled per instruction set (batchnorm_rows.h): the same per-element operations as
+        // `normalized(_:a:b:relu:)`, unfused, so every build gives the same floats.
+        reptile_bn_normalize_pooled(x, batch, g.inputHeight, g.inputWidth, g.channels, g.size, g.outputHeight, g.outputWidth,
+                                    p.a, p.b, relu ? 1 : 0, y, maxima)
     }
 
     /// The backward pass of ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)``

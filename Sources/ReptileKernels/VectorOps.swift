@@ -13,21 +13,8 @@ public enum Vector {
     /// Rows start `rowStride` floats apart (default: `columns`).
     public static func columnSums(_ x: UnsafePointer<Float>, rows: Int, columns: Int, rowStride: Int? = nil,
                                   into out: UnsafeMutablePointer<Float>) {
-        let stride = rowStride ?? columns
-        let vectorized = columns - columns % 16
-        forEachChannelBlock(channels: vectorized) { c0, vectors in
-            var sums = ChannelBlock(vectors: vectors, repeating: SIMD16<Float>())
-            for r in 0..<rows {
-                let xr = x + r * stride + c0
-                sums.update { s, k in s += load16(xr + k) }
-            }
-            sums.update { s, k in store16(s, out + c0 + k) }
-        }
-        for j in vectorized..<columns {
-            var s: Float = 0
-            for r in 0..<rows { s += x[r * stride + j] }
-            out[j] = s
-        }
+        // C per instruction set: each column's sum in row order, as a scalar loop would take it.
+        reptile_column_sums(x, rows, columns, rowStride ?? columns, out)
     }
 
     /// `y ← y + alpha · x`.

@@ -37,6 +37,16 @@ void reptile_bn_gradient_sums(const float *x, const float *dy, long rows, long c
 void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long channels, const float *gamma,
                                const float *beta, const float *mean, const float *inverse_std, const float *a,
                                const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums);
+/// out[j] = Σ over the rows of x[r·stride + j], each column's sum in row order.
+void reptile_column_sums(const float *x, long rows, long columns, long stride, float *out);
+/// out[j] = Σ over the rows of (x[r·channels + j] − mean[j])², in row order.
+void reptile_bn_squared_deviations(const float *x, long rows, long channels, const float *mean, float *out);
+/// Batch norm (+ ReLU) and a max pooling whose `size`×`size` windows tile the input (stride = size, no
+/// padding before; channels a multiple of 16): writes the windows' maxima to y and, with `maxima`, the
+/// input at each maximum and then its window row.
+void reptile_bn_normalize_pooled(const float *x, long batch, long height, long width, long channels, long size,
+                                 long out_h, long out_w, const float *a, const float *b, int relu, float *y,
+                                 float *maxima);
 
 /// Winograd F(4×4, 3×3) (winograd.c): V = Bᵀ d B of the 6×6 patch of an NHWC image whose top-left
 /// pixel is (y0, x0), zeros outside the image, to v[ξ·plane + c]; and Y = Aᵀ m A (+ bias) of one
