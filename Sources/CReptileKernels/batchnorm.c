@@ -63,3 +63,19 @@ void reptile_column_sums(const float *x, long rows, long columns, long stride, f
 void reptile_bn_squared_deviations(const float *x, long rows, long channels, const float *mean, float *out) {
     PICK(squared_deviations_rows, x, rows, channels, mean, out);
 }
+
+void reptile_bn_pooled_gradient_sums(const float *maxima, long batch, long height, long channels, long size, long out_h,
+                                     long out_w, const float *dy, const float *gamma, const float *beta,
+                                     const float *mean, const float *inverse_std, int relu, float *dgamma, float *dbeta) {
+    PICK(pooled_gradient_sums_rows, maxima, batch, height, channels, size, out_h, out_w, dy, gamma, beta, mean,
+         inverse_std, relu, dgamma, dbeta);
+}
+
+void reptile_bn_pooled_input_gradient(const float *x, const float *y, const float *dy, long q0, long q1, long height,
+                                      long width, long channels, long size, long out_h, long out_w, const float *gamma,
+                                      const float *beta, const float *mean, const float *inverse_std, const float *a,
+                                      const float *b, const float *mean_g, const float *mean_gx, int relu,
+                                      float *waiting, float *dx, long dx_offset, float *dx_sums) {
+    PICK(pooled_input_gradient_rows, x, y, dy, q0, q1, height, width, channels, size, out_h, out_w, gamma, beta, mean,
+         inverse_std, a, b, mean_g, mean_gx, relu, waiting, dx, dx_offset, dx_sums);
+}

@@ -144,6 +144,153 @@ static TARGET void NAME(normalize_pooled_rows, SUFFIX)(const float *restrict x, 
     }
 }
 
+// Pass 1 of the fused backward pass from the maxima the forward pass kept: dβ = Σg and dγ = Σg·x̂
+// over every window row and window, where g is the window's gradient if its maximum lies in that
+// row and +0 otherwise (then masked by the ReLU), in the order the input positions come.
+static inline __attribute__((always_inline)) TARGET void NAME(pooled_sums_block, SUFFIX)(
+    const float *restrict maxima, long batch, long height, long c, long size, long out_h, long out_w,
+    const float *restrict dy, const float *restrict gamma, const float *restrict beta, const float *restrict mean,
+    const float *restrict inverse_std, int relu, float *restrict dgamma, float *restrict dbeta, long c0, const int nv) {
+    const long pooled = batch * out_h * out_w * c;
+    const BNVEC zero = {0};
+    BNVEC gv[4], bv[4], mv[4], sv[4], sum_b[4], sum_g[4];
+    for (int k = 0; k < nv; k++) {
+        gv[k] = *(const BNVEC *)(gamma + c0 + k * VW);
+        bv[k] = *(const BNVEC *)(beta + c0 + k * VW);
+        mv[k] = *(const BNVEC *)(mean + c0 + k * VW);
+        sv[k] = *(const BNVEC *)(inverse_std + c0 + k * VW);
+        sum_b[k] = zero;
+        sum_g[k] = zero;
+    }
+    for (long q = 0; q < batch * out_h; q++) {
+        const long oy = q % out_h;
+        for (long wy = 0; wy < size && oy * size + wy < height; wy++) {
+            const BNVEC window_row = zero + (float)wy;
+            for (long ox = 0; ox < out_w; ox++) {
+                const long o = (q * out_w + ox) * c + c0;
+                for (int k = 0; k < nv; k++) {
+                    const BNMASK here = (BNMASK)(*(const BNVEC *)(maxima + pooled + o + k * VW) == window_row);
+                    BNVEC g = zero + (BNVEC)((BNMASK)*(const BNVEC *)(dy + o + k * VW) & here);  // −0 becomes +0
+                    const BNVEC xhat = (*(const BNVEC *)(maxima + o + k * VW) - mv[k]) * sv[k];
+                    if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bv[k] + gv[k] * xhat <= zero));
+                    sum_b[k] = sum_b[k] + g;
+                    sum_g[k] = sum_g[k] + g * xhat;
+                }
+            }
+        }
+    }
+    for (int k = 0; k < nv; k++) {
+        *(BNVEC *)(dbeta + c0 + k * VW) = sum_b[k];
+        *(BNVEC *)(dgamma + c0 + k * VW) = sum_g[k];
+    }
+}
+
+static TARGET void NAME(pooled_gradient_sums_rows, SUFFIX)(const float *restrict maxima, long batch, long height,
+                                                           long c, long size, long out_h, long out_w,
+                                                           const float *restrict dy, const float *restrict gamma,
+                                                           const float *restrict beta, const float *restrict mean,
+                                                           const float *restrict inverse_std, int relu,
+                                                           float *restrict dgamma, float *restrict dbeta) {
+    for (long c0 = 0; c0 < c; c0 += 4 * VW) {
+        const long left = (c - c0) / VW;
+#define SUMS_BLOCK(NV) NAME(pooled_sums_block, SUFFIX)(maxima, batch, height, c, size, out_h, out_w, dy, gamma, beta, \
+                                                       mean, inverse_std, relu, dgamma, dbeta, c0, NV)
+        switch (left >= 4 ? 4 : left) {
+        case 4: SUMS_BLOCK(4); break;
+        case 3: SUMS_BLOCK(3); break;
+        case 2: SUMS_BLOCK(2); break;
+        default: SUMS_BLOCK(1); break;
+        }
+#undef SUMS_BLOCK
+    }
+}
+
+// Pass 2 of the fused backward pass over the rows of windows q0 ..< q1: visits every input position
+// in row order with the gradient max pooling routes to it (its window's, at the first position whose
+// normalized value equals the window's output; +0 elsewhere) and writes
+// dx = a·(g − dβ/N − x̂·dγ/N), g masked by the ReLU, at dx[i − dx_offset]; with dx_sums, adds each dx
+// to its channel's sum in that order. A window's undistributed gradient waits in `waiting` (one row
+// of windows) between its rows.
+static inline __attribute__((always_inline)) TARGET void NAME(pooled_dx_block, SUFFIX)(
+    const float *restrict x, const float *restrict y, const float *restrict dy, long q0, long q1, long height,
+    long width, long c, long size, long out_h, long out_w, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict inverse_std, const float *restrict a, const float *restrict b,
+    const float *restrict mean_g, const float *restrict mean_gx, int relu, float *restrict waiting,
+    float *restrict dx, long dx_offset, float *restrict dx_sums, long c0, const int nv) {
+    const BNVEC zero = {0};
+    BNVEC gv[4], bev[4], mv[4], sv[4], av[4], bv[4], mgv[4], mgxv[4], sums[4];
+    for (int k = 0; k < nv; k++) {
+        const long j = c0 + k * VW;
+        gv[k] = *(const BNVEC *)(gamma + j);
+        bev[k] = *(const BNVEC *)(beta + j);
+        mv[k] = *(const BNVEC *)(mean + j);
+        sv[k] = *(const BNVEC *)(inverse_std + j);
+        av[k] = *(const BNVEC *)(a + j);
+        bv[k] = *(const BNVEC *)(b + j);
+        mgv[k] = *(const BNVEC *)(mean_g + j);
+        mgxv[k] = *(const BNVEC *)(mean_gx + j);
+        sums[k] = dx_sums ? *(const BNVEC *)(dx_sums + j) : zero;
+    }
+    for (long q = q0; q < q1; q++) {
+        const long n = q / out_h, oy = q - n * out_h;
+        const long rows_here = size < height - oy * size ? size : height - oy * size;
+        for (long wy = 0; wy < rows_here; wy++) {
+            const long row_start = ((n * height + oy * size + wy) * width) * c + c0;
+            for (long ox = 0; ox < out_w; ox++) {
+                const long o = ((n * out_h + oy) * out_w + ox) * c + c0;
+                float *saved = waiting + ox * c + c0;
+                const float *source = wy == 0 ? dy + o : saved;
+                BNVEC remaining[4];
+                for (int k = 0; k < nv; k++) remaining[k] = *(const BNVEC *)(source + k * VW);
+                const long ix_end = ox * size + size < width ? ox * size + size : width;
+                for (long ix = ox * size; ix < ix_end; ix++) {
+                    const long i = row_start + ix * c;
+                    for (int k = 0; k < nv; k++) {
+                        const BNVEC xv = *(const BNVEC *)(x + i + k * VW);
+                        BNVEC v = bv[k] + av[k] * xv;
+                        if (relu) v = (BNVEC)((BNMASK)v & ~(BNMASK)(v <= zero));
+                        const BNMASK hit = (BNMASK)(v == *(const BNVEC *)(y + o + k * VW));
+                        BNVEC g = zero + (BNVEC)((BNMASK)remaining[k] & hit);  // −0 becomes +0
+                        remaining[k] = (BNVEC)((BNMASK)remaining[k] & ~hit);
+                        const BNVEC xhat = (xv - mv[k]) * sv[k];
+                        if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bev[k] + gv[k] * xhat <= zero));
+                        const BNVEC d = av[k] * (g - mgv[k] - xhat * mgxv[k]);
+                        *(BNVEC *)(dx + (i + k * VW - dx_offset)) = d;
+                        sums[k] = sums[k] + d;
+                    }
+                }
+                if (wy + 1 < rows_here) {
+                    for (int k = 0; k < nv; k++) *(BNVEC *)(saved + k * VW) = remaining[k];
+                }
+            }
+        }
+    }
+    if (dx_sums) {
+        for (int k = 0; k < nv; k++) *(BNVEC *)(dx_sums + c0 + k * VW) = sums[k];
+    }
+}
+
+static TARGET void NAME(pooled_input_gradient_rows, SUFFIX)(
+    const float *restrict x, const float *restrict y, const float *restrict dy, long q0, long q1, long height,
+    long width, long c, long size, long out_h, long out_w, const float *restrict gamma, const float *restrict beta,
+    const float *restrict mean, const float *restrict inverse_std, const float *restrict a, const float *restrict b,
+    const float *restrict mean_g, const float *restrict mean_gx, int relu, float *restrict waiting,
+    float *restrict dx, long dx_offset, float *restrict dx_sums) {
+    for (long c0 = 0; c0 < c; c0 += 4 * VW) {
+        const long left = (c - c0) / VW;
+#define DX_BLOCK(NV) NAME(pooled_dx_block, SUFFIX)(x, y, dy, q0, q1, height, width, c, size, out_h, out_w, gamma, beta, \
+                                                   mean, inverse_std, a, b, mean_g, mean_gx, relu, waiting, dx,       \
+                                                   dx_offset, dx_sums, c0, NV)
+        switch (left >= 4 ? 4 : left) {
+        case 4: DX_BLOCK(4); break;
+        case 3: DX_BLOCK(3); break;
+        case 2: DX_BLOCK(2); break;
+        default: DX_BLOCK(1); break;
+        }
+#undef DX_BLOCK
+    }
+}
+
 #undef BNVEC
 #undef BNMASK
 

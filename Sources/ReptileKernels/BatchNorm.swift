@@ -340,30 +340,9 @@ extension BatchNormKernels {
         scratch: UnsafeMutablePointer<Float>
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
-        let c = g.channels
-        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: c, scratch: scratch)
-        let rows = maxima + batch * g.outputSize
-        unswitched(relu) { relu in
-            forEachChannelBlock(channels: c) { c0, vectors in
-                var sums = ChannelBlock(vectors: vectors, repeating: GradientSums())
-                for q in 0..<batch * g.outputHeight {
-                    let oy = q % g.outputHeight
-                    for wy in 0..<min(g.size, g.inputHeight - oy * g.stride) {
-                        let row = SIMD16<Float>(repeating: Float(wy))
-                        for ox in 0..<g.outputWidth {
-                            let o = (q * g.outputWidth + ox) * c + c0
-                            sums.update { s, k in
-                                var routed = SIMD16<Float>()
-                                routed.replace(with: load16(dy + o + k), where: load16(rows + o + k) .== row)
-                                routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
-                                accumulate(load16(maxima + o + k), routed: routed, channel: c0 + k, p, relu: relu, into: &s)
-                            }
-                        }
-                    }
-                }
-                sums.update { s, k in store16(s.beta, dbeta + c0 + k); store16(s.gamma, dgamma + c0 + k) }
-            }
-        }
+        // C per instruction set (batchnorm_rows.h), the operations of `accumulate(_:routed:channel:_:relu:into:)`.
+        reptile_bn_pooled_gradient_sums(maxima, batch, g.inputHeight, g.channels, g.size, g.outputHeight, g.outputWidth, dy,
+                                        gamma, beta, mean, inverseStd, relu ? 1 : 0, dgamma, dbeta)
     }
 
     /// Pass 2 over `batch` images: dx from the batch's summed dγ and dβ over its `totalRows`
@@ -381,18 +360,10 @@ extension BatchNormKernels {
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
         let waiting = scratch + channelScratch(g.channels)
         p.setGradientMeans(rows: totalRows, count: g.channels, gammaGradient: dgamma, betaGradient: dbeta)
-        unswitched(relu) { relu in
-            forEachChannelBlock(channels: g.channels) { c0, vectors in
-                // `sums.beta` carries Σdx here (the rows come in order).
-                var state = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
-                                                  waiting: waiting, c0: c0, vectors: vectors) { sums, routed, xv, j, i in
-                    let v = inputGradient(xv, routed: routed, channel: j, p, relu: relu)
-                    store16(v, dx + i)
-                    sums.beta += v
-                }
-                if let dxSums { state.update { s, k in store16(s.sums.beta, dxSums + c0 + k) } }
-            }
-        }
+        dxSums?.update(repeating: 0, count: g.channels)
+        reptile_bn_pooled_input_gradient(x, y, dy, 0, batch * g.outputHeight, g.inputHeight, g.inputWidth, g.channels, g.size,
+                                         g.outputHeight, g.outputWidth, gamma, beta, mean, inverseStd, p.a, p.b, p.meanG,
+                                         p.meanGX, relu ? 1 : 0, waiting, dx, 0, dxSums)
     }
 
     /// ``pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:inputGradient:scratch:dxSums:)``
@@ -419,21 +390,15 @@ extension BatchNormKernels {
         let windowRowsPerChunk = chunkRows / (g.size * g.inputWidth)
         let buffer = previous.scratch.transformFloats(chunkRows * c + kernelReadSlack)
         let windowRowCount = batch * g.outputHeight
-        unswitched(relu) { relu in
-            var state = RoutingState(vectors: c / 16, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
-            for q0 in stride(from: 0, to: windowRowCount, by: windowRowsPerChunk) {
-                let q1 = min(windowRowCount, q0 + windowRowsPerChunk)
-                let firstRow = q0 * g.size * g.inputWidth, firstOffset = firstRow * c
-                // The chunk's dx, from its first row on.
-                forEachRoutedPosition(x, windowRows: q0..<q1, pool: g, output: y, outputGradient: dy, p, relu: relu,
-                                      waiting: waiting, c0: 0, state: &state) { sums, routed, xv, j, i in
-                    let v = inputGradient(xv, routed: routed, channel: j, p, relu: relu)
-                    store16(v, buffer + (i - firstOffset))
-                    sums.beta += v
-                }
-                previous.consume(rows: firstRow..<q1 * g.size * g.inputWidth, outputGradient: UnsafePointer(buffer))
-            }
-            if let dxSums { state.update { s, k in store16(s.sums.beta, dxSums + k) } }
+        dxSums?.update(repeating: 0, count: c)
+        for q0 in stride(from: 0, to: windowRowCount, by: windowRowsPerChunk) {
+            let q1 = min(windowRowCount, q0 + windowRowsPerChunk)
+            let firstRow = q0 * g.size * g.inputWidth
+            // The chunk's dx, from its first row on, while it is in cache.
+            reptile_bn_pooled_input_gradient(x, y, dy, q0, q1, g.inputHeight, g.inputWidth, c, g.size, g.outputHeight,
+                                             g.outputWidth, gamma, beta, mean, inverseStd, p.a, p.b, p.meanG, p.meanGX,
+                                             relu ? 1 : 0, waiting, buffer, firstRow * c, dxSums)
+            previous.consume(rows: firstRow..<q1 * g.size * g.inputWidth, outputGradient: UnsafePointer(buffer))
         }
     }
 

@@ -37,6 +37,17 @@ void reptile_bn_gradient_sums(const float *x, const float *dy, long rows, long c
 void reptile_bn_input_gradient(const float *x, const float *dy, long rows, long channels, const float *gamma,
                                const float *beta, const float *mean, const float *inverse_std, const float *a,
                                const float *mean_g, const float *mean_gx, int relu, float *dx, float *dx_sums);
+/// The fused batch norm + max pooling's backward pass 1 from the forward pass's `maxima`: dγ and dβ.
+void reptile_bn_pooled_gradient_sums(const float *maxima, long batch, long height, long channels, long size, long out_h,
+                                     long out_w, const float *dy, const float *gamma, const float *beta,
+                                     const float *mean, const float *inverse_std, int relu, float *dgamma, float *dbeta);
+/// Its pass 2 over the rows of windows q0 ..< q1: dx (element i at dx[i − dx_offset]) and, if given,
+/// each channel's Σdx continued in `dx_sums`; `waiting` holds one row of windows' gradients.
+void reptile_bn_pooled_input_gradient(const float *x, const float *y, const float *dy, long q0, long q1, long height,
+                                      long width, long channels, long size, long out_h, long out_w, const float *gamma,
+                                      const float *beta, const float *mean, const float *inverse_std, const float *a,
+                                      const float *b, const float *mean_g, const float *mean_gx, int relu,
+                                      float *waiting, float *dx, long dx_offset, float *dx_sums);
 /// out[j] = Σ over the rows of x[r·stride + j], each column's sum in row order.
 void reptile_column_sums(const float *x, long rows, long columns, long stride, float *out);
 /// out[j] = Σ over the rows of (x[r·channels + j] − mean[j])², in row order.
