@@ -1,6 +1,6 @@
 // The row loops of batch normalization, included once per instruction set by batchnorm.c with
 // SUFFIX and TARGET defined. Every sum runs over the rows in order, per channel, and nothing is
-// fused, so each instruction set gives the floats of the Swift definitions (BatchNorm.swift).
+// fused, so every instruction set gives the same floats (and those of the separate layers).
 
 #define NAME2(a, b) a##_##b
 #define NAME(a, b) NAME2(a, b)

@@ -8,10 +8,10 @@ import CReptileKernels
 /// reference models normalize with batch statistics in training *and* at test time, which is why
 /// transductive and non-transductive evaluation differ.
 ///
-/// Per-channel sums run over the rows in order, in registers, 16 channels at a time; every
-/// variant (alone, fused with pooling) computes each element with the same per-vector functions
-/// (``normalized(_:a:b:relu:)``, ``accumulate(_:routed:channel:_:)``,
-/// ``inputGradient(_:routed:channel:_:)``), so fused and separate layers give the same floats.
+/// Per-channel sums run over the rows in order; every variant (alone, fused with pooling) computes
+/// each element with the same unfused operations (y = b + a·x; dx = a·(g − dβ/N − x̂·dγ/N)), in C
+/// per instruction set (`batchnorm_rows.h`), so fused and separate layers, and every instruction
+/// set, give the same floats.
 public enum BatchNormKernels {
     /// The per-channel values the passes read: the saved statistics, the affine parameters, and
     /// what is derived from them once per call.
@@ -55,56 +55,6 @@ public enum BatchNormKernels {
     /// Floats of scratch space the passes need for `channels` channels (besides what the pooled
     /// variants add).
     static func channelScratch(_ channels: Int) -> Int { 4 * channels }
-
-    /// The running sums of pass 1 of the backward pass for 16 channels: Σg and Σg·x̂.
-    struct GradientSums {
-        var beta = SIMD16<Float>(), gamma = SIMD16<Float>()
-    }
-
-    // MARK: Per-vector operations (16 channels starting at channel j)
-
-    /// `y = a·x + b` and, with `relu`, `max(0, y)`.
-    @inline(__always)
-    static func normalized(_ x: SIMD16<Float>, a: SIMD16<Float>, b: SIMD16<Float>, relu: Bool) -> SIMD16<Float> {
-        let v = b.fma(a, x)
-        return relu ? maximum(v, SIMD16<Float>()) : v
-    }
-
-    /// Pass 1 of the backward pass: adds g and g·x̂ to `sums`, where g is the output gradient
-    /// masked by the ReLU (γ·x̂ + β > 0).
-    @inline(__always)
-    static func accumulate(_ x: SIMD16<Float>, routed g: SIMD16<Float>, channel j: Int, _ p: Channels, relu: Bool,
-                           into sums: inout GradientSums) {
-        let xhat = (x - load16(p.mean + j)) * load16(p.inverseStd + j)
-        var g = g
-        if relu { g.replace(with: SIMD16<Float>(), where: load16(p.beta + j).fma(load16(p.gamma + j), xhat) .<= SIMD16<Float>()) }
-        sums.beta += g
-        sums.gamma = sums.gamma.fma(g, xhat)
-    }
-
-    /// Pass 2: dx = γ/σ · (g − dβ/N − x̂·dγ/N), with g masked as in pass 1.
-    @inline(__always)
-    static func inputGradient(_ x: SIMD16<Float>, routed g: SIMD16<Float>, channel j: Int, _ p: Channels,
-                              relu: Bool) -> SIMD16<Float> {
-        let xhat = (x - load16(p.mean + j)) * load16(p.inverseStd + j)
-        var g = g
-        if relu { g.replace(with: SIMD16<Float>(), where: load16(p.beta + j).fma(load16(p.gamma + j), xhat) .<= SIMD16<Float>()) }
-        let inner = g - load16(p.meanG + j) - xhat * load16(p.meanGX + j)
-        return load16(p.a + j) * inner
-    }
-
-    /// The scalar forms, for channels past the last multiple of 16.
-    @inline(__always)
-    static func normalized(_ x: Float, channel j: Int, _ p: Channels, relu: Bool) -> Float {
-        let v = p.a[j] * x + p.b[j]
-        return relu ? max(0, v) : v
-    }
-
-    @inline(__always)
-    static func maskedGradient(_ x: Float, _ g: Float, channel j: Int, _ p: Channels, relu: Bool) -> (xhat: Float, g: Float) {
-        let xhat = (x - p.mean[j]) * p.inverseStd[j]
-        return (xhat, relu && p.gamma[j] * xhat + p.beta[j] <= 0 ? 0 : g)
-    }
 
     // MARK: The passes over one part of a batch
 
@@ -242,23 +192,6 @@ extension BatchNormKernels {
     /// windows' undistributed gradients.
     public static func pooledScratch(_ g: PoolGeometry) -> Int { channelScratch(g.channels) + g.outputWidth * g.channels }
 
-    /// Batch norm (+ ReLU) followed by max pooling (``canFusePooling(_:)``), without writing the
-    /// full-size activation: the statistics as in
-    /// ``forward(_:rows:channels:gamma:beta:epsilon:relu:output:mean:inverseStd:)``, then
-    /// ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:)``. The
-    /// floats are those of the layers run one after another.
-    public static func forwardPooled(
-        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, epsilon: Float, relu: Bool,
-        output y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, inverseStd: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
-    ) {
-        statistics(x, rows: batch * g.inputHeight * g.inputWidth, channels: g.channels, epsilon: epsilon,
-                   mean: mean, inverseStd: inverseStd)
-        normalizePooled(x, batch: batch, pool: g, gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd,
-                        relu: relu, output: y, scratch: scratch)
-    }
-
     /// Floats that ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:maxima:)``
     /// writes to `maxima` for `batch` images: per pooled element, the input at its window's
     /// maximum, then the window row of that maximum.
@@ -278,61 +211,16 @@ extension BatchNormKernels {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
         let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
         // C, compiled per instruction set (batchnorm_rows.h): the same per-element operations as
-        // `normalized(_:a:b:relu:)`, unfused, so every build gives the same floats.
+        // y = b + a·x (+ ReLU), unfused, so every build gives the same floats.
         reptile_bn_normalize_pooled(x, batch, g.inputHeight, g.inputWidth, g.channels, g.size, g.outputHeight, g.outputWidth,
                                     p.a, p.b, relu ? 1 : 0, y, maxima)
-    }
-
-    /// The backward pass of ``forwardPooled(_:batch:pool:gamma:beta:epsilon:relu:output:mean:inverseStd:scratch:)``
-    /// from the gradient of the pooled output `dy`:
-    /// ``pooledGradientSums(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:scratch:)``
-    /// then ``pooledInputGradient(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:totalRows:inputGradient:scratch:)``.
-    public static func backwardPooled(
-        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
-        outputGradient dy: UnsafePointer<Float>,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, relu: Bool,
-        mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>?,
-        gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
-    ) {
-        pooledGradientSums(x, batch: batch, pool: g, output: y, outputGradient: dy, gamma: gamma, beta: beta, mean: mean,
-                           inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta, scratch: scratch)
-        guard let dx else { return }
-        pooledInputGradient(x, batch: batch, pool: g, output: y, outputGradient: dy, gamma: gamma, beta: beta, mean: mean,
-                            inverseStd: inverseStd, relu: relu, gammaGradient: dgamma, betaGradient: dbeta,
-                            totalRows: batch * g.inputHeight * g.inputWidth, inputGradient: dx, scratch: scratch)
-    }
-
-    /// Pass 1 over `batch` images: dβ and dγ as ``gradientSums(_:outputGradient:rows:channels:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:)``
-    /// computes them for the gradient max pooling routes to each input position.
-    public static func pooledGradientSums(
-        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
-        outputGradient dy: UnsafePointer<Float>,
-        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
-        relu: Bool, gammaGradient dgamma: UnsafeMutablePointer<Float>, betaGradient dbeta: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
-    ) {
-        precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
-        let p = Channels(gamma: gamma, beta: beta, mean: mean, inverseStd: inverseStd, count: g.channels, scratch: scratch)
-        let waiting = scratch + channelScratch(g.channels)
-        unswitched(relu) { relu in
-            forEachChannelBlock(channels: g.channels) { c0, vectors in
-                var state = forEachRoutedPosition(x, batch: batch, pool: g, output: y, outputGradient: dy, p, relu: relu,
-                                                  waiting: waiting, c0: c0, vectors: vectors) { sums, routed, xv, j, _ in
-                    accumulate(xv, routed: routed, channel: j, p, relu: relu, into: &sums)
-                }
-                state.update { s, k in store16(s.sums.beta, dbeta + c0 + k); store16(s.sums.gamma, dgamma + c0 + k) }
-            }
-        }
     }
 
     /// Pass 1 from the `maxima` that ``normalizePooled(_:batch:pool:gamma:beta:mean:inverseStd:relu:output:scratch:maxima:)``
     /// kept, without the full-size input: only a window's maximum receives its gradient, so the
     /// sums take one term per window and window row — the window's if its maximum lies in that
     /// row, +0 otherwise — in the order the positions come in the input. Adding +0 leaves a sum
-    /// unchanged, so the floats are those of
-    /// ``pooledGradientSums(_:batch:pool:output:outputGradient:gamma:beta:mean:inverseStd:relu:gammaGradient:betaGradient:scratch:)``.
+    /// unchanged, so the floats are those of the separate batch-norm and pooling layers.
     public static func pooledGradientSums(
         maxima: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, outputGradient dy: UnsafePointer<Float>,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverseStd: UnsafePointer<Float>,
@@ -340,7 +228,7 @@ extension BatchNormKernels {
         scratch: UnsafeMutablePointer<Float>
     ) {
         precondition(canFusePooling(g), "fused pooling needs windows that tile the input and channels in multiples of 16")
-        // C per instruction set (batchnorm_rows.h), the operations of `accumulate(_:routed:channel:_:relu:into:)`.
+        // C per instruction set (batchnorm_rows.h).
         reptile_bn_pooled_gradient_sums(maxima, batch, g.inputHeight, g.channels, g.size, g.outputHeight, g.outputWidth, dy,
                                         gamma, beta, mean, inverseStd, relu ? 1 : 0, dgamma, dbeta)
     }
@@ -412,70 +300,5 @@ extension BatchNormKernels {
               conv.outputHeight == g.inputHeight, conv.outputWidth == g.inputWidth, conv.outputChannels == g.channels
         else { return false }
         return Convolution.weightGradientChunkRows(conv) % (g.size * g.inputWidth) == 0
-    }
-
-    /// Visits every input position of channels c0..<c0 + 16·vectors in row order with the
-    /// gradient max pooling routes to it (its window's gradient if it is the first position, in
-    /// row-major window order, equal to the window's maximum), rebuilt in registers: calls
-    /// `body(&sums, routed, x, channel, offset)` per 16 channels, so that the batch-norm passes
-    /// see the same values, in the same order, as the layers one after another. A window's
-    /// undistributed gradient waits in `waiting` (one row of windows) between its rows; channel
-    /// blocks use disjoint parts of it.
-    @inline(__always)
-    static func forEachRoutedPosition(
-        _ x: UnsafePointer<Float>, batch: Int, pool g: PoolGeometry, output y: UnsafePointer<Float>,
-        outputGradient dy: UnsafePointer<Float>, _ p: Channels, relu: Bool,
-        waiting: UnsafeMutablePointer<Float>, c0: Int, vectors: Int,
-        _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void
-    ) -> ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)> {
-        var state = RoutingState(vectors: vectors, repeating: (remaining: SIMD16<Float>(), sums: GradientSums()))
-        forEachRoutedPosition(x, windowRows: 0..<batch * g.outputHeight, pool: g, output: y, outputGradient: dy, p,
-                              relu: relu, waiting: waiting, c0: c0, state: &state, body)
-        return state
-    }
-
-    /// Per 16 channels: the gradient a window still has to route, and the running sums.
-    typealias RoutingState = ChannelBlock<(remaining: SIMD16<Float>, sums: GradientSums)>
-
-    /// ``forEachRoutedPosition(_:batch:pool:output:outputGradient:_:relu:waiting:c0:vectors:_:)``
-    /// over the rows of windows `windowRows` (row q: image q / outputHeight, window row
-    /// q % outputHeight), continuing the sums in `state`.
-    @inline(__always)
-    static func forEachRoutedPosition(
-        _ x: UnsafePointer<Float>, windowRows: Range<Int>, pool g: PoolGeometry, output y: UnsafePointer<Float>,
-        outputGradient dy: UnsafePointer<Float>, _ p: Channels, relu: Bool,
-        waiting: UnsafeMutablePointer<Float>, c0: Int, state: inout RoutingState,
-        _ body: (inout GradientSums, SIMD16<Float>, SIMD16<Float>, Int, Int) -> Void
-    ) {
-        let c = g.channels
-        for q in windowRows {
-            let n = q / g.outputHeight, oy = q - n * g.outputHeight
-            let rowsHere = min(g.size, g.inputHeight - oy * g.stride)
-            for wy in 0..<rowsHere {
-                let rowStart = ((n * g.inputHeight + oy * g.stride + wy) * g.inputWidth) * c + c0
-                for ox in 0..<g.outputWidth {
-                    let o = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c + c0
-                    let saved = waiting + ox * c + c0
-                    let source = wy == 0 ? dy + o : UnsafePointer(saved)
-                    state.update { s, k in s.remaining = load16(source + k) }
-                    for ix in ox * g.stride..<min(ox * g.stride + g.size, g.inputWidth) {
-                        let i = rowStart + ix * c
-                        state.update { s, k in
-                            let j = c0 + k
-                            let xv = load16(x + i + k)
-                            // The pooling layer's input here, as the forward pass made it.
-                            let v = normalized(xv, a: load16(p.a + j), b: load16(p.b + j), relu: relu)
-                            let hit = v .== load16(y + o + k)
-                            var routed = SIMD16<Float>()
-                            routed.replace(with: s.remaining, where: hit)
-                            routed = SIMD16<Float>() + routed  // as 0 += …: −0 becomes +0
-                            s.remaining.replace(with: SIMD16<Float>(), where: hit)
-                            body(&s.sums, routed, xv, j, i + k)
-                        }
-                    }
-                    if wy + 1 < rowsHere { state.update { s, k in store16(s.remaining, saved + k) } }
-                }
-            }
-        }
     }
 }
