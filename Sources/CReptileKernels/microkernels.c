@@ -5,6 +5,7 @@
 // time. Rows kernel: C[r] (+)= bias + sum over taps t and k < depth of A[t*R + r][k] * B[t*tap_stride +
 // k*ldb ..< +columns]. Outer kernel: C[r] (+)= sum over j < count of A[j][a_offset + r] * B[j][0 ..<
 // columns], a sum of outer products (weight gradients); with `resume` the sums start from C's values.
+// The bf16 kernels (x86-64 with AVX512-BF16) take A and B as pairs of bf16 per 32-bit word.
 #include "CReptileKernels.h"
 
 #pragma clang fp contract(off)  // a multiply-add is fused only where written so
@@ -2170,6 +2171,472 @@ const reptile_microkernels reptile_microkernels_generic = {
     .rows_8x32 = rows_8x32_generic, .outer_8x32 = outer_8x32_generic,
     .rows_9x32 = rows_9x32_generic, .outer_9x32 = outer_9x32_generic,
     .rows_12x16 = rows_12x16_generic, .outer_12x16 = outer_12x16_generic,
+};
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void rows_5x64_bf16(const float *const *a, long taps, long depth, const float *b, long ldb,
+        long tap_stride, float *const *c, int accumulate, const float *bias) {
+    __m512 c0_0 = _mm512_setzero_ps(); __m512 c0_1 = _mm512_setzero_ps(); __m512 c0_2 = _mm512_setzero_ps(); __m512 c0_3 = _mm512_setzero_ps();
+    __m512 c1_0 = _mm512_setzero_ps(); __m512 c1_1 = _mm512_setzero_ps(); __m512 c1_2 = _mm512_setzero_ps(); __m512 c1_3 = _mm512_setzero_ps();
+    __m512 c2_0 = _mm512_setzero_ps(); __m512 c2_1 = _mm512_setzero_ps(); __m512 c2_2 = _mm512_setzero_ps(); __m512 c2_3 = _mm512_setzero_ps();
+    __m512 c3_0 = _mm512_setzero_ps(); __m512 c3_1 = _mm512_setzero_ps(); __m512 c3_2 = _mm512_setzero_ps(); __m512 c3_3 = _mm512_setzero_ps();
+    __m512 c4_0 = _mm512_setzero_ps(); __m512 c4_1 = _mm512_setzero_ps(); __m512 c4_2 = _mm512_setzero_ps(); __m512 c4_3 = _mm512_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        const float *a0 = a[t * 5 + 0]; const float *a1 = a[t * 5 + 1]; const float *a2 = a[t * 5 + 2]; const float *a3 = a[t * 5 + 3]; const float *a4 = a[t * 5 + 4];
+        const float *bp = b + t * tap_stride;
+        for (long k = 0; k < depth; k++) {
+            const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bp + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bp + 16); const __m512bh b2 = (__m512bh)_mm512_loadu_ps(bp + 32); const __m512bh b3 = (__m512bh)_mm512_loadu_ps(bp + 48);
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a0[k]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); c0_2 = _mm512_dpbf16_ps(c0_2, x, b2); c0_3 = _mm512_dpbf16_ps(c0_3, x, b3); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a1[k]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); c1_2 = _mm512_dpbf16_ps(c1_2, x, b2); c1_3 = _mm512_dpbf16_ps(c1_3, x, b3); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a2[k]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); c2_2 = _mm512_dpbf16_ps(c2_2, x, b2); c2_3 = _mm512_dpbf16_ps(c2_3, x, b3); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a3[k]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); c3_2 = _mm512_dpbf16_ps(c3_2, x, b2); c3_3 = _mm512_dpbf16_ps(c3_3, x, b3); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a4[k]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); c4_2 = _mm512_dpbf16_ps(c4_2, x, b2); c4_3 = _mm512_dpbf16_ps(c4_3, x, b3); }
+            bp += ldb;
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_loadu_ps(bias + 0); const __m512 bias1 = _mm512_loadu_ps(bias + 16); const __m512 bias2 = _mm512_loadu_ps(bias + 32); const __m512 bias3 = _mm512_loadu_ps(bias + 48);
+        c0_0 = _mm512_add_ps(c0_0, bias0); c0_1 = _mm512_add_ps(c0_1, bias1); c0_2 = _mm512_add_ps(c0_2, bias2); c0_3 = _mm512_add_ps(c0_3, bias3);
+        c1_0 = _mm512_add_ps(c1_0, bias0); c1_1 = _mm512_add_ps(c1_1, bias1); c1_2 = _mm512_add_ps(c1_2, bias2); c1_3 = _mm512_add_ps(c1_3, bias3);
+        c2_0 = _mm512_add_ps(c2_0, bias0); c2_1 = _mm512_add_ps(c2_1, bias1); c2_2 = _mm512_add_ps(c2_2, bias2); c2_3 = _mm512_add_ps(c2_3, bias3);
+        c3_0 = _mm512_add_ps(c3_0, bias0); c3_1 = _mm512_add_ps(c3_1, bias1); c3_2 = _mm512_add_ps(c3_2, bias2); c3_3 = _mm512_add_ps(c3_3, bias3);
+        c4_0 = _mm512_add_ps(c4_0, bias0); c4_1 = _mm512_add_ps(c4_1, bias1); c4_2 = _mm512_add_ps(c4_2, bias2); c4_3 = _mm512_add_ps(c4_3, bias3);
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); _mm512_storeu_ps(c[0] + 32, _mm512_add_ps(_mm512_loadu_ps(c[0] + 32), c0_2)); _mm512_storeu_ps(c[0] + 48, _mm512_add_ps(_mm512_loadu_ps(c[0] + 48), c0_3)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); _mm512_storeu_ps(c[0] + 32, c0_2); _mm512_storeu_ps(c[0] + 48, c0_3); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); _mm512_storeu_ps(c[1] + 32, _mm512_add_ps(_mm512_loadu_ps(c[1] + 32), c1_2)); _mm512_storeu_ps(c[1] + 48, _mm512_add_ps(_mm512_loadu_ps(c[1] + 48), c1_3)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); _mm512_storeu_ps(c[1] + 32, c1_2); _mm512_storeu_ps(c[1] + 48, c1_3); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); _mm512_storeu_ps(c[2] + 32, _mm512_add_ps(_mm512_loadu_ps(c[2] + 32), c2_2)); _mm512_storeu_ps(c[2] + 48, _mm512_add_ps(_mm512_loadu_ps(c[2] + 48), c2_3)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); _mm512_storeu_ps(c[2] + 32, c2_2); _mm512_storeu_ps(c[2] + 48, c2_3); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); _mm512_storeu_ps(c[3] + 32, _mm512_add_ps(_mm512_loadu_ps(c[3] + 32), c3_2)); _mm512_storeu_ps(c[3] + 48, _mm512_add_ps(_mm512_loadu_ps(c[3] + 48), c3_3)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); _mm512_storeu_ps(c[3] + 32, c3_2); _mm512_storeu_ps(c[3] + 48, c3_3); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); _mm512_storeu_ps(c[4] + 32, _mm512_add_ps(_mm512_loadu_ps(c[4] + 32), c4_2)); _mm512_storeu_ps(c[4] + 48, _mm512_add_ps(_mm512_loadu_ps(c[4] + 48), c4_3)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); _mm512_storeu_ps(c[4] + 32, c4_2); _mm512_storeu_ps(c[4] + 48, c4_3); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void outer_5x64_bf16(const float *const *a, long a_offset, const float *const *b, long count,
+        float *const *c, int accumulate, int resume) {
+    __m512 c0_0 = resume ? _mm512_loadu_ps(c[0] + 0) : _mm512_setzero_ps(); __m512 c0_1 = resume ? _mm512_loadu_ps(c[0] + 16) : _mm512_setzero_ps(); __m512 c0_2 = resume ? _mm512_loadu_ps(c[0] + 32) : _mm512_setzero_ps(); __m512 c0_3 = resume ? _mm512_loadu_ps(c[0] + 48) : _mm512_setzero_ps();
+    __m512 c1_0 = resume ? _mm512_loadu_ps(c[1] + 0) : _mm512_setzero_ps(); __m512 c1_1 = resume ? _mm512_loadu_ps(c[1] + 16) : _mm512_setzero_ps(); __m512 c1_2 = resume ? _mm512_loadu_ps(c[1] + 32) : _mm512_setzero_ps(); __m512 c1_3 = resume ? _mm512_loadu_ps(c[1] + 48) : _mm512_setzero_ps();
+    __m512 c2_0 = resume ? _mm512_loadu_ps(c[2] + 0) : _mm512_setzero_ps(); __m512 c2_1 = resume ? _mm512_loadu_ps(c[2] + 16) : _mm512_setzero_ps(); __m512 c2_2 = resume ? _mm512_loadu_ps(c[2] + 32) : _mm512_setzero_ps(); __m512 c2_3 = resume ? _mm512_loadu_ps(c[2] + 48) : _mm512_setzero_ps();
+    __m512 c3_0 = resume ? _mm512_loadu_ps(c[3] + 0) : _mm512_setzero_ps(); __m512 c3_1 = resume ? _mm512_loadu_ps(c[3] + 16) : _mm512_setzero_ps(); __m512 c3_2 = resume ? _mm512_loadu_ps(c[3] + 32) : _mm512_setzero_ps(); __m512 c3_3 = resume ? _mm512_loadu_ps(c[3] + 48) : _mm512_setzero_ps();
+    __m512 c4_0 = resume ? _mm512_loadu_ps(c[4] + 0) : _mm512_setzero_ps(); __m512 c4_1 = resume ? _mm512_loadu_ps(c[4] + 16) : _mm512_setzero_ps(); __m512 c4_2 = resume ? _mm512_loadu_ps(c[4] + 32) : _mm512_setzero_ps(); __m512 c4_3 = resume ? _mm512_loadu_ps(c[4] + 48) : _mm512_setzero_ps();
+    for (long j = 0; j < count; j++) {
+        const float *aj = a[j] + a_offset;
+        const float *bj = b[j];
+        const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bj + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bj + 16); const __m512bh b2 = (__m512bh)_mm512_loadu_ps(bj + 32); const __m512bh b3 = (__m512bh)_mm512_loadu_ps(bj + 48);
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[0]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); c0_2 = _mm512_dpbf16_ps(c0_2, x, b2); c0_3 = _mm512_dpbf16_ps(c0_3, x, b3); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[1]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); c1_2 = _mm512_dpbf16_ps(c1_2, x, b2); c1_3 = _mm512_dpbf16_ps(c1_3, x, b3); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[2]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); c2_2 = _mm512_dpbf16_ps(c2_2, x, b2); c2_3 = _mm512_dpbf16_ps(c2_3, x, b3); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[3]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); c3_2 = _mm512_dpbf16_ps(c3_2, x, b2); c3_3 = _mm512_dpbf16_ps(c3_3, x, b3); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[4]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); c4_2 = _mm512_dpbf16_ps(c4_2, x, b2); c4_3 = _mm512_dpbf16_ps(c4_3, x, b3); }
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); _mm512_storeu_ps(c[0] + 32, _mm512_add_ps(_mm512_loadu_ps(c[0] + 32), c0_2)); _mm512_storeu_ps(c[0] + 48, _mm512_add_ps(_mm512_loadu_ps(c[0] + 48), c0_3)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); _mm512_storeu_ps(c[0] + 32, c0_2); _mm512_storeu_ps(c[0] + 48, c0_3); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); _mm512_storeu_ps(c[1] + 32, _mm512_add_ps(_mm512_loadu_ps(c[1] + 32), c1_2)); _mm512_storeu_ps(c[1] + 48, _mm512_add_ps(_mm512_loadu_ps(c[1] + 48), c1_3)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); _mm512_storeu_ps(c[1] + 32, c1_2); _mm512_storeu_ps(c[1] + 48, c1_3); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); _mm512_storeu_ps(c[2] + 32, _mm512_add_ps(_mm512_loadu_ps(c[2] + 32), c2_2)); _mm512_storeu_ps(c[2] + 48, _mm512_add_ps(_mm512_loadu_ps(c[2] + 48), c2_3)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); _mm512_storeu_ps(c[2] + 32, c2_2); _mm512_storeu_ps(c[2] + 48, c2_3); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); _mm512_storeu_ps(c[3] + 32, _mm512_add_ps(_mm512_loadu_ps(c[3] + 32), c3_2)); _mm512_storeu_ps(c[3] + 48, _mm512_add_ps(_mm512_loadu_ps(c[3] + 48), c3_3)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); _mm512_storeu_ps(c[3] + 32, c3_2); _mm512_storeu_ps(c[3] + 48, c3_3); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); _mm512_storeu_ps(c[4] + 32, _mm512_add_ps(_mm512_loadu_ps(c[4] + 32), c4_2)); _mm512_storeu_ps(c[4] + 48, _mm512_add_ps(_mm512_loadu_ps(c[4] + 48), c4_3)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); _mm512_storeu_ps(c[4] + 32, c4_2); _mm512_storeu_ps(c[4] + 48, c4_3); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void rows_12x32_bf16(const float *const *a, long taps, long depth, const float *b, long ldb,
+        long tap_stride, float *const *c, int accumulate, const float *bias) {
+    __m512 c0_0 = _mm512_setzero_ps(); __m512 c0_1 = _mm512_setzero_ps();
+    __m512 c1_0 = _mm512_setzero_ps(); __m512 c1_1 = _mm512_setzero_ps();
+    __m512 c2_0 = _mm512_setzero_ps(); __m512 c2_1 = _mm512_setzero_ps();
+    __m512 c3_0 = _mm512_setzero_ps(); __m512 c3_1 = _mm512_setzero_ps();
+    __m512 c4_0 = _mm512_setzero_ps(); __m512 c4_1 = _mm512_setzero_ps();
+    __m512 c5_0 = _mm512_setzero_ps(); __m512 c5_1 = _mm512_setzero_ps();
+    __m512 c6_0 = _mm512_setzero_ps(); __m512 c6_1 = _mm512_setzero_ps();
+    __m512 c7_0 = _mm512_setzero_ps(); __m512 c7_1 = _mm512_setzero_ps();
+    __m512 c8_0 = _mm512_setzero_ps(); __m512 c8_1 = _mm512_setzero_ps();
+    __m512 c9_0 = _mm512_setzero_ps(); __m512 c9_1 = _mm512_setzero_ps();
+    __m512 c10_0 = _mm512_setzero_ps(); __m512 c10_1 = _mm512_setzero_ps();
+    __m512 c11_0 = _mm512_setzero_ps(); __m512 c11_1 = _mm512_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        const float *a0 = a[t * 12 + 0]; const float *a1 = a[t * 12 + 1]; const float *a2 = a[t * 12 + 2]; const float *a3 = a[t * 12 + 3]; const float *a4 = a[t * 12 + 4]; const float *a5 = a[t * 12 + 5]; const float *a6 = a[t * 12 + 6]; const float *a7 = a[t * 12 + 7]; const float *a8 = a[t * 12 + 8]; const float *a9 = a[t * 12 + 9]; const float *a10 = a[t * 12 + 10]; const float *a11 = a[t * 12 + 11];
+        const float *bp = b + t * tap_stride;
+        for (long k = 0; k < depth; k++) {
+            const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bp + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bp + 16);
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a0[k]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a1[k]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a2[k]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a3[k]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a4[k]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a5[k]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a6[k]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a7[k]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a8[k]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); c8_1 = _mm512_dpbf16_ps(c8_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a9[k]); c9_0 = _mm512_dpbf16_ps(c9_0, x, b0); c9_1 = _mm512_dpbf16_ps(c9_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a10[k]); c10_0 = _mm512_dpbf16_ps(c10_0, x, b0); c10_1 = _mm512_dpbf16_ps(c10_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a11[k]); c11_0 = _mm512_dpbf16_ps(c11_0, x, b0); c11_1 = _mm512_dpbf16_ps(c11_1, x, b1); }
+            bp += ldb;
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_loadu_ps(bias + 0); const __m512 bias1 = _mm512_loadu_ps(bias + 16);
+        c0_0 = _mm512_add_ps(c0_0, bias0); c0_1 = _mm512_add_ps(c0_1, bias1);
+        c1_0 = _mm512_add_ps(c1_0, bias0); c1_1 = _mm512_add_ps(c1_1, bias1);
+        c2_0 = _mm512_add_ps(c2_0, bias0); c2_1 = _mm512_add_ps(c2_1, bias1);
+        c3_0 = _mm512_add_ps(c3_0, bias0); c3_1 = _mm512_add_ps(c3_1, bias1);
+        c4_0 = _mm512_add_ps(c4_0, bias0); c4_1 = _mm512_add_ps(c4_1, bias1);
+        c5_0 = _mm512_add_ps(c5_0, bias0); c5_1 = _mm512_add_ps(c5_1, bias1);
+        c6_0 = _mm512_add_ps(c6_0, bias0); c6_1 = _mm512_add_ps(c6_1, bias1);
+        c7_0 = _mm512_add_ps(c7_0, bias0); c7_1 = _mm512_add_ps(c7_1, bias1);
+        c8_0 = _mm512_add_ps(c8_0, bias0); c8_1 = _mm512_add_ps(c8_1, bias1);
+        c9_0 = _mm512_add_ps(c9_0, bias0); c9_1 = _mm512_add_ps(c9_1, bias1);
+        c10_0 = _mm512_add_ps(c10_0, bias0); c10_1 = _mm512_add_ps(c10_1, bias1);
+        c11_0 = _mm512_add_ps(c11_0, bias0); c11_1 = _mm512_add_ps(c11_1, bias1);
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); _mm512_storeu_ps(c[8] + 16, _mm512_add_ps(_mm512_loadu_ps(c[8] + 16), c8_1)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); _mm512_storeu_ps(c[8] + 16, c8_1); }
+    if (accumulate) { _mm512_storeu_ps(c[9] + 0, _mm512_add_ps(_mm512_loadu_ps(c[9] + 0), c9_0)); _mm512_storeu_ps(c[9] + 16, _mm512_add_ps(_mm512_loadu_ps(c[9] + 16), c9_1)); } else { _mm512_storeu_ps(c[9] + 0, c9_0); _mm512_storeu_ps(c[9] + 16, c9_1); }
+    if (accumulate) { _mm512_storeu_ps(c[10] + 0, _mm512_add_ps(_mm512_loadu_ps(c[10] + 0), c10_0)); _mm512_storeu_ps(c[10] + 16, _mm512_add_ps(_mm512_loadu_ps(c[10] + 16), c10_1)); } else { _mm512_storeu_ps(c[10] + 0, c10_0); _mm512_storeu_ps(c[10] + 16, c10_1); }
+    if (accumulate) { _mm512_storeu_ps(c[11] + 0, _mm512_add_ps(_mm512_loadu_ps(c[11] + 0), c11_0)); _mm512_storeu_ps(c[11] + 16, _mm512_add_ps(_mm512_loadu_ps(c[11] + 16), c11_1)); } else { _mm512_storeu_ps(c[11] + 0, c11_0); _mm512_storeu_ps(c[11] + 16, c11_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void outer_12x32_bf16(const float *const *a, long a_offset, const float *const *b, long count,
+        float *const *c, int accumulate, int resume) {
+    __m512 c0_0 = resume ? _mm512_loadu_ps(c[0] + 0) : _mm512_setzero_ps(); __m512 c0_1 = resume ? _mm512_loadu_ps(c[0] + 16) : _mm512_setzero_ps();
+    __m512 c1_0 = resume ? _mm512_loadu_ps(c[1] + 0) : _mm512_setzero_ps(); __m512 c1_1 = resume ? _mm512_loadu_ps(c[1] + 16) : _mm512_setzero_ps();
+    __m512 c2_0 = resume ? _mm512_loadu_ps(c[2] + 0) : _mm512_setzero_ps(); __m512 c2_1 = resume ? _mm512_loadu_ps(c[2] + 16) : _mm512_setzero_ps();
+    __m512 c3_0 = resume ? _mm512_loadu_ps(c[3] + 0) : _mm512_setzero_ps(); __m512 c3_1 = resume ? _mm512_loadu_ps(c[3] + 16) : _mm512_setzero_ps();
+    __m512 c4_0 = resume ? _mm512_loadu_ps(c[4] + 0) : _mm512_setzero_ps(); __m512 c4_1 = resume ? _mm512_loadu_ps(c[4] + 16) : _mm512_setzero_ps();
+    __m512 c5_0 = resume ? _mm512_loadu_ps(c[5] + 0) : _mm512_setzero_ps(); __m512 c5_1 = resume ? _mm512_loadu_ps(c[5] + 16) : _mm512_setzero_ps();
+    __m512 c6_0 = resume ? _mm512_loadu_ps(c[6] + 0) : _mm512_setzero_ps(); __m512 c6_1 = resume ? _mm512_loadu_ps(c[6] + 16) : _mm512_setzero_ps();
+    __m512 c7_0 = resume ? _mm512_loadu_ps(c[7] + 0) : _mm512_setzero_ps(); __m512 c7_1 = resume ? _mm512_loadu_ps(c[7] + 16) : _mm512_setzero_ps();
+    __m512 c8_0 = resume ? _mm512_loadu_ps(c[8] + 0) : _mm512_setzero_ps(); __m512 c8_1 = resume ? _mm512_loadu_ps(c[8] + 16) : _mm512_setzero_ps();
+    __m512 c9_0 = resume ? _mm512_loadu_ps(c[9] + 0) : _mm512_setzero_ps(); __m512 c9_1 = resume ? _mm512_loadu_ps(c[9] + 16) : _mm512_setzero_ps();
+    __m512 c10_0 = resume ? _mm512_loadu_ps(c[10] + 0) : _mm512_setzero_ps(); __m512 c10_1 = resume ? _mm512_loadu_ps(c[10] + 16) : _mm512_setzero_ps();
+    __m512 c11_0 = resume ? _mm512_loadu_ps(c[11] + 0) : _mm512_setzero_ps(); __m512 c11_1 = resume ? _mm512_loadu_ps(c[11] + 16) : _mm512_setzero_ps();
+    for (long j = 0; j < count; j++) {
+        const float *aj = a[j] + a_offset;
+        const float *bj = b[j];
+        const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bj + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bj + 16);
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[0]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[1]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[2]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[3]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[4]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[5]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[6]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[7]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[8]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); c8_1 = _mm512_dpbf16_ps(c8_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[9]); c9_0 = _mm512_dpbf16_ps(c9_0, x, b0); c9_1 = _mm512_dpbf16_ps(c9_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[10]); c10_0 = _mm512_dpbf16_ps(c10_0, x, b0); c10_1 = _mm512_dpbf16_ps(c10_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[11]); c11_0 = _mm512_dpbf16_ps(c11_0, x, b0); c11_1 = _mm512_dpbf16_ps(c11_1, x, b1); }
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); _mm512_storeu_ps(c[8] + 16, _mm512_add_ps(_mm512_loadu_ps(c[8] + 16), c8_1)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); _mm512_storeu_ps(c[8] + 16, c8_1); }
+    if (accumulate) { _mm512_storeu_ps(c[9] + 0, _mm512_add_ps(_mm512_loadu_ps(c[9] + 0), c9_0)); _mm512_storeu_ps(c[9] + 16, _mm512_add_ps(_mm512_loadu_ps(c[9] + 16), c9_1)); } else { _mm512_storeu_ps(c[9] + 0, c9_0); _mm512_storeu_ps(c[9] + 16, c9_1); }
+    if (accumulate) { _mm512_storeu_ps(c[10] + 0, _mm512_add_ps(_mm512_loadu_ps(c[10] + 0), c10_0)); _mm512_storeu_ps(c[10] + 16, _mm512_add_ps(_mm512_loadu_ps(c[10] + 16), c10_1)); } else { _mm512_storeu_ps(c[10] + 0, c10_0); _mm512_storeu_ps(c[10] + 16, c10_1); }
+    if (accumulate) { _mm512_storeu_ps(c[11] + 0, _mm512_add_ps(_mm512_loadu_ps(c[11] + 0), c11_0)); _mm512_storeu_ps(c[11] + 16, _mm512_add_ps(_mm512_loadu_ps(c[11] + 16), c11_1)); } else { _mm512_storeu_ps(c[11] + 0, c11_0); _mm512_storeu_ps(c[11] + 16, c11_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void rows_8x32_bf16(const float *const *a, long taps, long depth, const float *b, long ldb,
+        long tap_stride, float *const *c, int accumulate, const float *bias) {
+    __m512 c0_0 = _mm512_setzero_ps(); __m512 c0_1 = _mm512_setzero_ps();
+    __m512 c1_0 = _mm512_setzero_ps(); __m512 c1_1 = _mm512_setzero_ps();
+    __m512 c2_0 = _mm512_setzero_ps(); __m512 c2_1 = _mm512_setzero_ps();
+    __m512 c3_0 = _mm512_setzero_ps(); __m512 c3_1 = _mm512_setzero_ps();
+    __m512 c4_0 = _mm512_setzero_ps(); __m512 c4_1 = _mm512_setzero_ps();
+    __m512 c5_0 = _mm512_setzero_ps(); __m512 c5_1 = _mm512_setzero_ps();
+    __m512 c6_0 = _mm512_setzero_ps(); __m512 c6_1 = _mm512_setzero_ps();
+    __m512 c7_0 = _mm512_setzero_ps(); __m512 c7_1 = _mm512_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        const float *a0 = a[t * 8 + 0]; const float *a1 = a[t * 8 + 1]; const float *a2 = a[t * 8 + 2]; const float *a3 = a[t * 8 + 3]; const float *a4 = a[t * 8 + 4]; const float *a5 = a[t * 8 + 5]; const float *a6 = a[t * 8 + 6]; const float *a7 = a[t * 8 + 7];
+        const float *bp = b + t * tap_stride;
+        for (long k = 0; k < depth; k++) {
+            const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bp + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bp + 16);
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a0[k]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a1[k]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a2[k]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a3[k]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a4[k]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a5[k]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a6[k]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a7[k]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+            bp += ldb;
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_loadu_ps(bias + 0); const __m512 bias1 = _mm512_loadu_ps(bias + 16);
+        c0_0 = _mm512_add_ps(c0_0, bias0); c0_1 = _mm512_add_ps(c0_1, bias1);
+        c1_0 = _mm512_add_ps(c1_0, bias0); c1_1 = _mm512_add_ps(c1_1, bias1);
+        c2_0 = _mm512_add_ps(c2_0, bias0); c2_1 = _mm512_add_ps(c2_1, bias1);
+        c3_0 = _mm512_add_ps(c3_0, bias0); c3_1 = _mm512_add_ps(c3_1, bias1);
+        c4_0 = _mm512_add_ps(c4_0, bias0); c4_1 = _mm512_add_ps(c4_1, bias1);
+        c5_0 = _mm512_add_ps(c5_0, bias0); c5_1 = _mm512_add_ps(c5_1, bias1);
+        c6_0 = _mm512_add_ps(c6_0, bias0); c6_1 = _mm512_add_ps(c6_1, bias1);
+        c7_0 = _mm512_add_ps(c7_0, bias0); c7_1 = _mm512_add_ps(c7_1, bias1);
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void outer_8x32_bf16(const float *const *a, long a_offset, const float *const *b, long count,
+        float *const *c, int accumulate, int resume) {
+    __m512 c0_0 = resume ? _mm512_loadu_ps(c[0] + 0) : _mm512_setzero_ps(); __m512 c0_1 = resume ? _mm512_loadu_ps(c[0] + 16) : _mm512_setzero_ps();
+    __m512 c1_0 = resume ? _mm512_loadu_ps(c[1] + 0) : _mm512_setzero_ps(); __m512 c1_1 = resume ? _mm512_loadu_ps(c[1] + 16) : _mm512_setzero_ps();
+    __m512 c2_0 = resume ? _mm512_loadu_ps(c[2] + 0) : _mm512_setzero_ps(); __m512 c2_1 = resume ? _mm512_loadu_ps(c[2] + 16) : _mm512_setzero_ps();
+    __m512 c3_0 = resume ? _mm512_loadu_ps(c[3] + 0) : _mm512_setzero_ps(); __m512 c3_1 = resume ? _mm512_loadu_ps(c[3] + 16) : _mm512_setzero_ps();
+    __m512 c4_0 = resume ? _mm512_loadu_ps(c[4] + 0) : _mm512_setzero_ps(); __m512 c4_1 = resume ? _mm512_loadu_ps(c[4] + 16) : _mm512_setzero_ps();
+    __m512 c5_0 = resume ? _mm512_loadu_ps(c[5] + 0) : _mm512_setzero_ps(); __m512 c5_1 = resume ? _mm512_loadu_ps(c[5] + 16) : _mm512_setzero_ps();
+    __m512 c6_0 = resume ? _mm512_loadu_ps(c[6] + 0) : _mm512_setzero_ps(); __m512 c6_1 = resume ? _mm512_loadu_ps(c[6] + 16) : _mm512_setzero_ps();
+    __m512 c7_0 = resume ? _mm512_loadu_ps(c[7] + 0) : _mm512_setzero_ps(); __m512 c7_1 = resume ? _mm512_loadu_ps(c[7] + 16) : _mm512_setzero_ps();
+    for (long j = 0; j < count; j++) {
+        const float *aj = a[j] + a_offset;
+        const float *bj = b[j];
+        const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bj + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bj + 16);
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[0]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[1]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[2]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[3]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[4]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[5]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[6]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[7]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void rows_9x32_bf16(const float *const *a, long taps, long depth, const float *b, long ldb,
+        long tap_stride, float *const *c, int accumulate, const float *bias) {
+    __m512 c0_0 = _mm512_setzero_ps(); __m512 c0_1 = _mm512_setzero_ps();
+    __m512 c1_0 = _mm512_setzero_ps(); __m512 c1_1 = _mm512_setzero_ps();
+    __m512 c2_0 = _mm512_setzero_ps(); __m512 c2_1 = _mm512_setzero_ps();
+    __m512 c3_0 = _mm512_setzero_ps(); __m512 c3_1 = _mm512_setzero_ps();
+    __m512 c4_0 = _mm512_setzero_ps(); __m512 c4_1 = _mm512_setzero_ps();
+    __m512 c5_0 = _mm512_setzero_ps(); __m512 c5_1 = _mm512_setzero_ps();
+    __m512 c6_0 = _mm512_setzero_ps(); __m512 c6_1 = _mm512_setzero_ps();
+    __m512 c7_0 = _mm512_setzero_ps(); __m512 c7_1 = _mm512_setzero_ps();
+    __m512 c8_0 = _mm512_setzero_ps(); __m512 c8_1 = _mm512_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        const float *a0 = a[t * 9 + 0]; const float *a1 = a[t * 9 + 1]; const float *a2 = a[t * 9 + 2]; const float *a3 = a[t * 9 + 3]; const float *a4 = a[t * 9 + 4]; const float *a5 = a[t * 9 + 5]; const float *a6 = a[t * 9 + 6]; const float *a7 = a[t * 9 + 7]; const float *a8 = a[t * 9 + 8];
+        const float *bp = b + t * tap_stride;
+        for (long k = 0; k < depth; k++) {
+            const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bp + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bp + 16);
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a0[k]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a1[k]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a2[k]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a3[k]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a4[k]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a5[k]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a6[k]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a7[k]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a8[k]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); c8_1 = _mm512_dpbf16_ps(c8_1, x, b1); }
+            bp += ldb;
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_loadu_ps(bias + 0); const __m512 bias1 = _mm512_loadu_ps(bias + 16);
+        c0_0 = _mm512_add_ps(c0_0, bias0); c0_1 = _mm512_add_ps(c0_1, bias1);
+        c1_0 = _mm512_add_ps(c1_0, bias0); c1_1 = _mm512_add_ps(c1_1, bias1);
+        c2_0 = _mm512_add_ps(c2_0, bias0); c2_1 = _mm512_add_ps(c2_1, bias1);
+        c3_0 = _mm512_add_ps(c3_0, bias0); c3_1 = _mm512_add_ps(c3_1, bias1);
+        c4_0 = _mm512_add_ps(c4_0, bias0); c4_1 = _mm512_add_ps(c4_1, bias1);
+        c5_0 = _mm512_add_ps(c5_0, bias0); c5_1 = _mm512_add_ps(c5_1, bias1);
+        c6_0 = _mm512_add_ps(c6_0, bias0); c6_1 = _mm512_add_ps(c6_1, bias1);
+        c7_0 = _mm512_add_ps(c7_0, bias0); c7_1 = _mm512_add_ps(c7_1, bias1);
+        c8_0 = _mm512_add_ps(c8_0, bias0); c8_1 = _mm512_add_ps(c8_1, bias1);
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); _mm512_storeu_ps(c[8] + 16, _mm512_add_ps(_mm512_loadu_ps(c[8] + 16), c8_1)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); _mm512_storeu_ps(c[8] + 16, c8_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void outer_9x32_bf16(const float *const *a, long a_offset, const float *const *b, long count,
+        float *const *c, int accumulate, int resume) {
+    __m512 c0_0 = resume ? _mm512_loadu_ps(c[0] + 0) : _mm512_setzero_ps(); __m512 c0_1 = resume ? _mm512_loadu_ps(c[0] + 16) : _mm512_setzero_ps();
+    __m512 c1_0 = resume ? _mm512_loadu_ps(c[1] + 0) : _mm512_setzero_ps(); __m512 c1_1 = resume ? _mm512_loadu_ps(c[1] + 16) : _mm512_setzero_ps();
+    __m512 c2_0 = resume ? _mm512_loadu_ps(c[2] + 0) : _mm512_setzero_ps(); __m512 c2_1 = resume ? _mm512_loadu_ps(c[2] + 16) : _mm512_setzero_ps();
+    __m512 c3_0 = resume ? _mm512_loadu_ps(c[3] + 0) : _mm512_setzero_ps(); __m512 c3_1 = resume ? _mm512_loadu_ps(c[3] + 16) : _mm512_setzero_ps();
+    __m512 c4_0 = resume ? _mm512_loadu_ps(c[4] + 0) : _mm512_setzero_ps(); __m512 c4_1 = resume ? _mm512_loadu_ps(c[4] + 16) : _mm512_setzero_ps();
+    __m512 c5_0 = resume ? _mm512_loadu_ps(c[5] + 0) : _mm512_setzero_ps(); __m512 c5_1 = resume ? _mm512_loadu_ps(c[5] + 16) : _mm512_setzero_ps();
+    __m512 c6_0 = resume ? _mm512_loadu_ps(c[6] + 0) : _mm512_setzero_ps(); __m512 c6_1 = resume ? _mm512_loadu_ps(c[6] + 16) : _mm512_setzero_ps();
+    __m512 c7_0 = resume ? _mm512_loadu_ps(c[7] + 0) : _mm512_setzero_ps(); __m512 c7_1 = resume ? _mm512_loadu_ps(c[7] + 16) : _mm512_setzero_ps();
+    __m512 c8_0 = resume ? _mm512_loadu_ps(c[8] + 0) : _mm512_setzero_ps(); __m512 c8_1 = resume ? _mm512_loadu_ps(c[8] + 16) : _mm512_setzero_ps();
+    for (long j = 0; j < count; j++) {
+        const float *aj = a[j] + a_offset;
+        const float *bj = b[j];
+        const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bj + 0); const __m512bh b1 = (__m512bh)_mm512_loadu_ps(bj + 16);
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[0]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); c0_1 = _mm512_dpbf16_ps(c0_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[1]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); c1_1 = _mm512_dpbf16_ps(c1_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[2]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); c2_1 = _mm512_dpbf16_ps(c2_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[3]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); c3_1 = _mm512_dpbf16_ps(c3_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[4]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); c4_1 = _mm512_dpbf16_ps(c4_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[5]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); c5_1 = _mm512_dpbf16_ps(c5_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[6]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); c6_1 = _mm512_dpbf16_ps(c6_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[7]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); c7_1 = _mm512_dpbf16_ps(c7_1, x, b1); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[8]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); c8_1 = _mm512_dpbf16_ps(c8_1, x, b1); }
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); _mm512_storeu_ps(c[0] + 16, _mm512_add_ps(_mm512_loadu_ps(c[0] + 16), c0_1)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); _mm512_storeu_ps(c[0] + 16, c0_1); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); _mm512_storeu_ps(c[1] + 16, _mm512_add_ps(_mm512_loadu_ps(c[1] + 16), c1_1)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); _mm512_storeu_ps(c[1] + 16, c1_1); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); _mm512_storeu_ps(c[2] + 16, _mm512_add_ps(_mm512_loadu_ps(c[2] + 16), c2_1)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); _mm512_storeu_ps(c[2] + 16, c2_1); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); _mm512_storeu_ps(c[3] + 16, _mm512_add_ps(_mm512_loadu_ps(c[3] + 16), c3_1)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); _mm512_storeu_ps(c[3] + 16, c3_1); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); _mm512_storeu_ps(c[4] + 16, _mm512_add_ps(_mm512_loadu_ps(c[4] + 16), c4_1)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); _mm512_storeu_ps(c[4] + 16, c4_1); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); _mm512_storeu_ps(c[5] + 16, _mm512_add_ps(_mm512_loadu_ps(c[5] + 16), c5_1)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); _mm512_storeu_ps(c[5] + 16, c5_1); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); _mm512_storeu_ps(c[6] + 16, _mm512_add_ps(_mm512_loadu_ps(c[6] + 16), c6_1)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); _mm512_storeu_ps(c[6] + 16, c6_1); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); _mm512_storeu_ps(c[7] + 16, _mm512_add_ps(_mm512_loadu_ps(c[7] + 16), c7_1)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); _mm512_storeu_ps(c[7] + 16, c7_1); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); _mm512_storeu_ps(c[8] + 16, _mm512_add_ps(_mm512_loadu_ps(c[8] + 16), c8_1)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); _mm512_storeu_ps(c[8] + 16, c8_1); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void rows_12x16_bf16(const float *const *a, long taps, long depth, const float *b, long ldb,
+        long tap_stride, float *const *c, int accumulate, const float *bias) {
+    __m512 c0_0 = _mm512_setzero_ps();
+    __m512 c1_0 = _mm512_setzero_ps();
+    __m512 c2_0 = _mm512_setzero_ps();
+    __m512 c3_0 = _mm512_setzero_ps();
+    __m512 c4_0 = _mm512_setzero_ps();
+    __m512 c5_0 = _mm512_setzero_ps();
+    __m512 c6_0 = _mm512_setzero_ps();
+    __m512 c7_0 = _mm512_setzero_ps();
+    __m512 c8_0 = _mm512_setzero_ps();
+    __m512 c9_0 = _mm512_setzero_ps();
+    __m512 c10_0 = _mm512_setzero_ps();
+    __m512 c11_0 = _mm512_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        const float *a0 = a[t * 12 + 0]; const float *a1 = a[t * 12 + 1]; const float *a2 = a[t * 12 + 2]; const float *a3 = a[t * 12 + 3]; const float *a4 = a[t * 12 + 4]; const float *a5 = a[t * 12 + 5]; const float *a6 = a[t * 12 + 6]; const float *a7 = a[t * 12 + 7]; const float *a8 = a[t * 12 + 8]; const float *a9 = a[t * 12 + 9]; const float *a10 = a[t * 12 + 10]; const float *a11 = a[t * 12 + 11];
+        const float *bp = b + t * tap_stride;
+        for (long k = 0; k < depth; k++) {
+            const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bp + 0);
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a0[k]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a1[k]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a2[k]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a3[k]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a4[k]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a5[k]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a6[k]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a7[k]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a8[k]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a9[k]); c9_0 = _mm512_dpbf16_ps(c9_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a10[k]); c10_0 = _mm512_dpbf16_ps(c10_0, x, b0); }
+            { const __m512bh x = (__m512bh)_mm512_set1_ps(a11[k]); c11_0 = _mm512_dpbf16_ps(c11_0, x, b0); }
+            bp += ldb;
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_loadu_ps(bias + 0);
+        c0_0 = _mm512_add_ps(c0_0, bias0);
+        c1_0 = _mm512_add_ps(c1_0, bias0);
+        c2_0 = _mm512_add_ps(c2_0, bias0);
+        c3_0 = _mm512_add_ps(c3_0, bias0);
+        c4_0 = _mm512_add_ps(c4_0, bias0);
+        c5_0 = _mm512_add_ps(c5_0, bias0);
+        c6_0 = _mm512_add_ps(c6_0, bias0);
+        c7_0 = _mm512_add_ps(c7_0, bias0);
+        c8_0 = _mm512_add_ps(c8_0, bias0);
+        c9_0 = _mm512_add_ps(c9_0, bias0);
+        c10_0 = _mm512_add_ps(c10_0, bias0);
+        c11_0 = _mm512_add_ps(c11_0, bias0);
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); }
+    if (accumulate) { _mm512_storeu_ps(c[9] + 0, _mm512_add_ps(_mm512_loadu_ps(c[9] + 0), c9_0)); } else { _mm512_storeu_ps(c[9] + 0, c9_0); }
+    if (accumulate) { _mm512_storeu_ps(c[10] + 0, _mm512_add_ps(_mm512_loadu_ps(c[10] + 0), c10_0)); } else { _mm512_storeu_ps(c[10] + 0, c10_0); }
+    if (accumulate) { _mm512_storeu_ps(c[11] + 0, _mm512_add_ps(_mm512_loadu_ps(c[11] + 0), c11_0)); } else { _mm512_storeu_ps(c[11] + 0, c11_0); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) void outer_12x16_bf16(const float *const *a, long a_offset, const float *const *b, long count,
+        float *const *c, int accumulate, int resume) {
+    __m512 c0_0 = resume ? _mm512_loadu_ps(c[0] + 0) : _mm512_setzero_ps();
+    __m512 c1_0 = resume ? _mm512_loadu_ps(c[1] + 0) : _mm512_setzero_ps();
+    __m512 c2_0 = resume ? _mm512_loadu_ps(c[2] + 0) : _mm512_setzero_ps();
+    __m512 c3_0 = resume ? _mm512_loadu_ps(c[3] + 0) : _mm512_setzero_ps();
+    __m512 c4_0 = resume ? _mm512_loadu_ps(c[4] + 0) : _mm512_setzero_ps();
+    __m512 c5_0 = resume ? _mm512_loadu_ps(c[5] + 0) : _mm512_setzero_ps();
+    __m512 c6_0 = resume ? _mm512_loadu_ps(c[6] + 0) : _mm512_setzero_ps();
+    __m512 c7_0 = resume ? _mm512_loadu_ps(c[7] + 0) : _mm512_setzero_ps();
+    __m512 c8_0 = resume ? _mm512_loadu_ps(c[8] + 0) : _mm512_setzero_ps();
+    __m512 c9_0 = resume ? _mm512_loadu_ps(c[9] + 0) : _mm512_setzero_ps();
+    __m512 c10_0 = resume ? _mm512_loadu_ps(c[10] + 0) : _mm512_setzero_ps();
+    __m512 c11_0 = resume ? _mm512_loadu_ps(c[11] + 0) : _mm512_setzero_ps();
+    for (long j = 0; j < count; j++) {
+        const float *aj = a[j] + a_offset;
+        const float *bj = b[j];
+        const __m512bh b0 = (__m512bh)_mm512_loadu_ps(bj + 0);
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[0]); c0_0 = _mm512_dpbf16_ps(c0_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[1]); c1_0 = _mm512_dpbf16_ps(c1_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[2]); c2_0 = _mm512_dpbf16_ps(c2_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[3]); c3_0 = _mm512_dpbf16_ps(c3_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[4]); c4_0 = _mm512_dpbf16_ps(c4_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[5]); c5_0 = _mm512_dpbf16_ps(c5_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[6]); c6_0 = _mm512_dpbf16_ps(c6_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[7]); c7_0 = _mm512_dpbf16_ps(c7_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[8]); c8_0 = _mm512_dpbf16_ps(c8_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[9]); c9_0 = _mm512_dpbf16_ps(c9_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[10]); c10_0 = _mm512_dpbf16_ps(c10_0, x, b0); }
+        { const __m512bh x = (__m512bh)_mm512_set1_ps(aj[11]); c11_0 = _mm512_dpbf16_ps(c11_0, x, b0); }
+    }
+    if (accumulate) { _mm512_storeu_ps(c[0] + 0, _mm512_add_ps(_mm512_loadu_ps(c[0] + 0), c0_0)); } else { _mm512_storeu_ps(c[0] + 0, c0_0); }
+    if (accumulate) { _mm512_storeu_ps(c[1] + 0, _mm512_add_ps(_mm512_loadu_ps(c[1] + 0), c1_0)); } else { _mm512_storeu_ps(c[1] + 0, c1_0); }
+    if (accumulate) { _mm512_storeu_ps(c[2] + 0, _mm512_add_ps(_mm512_loadu_ps(c[2] + 0), c2_0)); } else { _mm512_storeu_ps(c[2] + 0, c2_0); }
+    if (accumulate) { _mm512_storeu_ps(c[3] + 0, _mm512_add_ps(_mm512_loadu_ps(c[3] + 0), c3_0)); } else { _mm512_storeu_ps(c[3] + 0, c3_0); }
+    if (accumulate) { _mm512_storeu_ps(c[4] + 0, _mm512_add_ps(_mm512_loadu_ps(c[4] + 0), c4_0)); } else { _mm512_storeu_ps(c[4] + 0, c4_0); }
+    if (accumulate) { _mm512_storeu_ps(c[5] + 0, _mm512_add_ps(_mm512_loadu_ps(c[5] + 0), c5_0)); } else { _mm512_storeu_ps(c[5] + 0, c5_0); }
+    if (accumulate) { _mm512_storeu_ps(c[6] + 0, _mm512_add_ps(_mm512_loadu_ps(c[6] + 0), c6_0)); } else { _mm512_storeu_ps(c[6] + 0, c6_0); }
+    if (accumulate) { _mm512_storeu_ps(c[7] + 0, _mm512_add_ps(_mm512_loadu_ps(c[7] + 0), c7_0)); } else { _mm512_storeu_ps(c[7] + 0, c7_0); }
+    if (accumulate) { _mm512_storeu_ps(c[8] + 0, _mm512_add_ps(_mm512_loadu_ps(c[8] + 0), c8_0)); } else { _mm512_storeu_ps(c[8] + 0, c8_0); }
+    if (accumulate) { _mm512_storeu_ps(c[9] + 0, _mm512_add_ps(_mm512_loadu_ps(c[9] + 0), c9_0)); } else { _mm512_storeu_ps(c[9] + 0, c9_0); }
+    if (accumulate) { _mm512_storeu_ps(c[10] + 0, _mm512_add_ps(_mm512_loadu_ps(c[10] + 0), c10_0)); } else { _mm512_storeu_ps(c[10] + 0, c10_0); }
+    if (accumulate) { _mm512_storeu_ps(c[11] + 0, _mm512_add_ps(_mm512_loadu_ps(c[11] + 0), c11_0)); } else { _mm512_storeu_ps(c[11] + 0, c11_0); }
+}
+
+static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))) float peak_loop_bf16(long rounds) {
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f7f3f7f), b = (__m512bh)_mm512_set1_epi32(0x358637bd);
+    __m512 c0 = _mm512_setzero_ps(); __m512 c1 = _mm512_setzero_ps(); __m512 c2 = _mm512_setzero_ps(); __m512 c3 = _mm512_setzero_ps(); __m512 c4 = _mm512_setzero_ps(); __m512 c5 = _mm512_setzero_ps(); __m512 c6 = _mm512_setzero_ps(); __m512 c7 = _mm512_setzero_ps(); __m512 c8 = _mm512_setzero_ps(); __m512 c9 = _mm512_setzero_ps(); __m512 c10 = _mm512_setzero_ps(); __m512 c11 = _mm512_setzero_ps();
+    for (long i = 0; i < rounds; i++) {
+        c0 = _mm512_dpbf16_ps(c0, a, b); c1 = _mm512_dpbf16_ps(c1, a, b); c2 = _mm512_dpbf16_ps(c2, a, b); c3 = _mm512_dpbf16_ps(c3, a, b); c4 = _mm512_dpbf16_ps(c4, a, b); c5 = _mm512_dpbf16_ps(c5, a, b); c6 = _mm512_dpbf16_ps(c6, a, b); c7 = _mm512_dpbf16_ps(c7, a, b); c8 = _mm512_dpbf16_ps(c8, a, b); c9 = _mm512_dpbf16_ps(c9, a, b); c10 = _mm512_dpbf16_ps(c10, a, b); c11 = _mm512_dpbf16_ps(c11, a, b);
+    }
+    __m512 s = c0;
+    s = _mm512_add_ps(s, c1); s = _mm512_add_ps(s, c2); s = _mm512_add_ps(s, c3); s = _mm512_add_ps(s, c4); s = _mm512_add_ps(s, c5); s = _mm512_add_ps(s, c6); s = _mm512_add_ps(s, c7); s = _mm512_add_ps(s, c8); s = _mm512_add_ps(s, c9); s = _mm512_add_ps(s, c10); s = _mm512_add_ps(s, c11);
+    return _mm512_reduce_add_ps(s);
+}
+
+const reptile_bf16_kernels reptile_bf16_kernels_avx512 = {
+    .peak_loop = peak_loop_bf16,
+    .rows_5x64 = rows_5x64_bf16, .outer_5x64 = outer_5x64_bf16,
+    .rows_12x32 = rows_12x32_bf16, .outer_12x32 = outer_12x32_bf16,
+    .rows_8x32 = rows_8x32_bf16, .outer_8x32 = outer_8x32_bf16,
+    .rows_9x32 = rows_9x32_bf16, .outer_9x32 = outer_9x32_bf16,
+    .rows_12x16 = rows_12x16_bf16, .outer_12x16 = outer_12x16_bf16,
 };
 #endif
 

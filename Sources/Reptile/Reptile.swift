@@ -13,4 +13,5 @@
 @_exported import struct ReptileKernels.RandomGenerator
 @_exported import struct ReptileKernels.FloatView
 @_exported import enum ReptileKernels.KernelPath
+@_exported import enum ReptileKernels.Precision
 @_exported import struct ReptileFormats.FormatError

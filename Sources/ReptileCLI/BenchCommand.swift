@@ -21,6 +21,11 @@ struct Bench: ParsableCommand {
         PyTorch). Mini-ImageNet is timed on synthetic 84×84 images (the data is not shipped; the time \
         does not depend on the pixels). Ends with the process's peak resident memory.
 
+        The first lines name the kernels that run (the instruction set chosen at start, and the \
+        precision) and the measured peaks of one core: fp32 multiply-adds and, where the CPU has \
+        AVX512-BF16, bf16 dot products. --precision bf16 times the models with bf16 products (the \
+        percentage stays of the fp32 peak); --json carries both peaks, the kernel path and the precision.
+
         The FLOPs are those of direct convolutions. Mini-ImageNet's 3×3 layers after the first run \
         Winograd's F(4×4, 3×3), which needs fewer multiply-adds, so its GFLOP/s is an effective rate \
         and can exceed the measured peak.
@@ -74,6 +79,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("PyTorch's times on this machine, for the speed-up column: the JSON of scripts/pytorch_baseline.py --json.",
                                valueName: "file"))
     var pytorch: String?
+    @Option(help: "Precision of the convolutions' products: fp32, or bf16 (bf16 products with fp32 sums; needs AVX512-BF16).")
+    var precision: Precision = .fp32
     @Flag(help: "Print one JSON object on standard output.") var json = false
     @Flag(help: "Under mpirun (a build with the MPI trait): time instead the exchange that ends each meta-iteration when the ranks share a meta-batch (every task's meta-gradient and Adam state to every rank), and an allreduce of the parameters, for meta-batches of 5, 20 and 40 tasks of each setting's model.")
     var exchange = false
@@ -131,7 +138,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         if exchange { return try runExchange() }
         let baseline = try pytorch.map { try PyTorchBaseline(contentsOf: URL(fileURLWithPath: $0)) } ?? .referenceMachine
+        if let reason = precision.unavailableReason { throw ValidationError(reason) }
         let peak = PeakThroughput.measurePerCore()
+        let peakBF16 = Precision.bf16.measuredPeak()
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let needsOmniglot = settings.contains(.omniglot5) || settings.contains(.omniglot20)
         let omniglot: FewShotSplits? = try needsOmniglot ? {
@@ -140,8 +149,9 @@ struct Bench: ParsableCommand {
             return FewShotSplits(train: train, test: test)
         }() : nil
         if !json {
-            print("CPU: \(Benchmark.machineName()); measured multiply-add peak \(String(format: "%.1f", peak / 1e9)) GFLOP/s per core")
-            print("Kernels: \(KernelPath.description)")
+            print("CPU: \(Benchmark.machineName()); measured multiply-add peak \(String(format: "%.1f", peak / 1e9)) GFLOP/s per core"
+                  + (peakBF16.map { String(format: " (bf16 dot products: %.1f)", $0 / 1e9) } ?? ""))
+            print("Kernels: \(KernelPath.description(precision: precision))")
             print(row(["setting", "ms/iter", "PyTorch", "speed-up", "GFLOP/s", "% peak", "threads", "eval ms", "eval-T ms"]))
         }
         var results: [BenchmarkResult] = []
@@ -152,8 +162,10 @@ struct Bench: ParsableCommand {
                 // Mini-ImageNet's evaluation tasks take about a second each: at most 3.
                 result = try Benchmark.run(paper, omniglot: paper.isMiniImageNet ? nil : omniglot, threads: threads, runs: runs,
                                            iterations: iterationsPerRun, evalTasks: paper.isMiniImageNet ? min(evalTasks, 3) : evalTasks,
-                                           peakPerCore: peak, baseline: baseline)
-                if layers { result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20) }
+                                           peakPerCore: peak, baseline: baseline, precision: precision)
+                if layers {
+                    result.layers = try Benchmark.profileLayers(paper, repetitions: paper.isMiniImageNet ? 5 : 20, precision: precision)
+                }
                 if algorithms { result.algorithms = try Benchmark.compareConvolutionAlgorithms(paper, rounds: 20) }
             } else {
                 result = try Benchmark.runSine(runs: runs, iterations: iterationsPerRun, peakPerCore: peak, baseline: baseline)
@@ -171,7 +183,8 @@ struct Bench: ParsableCommand {
         }
         let report = BenchmarkReport(results: results, peakGflopsPerCore: peak / 1e9, cores: cores,
                                      peakRSSMegabytes: Benchmark.peakRSSMegabytes(), cpu: Benchmark.cpuName(),
-                                     pytorchSource: baseline.source)
+                                     pytorchSource: baseline.source, precision: precision,
+                                     peakBF16GflopsPerCore: peakBF16.map { $0 / 1e9 })
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

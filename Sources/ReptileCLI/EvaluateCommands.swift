@@ -29,6 +29,8 @@ struct EvaluationFlags: ParsableArguments {
     @Flag(help: "Transductive evaluation: all queries in one batch.") var transductive = false
     @Flag(help: "Draw adaptation mini-batches with replacement.") var replacement = false
     @Option(parsing: .unconditional, help: "Seed of the sampled evaluation tasks (default: the checkpoint's). The characters are always split as in the model's training.") var seed: UInt64?
+    @Option(help: "Precision of the convolutions' products: fp32, or bf16 (bf16 products with fp32 sums; needs AVX512-BF16). (default: the model's training precision)")
+    var precision: Precision?
     @Flag(help: "Print one JSON object with the results on standard output.") var json = false
 }
 
@@ -51,7 +53,7 @@ struct EvaluateRunner {
             guard benchmark == .omniglot else { throw ValidationError("--checkpoint DIR is required (no shipped \(benchmark.rawValue) model)") }
             directory = try BuiltInModel.require(BuiltInModel.defaultName)
         }
-        let loaded = try LoadedModel.load(from: directory, expecting: benchmark)
+        let loaded = try LoadedModel.load(from: directory, expecting: benchmark, precision: flags.precision)
         printError("model: \(flags.checkpoint == nil ? "the built-in \(flags.model ?? BuiltInModel.defaultName), " : "")\(directory) (\(loaded.record.options.classes)-way, meta-iteration \(loaded.record.iteration))")
         let o = loaded.record.options
         let seed = flags.seed ?? o.seed
@@ -89,7 +91,8 @@ struct EvaluateRunner {
         if flags.json {
             try printJSON(result)
         } else {
-            print("Evaluated \(directory) (\(result.metaIterations) meta-iterations), \(evaluation.ways)-way \(evaluation.shots)-shot, \(tasks) tasks per split, \(evaluation.transductive ? "transductive" : "non-transductive")")
+            print("Evaluated \(directory) (\(result.metaIterations) meta-iterations), \(evaluation.ways)-way \(evaluation.shots)-shot, \(tasks) tasks per split, \(evaluation.transductive ? "transductive" : "non-transductive")"
+                  + (loaded.model.precision == .fp32 ? "" : ", \(loaded.model.precision) products"))
             print(String(format: "Train accuracy: %.4f ± %.4f", result.trainAccuracy, result.trainCI95))
             if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
             print(String(format: "Test accuracy: %.4f ± %.4f", result.testAccuracy, result.testCI95))

@@ -10,6 +10,7 @@ import ReptileKernels
 import ReptilePlot
 
 extension TaskExecution: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 /// The defaults that the help texts show: ``FewShotOptions``'s, the reference program's.
 private let defaults = FewShotOptions()
@@ -41,6 +42,8 @@ struct FewShotFlags: ParsableArguments {
     @Option(name: .customLong("task-execution"),
             help: "parallel: a meta-batch's tasks run at once on copies of the inner optimizer state, merged after (default); serial: one after another sharing it, exactly like the reference (one core).")
     var taskExecution: TaskExecution?
+    @Option(help: "Precision of the convolutions' products: fp32, or bf16 (bf16 products with fp32 sums on CPUs with AVX512-BF16; weights, gradients and optimizer state stay fp32). (default: fp32, or a checkpoint's)")
+    var precision: Precision?
 
     /// Options from the defaults (or `base`), overridden by the flags given.
     func options(base: FewShotOptions = FewShotOptions()) -> FewShotOptions {
@@ -67,6 +70,7 @@ struct FewShotFlags: ParsableArguments {
         if sgd { o.sgd = true }
         if let seed { o.seed = seed }
         if let taskExecution { o.taskExecution = taskExecution }
+        if let precision { o.precision = precision == .fp32 ? nil : precision }
         return o
     }
 }

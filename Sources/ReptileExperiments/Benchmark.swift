@@ -31,9 +31,12 @@ public struct BenchmarkSetting: Sendable, Codable {
 
     public var isMiniImageNet: Bool { name.hasPrefix("miniimagenet") }
 
-    /// The paper's model for this setting, freshly built.
-    public func model() throws -> Sequential {
-        try isMiniImageNet ? Models.miniImageNet(classes: ways) : Models.omniglot(classes: ways)
+    /// The paper's model for this setting, freshly built, computing in `precision`.
+    public func model(precision: Precision = .fp32) throws -> Sequential {
+        if let reason = precision.unavailableReason { throw ExperimentError(reason) }
+        let model = try isMiniImageNet ? Models.miniImageNet(classes: ways) : Models.omniglot(classes: ways)
+        model.precision = precision
+        return model
     }
 }
 
@@ -104,11 +107,16 @@ public struct BenchmarkReport: Sendable, Codable {
     public var pytorchSource: String?
     /// The kernels that ran (``KernelPath``): instruction set and precision.
     public var kernelPath = KernelPath.instructions
-    public var precision = KernelPath.precision
+    public var precision: Precision
+    /// Peak estimate of one core's bf16 dot products (GFLOP/s, two per multiply-add), where the
+    /// CPU has them.
+    public var peakBF16GflopsPerCore: Double?
 
     public init(results: [BenchmarkResult], peakGflopsPerCore: Double, cores: Int, peakRSSMegabytes: Double, cpu: String,
-                pytorchSource: String? = nil) {
+                pytorchSource: String? = nil, precision: Precision = .fp32, peakBF16GflopsPerCore: Double? = nil) {
         self.results = results
+        self.precision = precision
+        self.peakBF16GflopsPerCore = peakBF16GflopsPerCore
         self.pytorchSource = pytorchSource
         self.peakGflopsPerCore = peakGflopsPerCore
         self.cores = cores
@@ -120,6 +128,7 @@ public struct BenchmarkReport: Sendable, Codable {
         case results, cores, cpu, precision
         case kernelPath = "kernel_path"
         case peakGflopsPerCore = "peak_gflops_per_core"
+        case peakBF16GflopsPerCore = "peak_bf16_gflops_per_core"
         case peakRSSMegabytes = "peak_rss_mb"
         case pytorchSource = "pytorch_source"
     }
@@ -254,8 +263,8 @@ public enum Benchmark {
     /// `peakPerCore` is the machine's multiply-add peak per core in FLOP/s, measured when not given.
     public static func run(_ setting: BenchmarkSetting, omniglot: FewShotSplits?, threads: Int?, runs: Int, iterations: Int,
                            warmup: Int = 3, evalTasks: Int = 10, peakPerCore: Double? = nil,
-                           baseline: PyTorchBaseline = .referenceMachine) throws -> BenchmarkResult {
-        let model = try setting.model()
+                           baseline: PyTorchBaseline = .referenceMachine, precision: Precision = .fp32) throws -> BenchmarkResult {
+        let model = try setting.model(precision: precision)
         let dataset: FewShotDataset
         if setting.isMiniImageNet {
             let images = syntheticPhotos(classes: 64, imagesPerClass: 20)
@@ -304,8 +313,8 @@ public enum Benchmark {
     /// Times every stage of the setting's model on one thread: `repetitions` forward and backward
     /// passes of one inner batch (random pixels in [0, 1), freshly initialized weights), the best
     /// time of each stage. Kernel changes show here with less noise than in whole meta-iterations.
-    public static func profileLayers(_ setting: BenchmarkSetting, repetitions: Int) throws -> [StageTiming] {
-        let model = try setting.model()
+    public static func profileLayers(_ setting: BenchmarkSetting, repetitions: Int, precision: Precision = .fp32) throws -> [StageTiming] {
+        let model = try setting.model(precision: precision)
         var rng = RandomGenerator(seed: 0)
         let parameters = model.initialParameters(using: &rng)
         let input = FloatBuffer(count: setting.innerBatch * model.inputCount)

@@ -25,9 +25,11 @@ public struct CheckpointEvaluation: Sendable, Codable {
     public var seconds: Double
     /// The CPU and core count the evaluation ran on.
     public var machine: String?
+    /// The precision of the convolutions' products; absent (fp32) in results written before it existed.
+    public var precision: Precision?
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, checkpoint, evaluation, seconds, machine
+        case benchmark, checkpoint, evaluation, seconds, machine, precision
         case metaIterations = "meta_iterations"
         case evalSamples = "eval_samples"
         case trainAccuracy = "train_accuracy"
@@ -50,13 +52,16 @@ public struct LoadedModel {
     public var directory: String
 
     /// Loads `directory` (written by `reptile train`); throws ``CheckpointError`` or
-    /// ``ExperimentError`` naming the problem.
-    public static func load(from directory: String, expecting benchmark: FewShotBenchmark? = nil) throws -> LoadedModel {
+    /// ``ExperimentError`` naming the problem. The model computes in `precision`, or in the run's.
+    public static func load(from directory: String, expecting benchmark: FewShotBenchmark? = nil,
+                            precision: Precision? = nil) throws -> LoadedModel {
         let record = try RunRecord.read(from: directory)
         if let benchmark, record.benchmark != benchmark {
             throw ExperimentError("\(directory) holds a \(record.benchmark.rawValue) model, not \(benchmark.rawValue)")
         }
-        let model = try record.benchmark.model(for: record.options)
+        var options = record.options
+        if let precision { options.precision = precision }
+        let model = try record.benchmark.model(for: options)
         var optimizer: any Optimizer = record.options.sgd
             ? SGD(learningRate: record.options.learningRate)
             : Adam(parameterCount: model.parameterCount, learningRate: record.options.learningRate, beta1: 0, beta2: 0.999, epsilon: 1e-8)
@@ -92,6 +97,7 @@ public struct LoadedModel {
         return CheckpointEvaluation(benchmark: record.benchmark, checkpoint: directory, metaIterations: record.iteration,
                                     evaluation: evaluation, evalSamples: tasks, trainAccuracy: train.accuracy, trainCI95: train.ci95,
                                     testAccuracy: test.accuracy, testCI95: test.ci95, valAccuracy: val?.accuracy, valCI95: val?.ci95,
-                                    seconds: Date().timeIntervalSince(start), machine: Benchmark.machineName())
+                                    seconds: Date().timeIntervalSince(start), machine: Benchmark.machineName(),
+                                    precision: model.precision)
     }
 }

@@ -1,6 +1,7 @@
 // The flags of the reference programs (run_omniglot.py, run_miniimagenet.py), validated.
 
 import ReptileData
+import ReptileKernels
 import ReptileMeta
 import ReptileNN
 
@@ -13,6 +14,15 @@ public enum FewShotBenchmark: String, Sendable, Codable, CaseIterable {
 
     /// The paper's model for this benchmark (for `folder`, the network and geometry in `options`).
     public func model(for options: FewShotOptions) throws -> Sequential {
+        let model = try architecture(for: options)
+        if let precision = options.precision {
+            if let reason = precision.unavailableReason { throw ExperimentError(reason) }
+            model.precision = precision
+        }
+        return model
+    }
+
+    private func architecture(for options: FewShotOptions) throws -> Sequential {
         switch self {
         case .omniglot: return try Models.omniglot(classes: options.classes)
         case .miniimagenet: return try Models.miniImageNet(classes: options.classes)
@@ -92,6 +102,9 @@ public struct FewShotOptions: Sendable, Codable, Equatable {
     public var modelConfig: ModelConfig? = nil
     /// Folder data without train/: the train, val and test fractions of its classes (`--split-fractions`).
     public var splitFractions: [Double]? = nil
+    /// The precision of the convolutions' products (`--precision`); nil is fp32 (and keeps run
+    /// records written before the flag existed readable).
+    public var precision: Precision? = nil
 
     public init() {}
 

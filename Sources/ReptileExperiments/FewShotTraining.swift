@@ -392,6 +392,7 @@ public final class FewShotTraining {
         check("--channels", saved.channels.map(String.init) ?? "none", given.channels.map(String.init) ?? "none")
         check("--model-config", saved.modelConfig?.rawValue ?? "default", given.modelConfig?.rawValue ?? "default")
         check("--split-fractions", saved.splitFractions.map { "\($0)" } ?? "none", given.splitFractions.map { "\($0)" } ?? "none")
+        check("--precision", (saved.precision ?? .fp32).rawValue, (given.precision ?? .fp32).rawValue)
         return result
     }
 }

@@ -90,6 +90,13 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
         return ((n * inputHeight + iy) * inputWidth + ix) * inputChannels
     }
 
+    /// This geometry with the input channels in words of two bf16 (the bf16 forward pass's taps).
+    var bf16Packed: ConvGeometry {
+        var packed = self
+        packed.inputChannels /= 2
+        return packed
+    }
+
     /// Floats of scratch the forward pass keeps for the backward pass (for layers with few input
     /// channels: the zero-padded copy of the input, or the im2col matrix).
     public func savedScratchCount(batch: Int) -> Int {
@@ -267,6 +274,10 @@ public struct ConvolutionWeightGradientRows {
 /// whole kernel rows in a zero-padded copy of the input, with 1 channel an explicit im2col matrix
 /// is multiplied; either is kept for the weight gradient. Other channel counts fall back to the
 /// plain loops of ``Convolution/Reference``.
+///
+/// `precision: .bf16` (``Precision``) runs the image-tap products of all three passes on bf16
+/// copies of their operands, two per 32-bit word, with the same tiles and pointer tables; the
+/// other forms stay fp32. It needs ``Precision/isAvailable``.
 public enum Convolution {
     /// How a convolution is computed.
     public enum Algorithm: Sendable {
@@ -289,7 +300,7 @@ public enum Convolution {
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
         saved: UnsafeMutablePointer<Float>?, scratch: KernelScratch, outputColumnSums: UnsafeMutablePointer<Float>? = nil,
-        algorithm: Algorithm = .automatic
+        algorithm: Algorithm = .automatic, precision: Precision = .fp32
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         if algorithm == .automatic, Winograd.applies(to: g) {
@@ -315,6 +326,17 @@ public enum Convolution {
             forwardTaps(g, batch: batch, taps: g.kernelHeight, depth: depth, weights: weights, bias: bias,
                         output: output, scratch: scratch, reader: PaddedRowTaps(g: g, padded: UnsafePointer(padded)),
                         columnSums: outputColumnSums)
+        } else if precision == .bf16 {
+            // The same taps over a bf16 copy of the input, a word (two channels) per float slot.
+            let packed = g.bf16Packed
+            let pairs = packed.inputChannels, outC = g.outputChannels
+            let words = scratch.bf16Activations(batch * packed.inputSize + kernelReadSlack)
+            BF16.pack(input, count: batch * g.inputSize, into: words)
+            let packedWeights = scratch.bf16Weights(g.taps * pairs * outC + kernelReadSlack)
+            BF16.packRows(weights, pairs: g.taps * pairs, columns: outC, ld: outC, into: packedWeights)
+            forwardTaps(packed, batch: batch, taps: g.taps, depth: pairs, weights: packedWeights, bias: bias,
+                        output: output, scratch: scratch, reader: ImageTaps(g: packed, input: words),
+                        columnSums: outputColumnSums, bf16: true)
         } else {
             forwardTaps(g, batch: batch, taps: g.taps, depth: g.inputChannels, weights: weights, bias: bias,
                         output: output, scratch: scratch, reader: ImageTaps(g: g, input: input), columnSums: outputColumnSums)
@@ -327,7 +349,7 @@ public enum Convolution {
     private static func forwardTaps<Reader: TapReader>(
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, weights: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
-        reader: Reader, columnSums: UnsafeMutablePointer<Float>?
+        reader: Reader, columnSums: UnsafeMutablePointer<Float>?, bf16: Bool = false
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let outC = g.outputChannels
@@ -357,7 +379,7 @@ public enum Convolution {
                     }
                     block.rowsKernel(aTable, taps: taps, depth: depth, weights + c0, ldb: outC,
                                      tapStride: depth * outC, cTable, accumulate: false,
-                                     bias: bias.map { $0 + c0 })
+                                     bias: bias.map { $0 + c0 }, bf16: bf16)
                     if let columnSums {
                         // Row after row, as `Vector.columnSums` adds them.
                         let sums = columnSums + c0
@@ -383,7 +405,8 @@ public enum Convolution {
     /// and multiplies their taps' weights, kept contiguous per class.
     public static func backwardInput(
         _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, algorithm: Algorithm = .automatic
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, algorithm: Algorithm = .automatic,
+        precision: Precision = .fp32
     ) {
         if algorithm == .automatic, Winograd.applies(to: g) {
             Winograd.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx, scratch: scratch)
@@ -395,6 +418,9 @@ public enum Convolution {
         }
         let inC = g.inputChannels, outC = g.outputChannels
         let sy = g.strideY, sx = g.strideX
+        // In bf16 the products read words of two output channels: dY's and Wᵀ's rows in pairs.
+        let bf16 = precision == .bf16
+        let dyWords = bf16 ? outC / 2 : outC
         /// Kernel rows (columns) that reach input rows (columns) of class p: p, p + s, … below the kernel size.
         func tapCount(_ p: Int, stride: Int, kernel: Int) -> Int { p < kernel ? (kernel - p + stride - 1) / stride : 0 }
         /// The first input row (column) of class p: (i + pad) mod s = p.
@@ -415,6 +441,16 @@ public enum Convolution {
                 }
             }
         }
+        var weightsRead = UnsafePointer(wt)
+        var dyRead = dy
+        if bf16 {
+            let packedWeights = scratch.bf16Weights(g.taps * dyWords * inC + kernelReadSlack)
+            BF16.packRows(wt, pairs: g.taps * dyWords, columns: inC, ld: inC, into: packedWeights)
+            let words = scratch.bf16Activations(batch * g.outputSize / 2 + kernelReadSlack)
+            BF16.pack(dy, count: batch * g.outputSize, into: words)
+            weightsRead = UnsafePointer(packedWeights)
+            dyRead = UnsafePointer(words)
+        }
         var classSlot = 0
         for py in 0..<sy {
             for px in 0..<sx {
@@ -424,7 +460,7 @@ public enum Convolution {
                 let columnsX = ix0 < g.inputWidth ? (g.inputWidth - ix0 + sx - 1) / sx : 0
                 let perImage = rowsY * columnsX
                 let classTaps = ny * nx
-                let classWeights = UnsafePointer(wt) + classSlot * outC * inC
+                let classWeights = weightsRead + classSlot * dyWords * inC
                 classSlot += classTaps
                 guard perImage > 0 else { continue }
                 // Per pixel of the class in one image (the same in every image): its offset in
@@ -443,7 +479,7 @@ public enum Convolution {
                             for jx in 0..<nx {
                                 let ox = ox0 + xi - jx
                                 let inside = oy >= 0 && oy < g.outputHeight && ox >= 0 && ox < g.outputWidth
-                                offsets[e] = inside ? (oy * g.outputWidth + ox) * outC : -1
+                                offsets[e] = inside ? (oy * g.outputWidth + ox) * dyWords : -1
                                 e += 1
                             }
                         }
@@ -464,7 +500,7 @@ public enum Convolution {
                         var q = 0
                         var p = 0
                         var dxImage = dx + c0
-                        var dyImage = dy
+                        var dyImage = dyRead
                         for _ in 0..<tileCount {
                             for r in 0..<rows {
                                 guard q < pixels else {
@@ -483,12 +519,12 @@ public enum Convolution {
                                 if p == perImage {
                                     p = 0
                                     dxImage += g.inputSize
-                                    dyImage += g.outputSize
+                                    dyImage += g.outputHeight * g.outputWidth * dyWords
                                 }
                             }
                             if classTaps > 0 {
-                                block.rowsKernel(aTable, taps: classTaps, depth: outC, classWeights + c0, ldb: inC,
-                                                 tapStride: outC * inC, cTable, accumulate: false, bias: nil)
+                                block.rowsKernel(aTable, taps: classTaps, depth: dyWords, classWeights + c0, ldb: inC,
+                                                 tapStride: dyWords * inC, cTable, accumulate: false, bias: nil, bf16: bf16)
                             } else {
                                 // Kernels narrower than their stride skip these pixels altogether.
                                 for r in 0..<rows where cTable[r] != junk { cTable[r].update(repeating: 0, count: block.width) }
@@ -506,7 +542,8 @@ public enum Convolution {
     public static func backwardWeights(
         _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
         saved: UnsafePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>,
-        biasGradient db: UnsafeMutablePointer<Float>?, scratch: KernelScratch, algorithm: Algorithm = .automatic
+        biasGradient db: UnsafeMutablePointer<Float>?, scratch: KernelScratch, algorithm: Algorithm = .automatic,
+        precision: Precision = .fp32
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         let inC = g.inputChannels, outC = g.outputChannels, taps = g.taps
@@ -529,7 +566,7 @@ public enum Convolution {
                                weightGradient: dw, scratch: scratch, reader: PaddedRowTaps(g: g, padded: padded))
         } else {
             weightGradientTaps(g, batch: batch, taps: taps, depth: inC, outputGradient: dy, weightGradient: dw,
-                               scratch: scratch, reader: ImageTaps(g: g, input: input))
+                               scratch: scratch, reader: ImageTaps(g: g, input: input), bf16: precision == .bf16)
         }
     }
 
@@ -575,7 +612,7 @@ public enum Convolution {
     @inline(__always)
     private static func weightGradientTaps<Reader: TapReader>(
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
-        weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch, reader: Reader
+        weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch, reader: Reader, bf16: Bool = false
     ) {
         let rowsTotal = batch * g.outputHeight * g.outputWidth
         // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
@@ -585,7 +622,7 @@ public enum Convolution {
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
             weightGradientTapsChunk(g, rows: chunkStart..<min(rowsTotal, chunkStart + chunk), taps: taps, depth: depth,
                                     outputGradient: dy + chunkStart * g.outputChannels, weightGradient: dw, accumulate: chunkStart > 0, scratch: scratch,
-                                    reader: reader)
+                                    reader: reader, bf16: bf16)
         }
     }
 
@@ -595,7 +632,8 @@ public enum Convolution {
     @inline(__always)
     private static func weightGradientTapsChunk<Reader: TapReader>(
         _ g: ConvGeometry, rows: Range<Int>, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
-        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: KernelScratch, reader: Reader
+        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: KernelScratch, reader: Reader,
+        bf16: Bool = false
     ) {
         let outC = g.outputChannels
         let chunkCursor = OutputRowCursor(g, row: rows.lowerBound)
@@ -616,6 +654,21 @@ public enum Convolution {
                     count += 1
                 }
                 cursor.advance()
+            }
+            if bf16 {
+                // Rows in pairs, each pair's input and dY interleaved in bf16 words (the last row of
+                // an odd count paired with zeros); the tables then point at the pairs.
+                let pairs = (count + 1) / 2
+                let aWords = s.bf16Activations(pairs * depth + kernelReadSlack)
+                let bWords = s.bf16Weights(pairs * outC + kernelReadSlack)
+                for p in 0..<pairs {
+                    let second = 2 * p + 1 < count
+                    BF16.packTwo(aTable[2 * p], second ? aTable[2 * p + 1] : nil, count: depth, into: aWords + p * depth)
+                    BF16.packTwo(bTable[2 * p], second ? bTable[2 * p + 1] : nil, count: outC, into: bWords + p * outC)
+                    aTable[p] = UnsafePointer(aWords + p * depth)
+                    bTable[p] = UnsafePointer(bWords + p * outC)
+                }
+                count = pairs
             }
             // The sums run over the rows in runs of `weightGradientRunRows`, every tile of dW rows
             // passing over one run before the next: a run's dY rows and input pixels stay in L1
@@ -643,7 +696,7 @@ public enum Convolution {
                             cTable[r] = i0 + r < depth ? sumsTarget + (i0 + r) * outC + c0 : junk
                         }
                         block.outerKernel(aTable + j0, aOffset: i0, bTable + j0, count: runCount, cTable,
-                                          accumulate: false, resume: j0 > 0)
+                                          accumulate: false, resume: j0 > 0, bf16: bf16)
                     }
                     j0 += runCount
                 } while j0 < count

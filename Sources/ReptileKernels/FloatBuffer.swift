@@ -110,6 +110,22 @@ public final class KernelScratch: @unchecked Sendable {
         return partialSumStorage.pointer
     }
 
+    private var bf16ActivationStorage = FloatBuffer(count: 0)
+    private var bf16WeightStorage = FloatBuffer(count: 0)
+
+    /// At least `count` 32-bit words (two bf16 each) for a bf16 copy of a product's activations,
+    /// apart from the other scratch, valid until the next call.
+    func bf16Activations(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if bf16ActivationStorage.count < count { bf16ActivationStorage = FloatBuffer(count: count) }
+        return bf16ActivationStorage.pointer
+    }
+
+    /// At least `count` words for a bf16 copy of a product's weights, apart from the other scratch.
+    func bf16Weights(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if bf16WeightStorage.count < count { bf16WeightStorage = FloatBuffer(count: count) }
+        return bf16WeightStorage.pointer
+    }
+
     /// At least `count` pointer slots, valid until the next call.
     func pointers(_ count: Int) -> UnsafeMutablePointer<UnsafePointer<Float>> {
         if pointerCapacity < count {

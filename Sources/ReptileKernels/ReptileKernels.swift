@@ -30,8 +30,6 @@ public enum KernelPath {
     /// The instruction set's short name: avx512, avx2, neon or generic.
     public static var name: String { String(cString: selectedMicrokernels.name) }
 
-    /// The precision of products and sums: fp32 throughout (no reduced-precision path yet).
-    public static let precision = "fp32"
 
     /// Whether the Swift parts of the kernels were compiled for the build machine's CPU
     /// (`REPTILE_NATIVE=1`) rather than for the architecture's baseline.
@@ -44,11 +42,15 @@ public enum KernelPath {
     }
 
     /// One line for reports: "matrix kernels chosen at run time: AVX-512 with FMA; Swift parts for
-    /// the baseline CPU; fp32".
-    public static var description: String {
+    /// the baseline CPU; fp32" (with bf16: "…; bf16 products (AVX512-BF16), fp32 sums").
+    public static func description(precision: Precision = .fp32) -> String {
         "matrix kernels chosen at run time: \(instructions); Swift parts for "
-            + (swiftPartsNative ? "the build machine's CPU (REPTILE_NATIVE)" : "the baseline CPU") + "; \(precision)"
+            + (swiftPartsNative ? "the build machine's CPU (REPTILE_NATIVE)" : "the baseline CPU") + "; "
+            + (precision == .bf16 ? "bf16 products (AVX512-BF16), fp32 sums" : "fp32")
     }
+
+    /// ``description(precision:)`` in fp32.
+    public static var description: String { description() }
 }
 
 /// Extra floats every activation buffer must have readable past its end.

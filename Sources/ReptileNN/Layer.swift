@@ -45,6 +45,8 @@ public struct ForwardPass {
     /// If given, the layer also writes here each output channel's sum over this shard's rows,
     /// added row after row (what a ``BatchNorm`` after a ``Conv2d`` would compute first).
     package var outputColumnSums: UnsafeMutablePointer<Float>? = nil
+    /// The precision of the products (``Sequential/precision``).
+    package var precision: Precision = .fp32
 }
 
 /// What a layer receives in the backward pass.
@@ -76,6 +78,8 @@ public struct BackwardPass {
     /// Whether the layer after this one already wrote this layer's weight gradient
     /// (``previousWeightGradient``).
     package var weightGradientGiven = false
+    /// The precision of the products (``Sequential/precision``).
+    package var precision: Precision = .fp32
 }
 
 /// A building block of a ``Sequential`` model.

@@ -146,7 +146,8 @@ public final class Conv2d: Layer {
         let g = geometry!
         Convolution.forward(g, batch: p.batch, input: p.input, weights: p.parameters,
                             bias: hasBias ? p.parameters + g.weightCount : nil, output: p.output,
-                            saved: p.saved, scratch: p.scratch, outputColumnSums: p.outputColumnSums)
+                            saved: p.saved, scratch: p.scratch, outputColumnSums: p.outputColumnSums,
+                            precision: p.precision)
     }
 
     public func backward(_ p: BackwardPass) {
@@ -157,11 +158,11 @@ public final class Conv2d: Layer {
             Convolution.backwardWeights(g, batch: p.batch, input: p.input, outputGradient: p.outputGradient,
                                         saved: p.saved, weightGradient: p.parameterGradients,
                                         biasGradient: hasBias && !biasGradientGiven ? p.parameterGradients + g.weightCount : nil,
-                                        scratch: p.scratch)
+                                        scratch: p.scratch, precision: p.precision)
         }
         if let dx = p.inputGradient {
             Convolution.backwardInput(g, batch: p.batch, outputGradient: p.outputGradient, weights: p.parameters,
-                                      inputGradient: dx, scratch: p.scratch)
+                                      inputGradient: dx, scratch: p.scratch, precision: p.precision)
         }
     }
 }

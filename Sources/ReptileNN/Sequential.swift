@@ -74,6 +74,14 @@ public final class Sequential: @unchecked Sendable {
     /// ``minimumShardSize`` examples stay whole.
     public let batchShards: Int
 
+    /// The precision of the convolutions' products (`Precision`): fp32 (the default), or bf16
+    /// products with fp32 sums where the CPU has AVX512-BF16 (`Precision.isAvailable`; setting
+    /// an unavailable one stops the program). The parameters, their gradients and the optimizers'
+    /// state stay fp32 either way. Set it before training, not while a pass runs.
+    public var precision: Precision = .fp32 {
+        didSet { precondition(precision.isAvailable, precision.unavailableReason ?? "") }
+    }
+
     /// The fewest examples a shard gets. Smaller shards cost more than a second core saves (the
     /// kernels' fixed costs), and evaluation's batches of 5 or 6 run faster whole.
     public static let minimumShardSize = 4
@@ -248,7 +256,7 @@ public final class Sequential: @unchecked Sendable {
                 parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
                 shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
                                     reductions: workspace.reductions[s].pointer),
-                outputColumnSums: sums))
+                outputColumnSums: sums, precision: precision))
         }
     }
 
@@ -332,7 +340,8 @@ public final class Sequential: @unchecked Sendable {
                 shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
                                     reductions: workspace.reductions[s].pointer),
                 inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 },
-                previousWeightGradient: previousWeightGradient, weightGradientGiven: handOver && s == 0))
+                previousWeightGradient: previousWeightGradient, weightGradientGiven: handOver && s == 0,
+                precision: precision))
         }
         return dx
     }

@@ -100,8 +100,9 @@ let miniImageNetTree = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 }
 
 /// Runs `reptile arguments…`, expecting a one-line error that mentions `mention` and no crash.
-func expectOneLineError(_ arguments: [String], mentioning mention: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    let run = try await runReptile(arguments)
+func expectOneLineError(_ arguments: [String], mentioning mention: String, environment: [String: String] = [:],
+                        sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let run = try await runReptile(arguments, environment: environment)
     #expect(run.status != 0, "\(arguments) should fail", sourceLocation: sourceLocation)
     let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
     #expect(errorLines.count == 1, "\(arguments): \(run.stderr)", sourceLocation: sourceLocation)
@@ -363,4 +364,35 @@ let folderFixtureTree = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     let broken = try await runReptile(["train", "folder", "--data", folderFixtureTree + "-corrupt", "--split-fractions", "0.5,0,0.5",
                                        "--classes", "1", "--meta-iters", "1", "--checkpoint", dir + "/broken"])
     #expect(broken.status != 0 && broken.stderr.contains("broken.png"), "\(broken.stderr)")
+}
+
+@Test("--precision bf16: recorded with the run, kept on resume, reported by evaluate; a clear error where it cannot run")
+func bf16PrecisionThroughTheCommandLine() async throws {
+    let dir = temporaryDirectory("bf16")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let flags = ["--shots", "1", "--inner-iters", "1", "--eval-samples", "2", "--eval-iters", "1", "--checkpoint", dir,
+                 "--checkpoint-interval", "1"]
+    guard Precision.bf16.isAvailable else {
+        try await expectOneLineError(["train", "omniglot", "--meta-iters", "1", "--precision", "bf16"] + flags,
+                                     mentioning: "needs a CPU with AVX512-BF16")
+        return
+    }
+    let train = try await runReptile(["train", "omniglot", "--meta-iters", "2", "--precision", "bf16"] + flags)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(try RunRecord.read(from: dir).options.precision == .bf16)
+    // The run's precision is part of its settings: a resume keeps it, and refuses another one.
+    try await expectOneLineError(["train", "omniglot", "--resume", "--meta-iters", "2", "--precision", "fp32"] + flags,
+                                 mentioning: "--precision fp32 (checkpoint: bf16)")
+    let evaluate = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1", "--json"])
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+    #expect(evaluate.stdout.contains("\"precision\":\"bf16\""), "\(evaluate.stdout)")
+    let fp32 = try await runReptile(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2", "--eval-iters", "1", "--json",
+                                     "--precision", "fp32"])
+    #expect(fp32.status == 0 && fp32.stdout.contains("\"precision\":\"fp32\""), "\(fp32.stdout)")
+    // Narrower kernels asked for by REPTILE_KERNELS leave no bf16 path.
+    try await expectOneLineError(["evaluate", "omniglot", "--checkpoint", dir, "--eval-samples", "2"],
+                                 mentioning: "needs the AVX-512 kernels, and REPTILE_KERNELS chose avx2",
+                                 environment: ["REPTILE_KERNELS": "avx2"])
+    try await expectOneLineError(["bench", "--setting", "omniglot-5way", "--precision", "bf16"],
+                                 mentioning: "REPTILE_KERNELS chose generic", environment: ["REPTILE_KERNELS": "generic"])
 }

@@ -70,7 +70,7 @@ func samePadding(input: Int, output: Int, padTop: Int) {
 }
 
 /// A buffer of `count` NaNs.
-private func nanBuffer(_ count: Int) -> FloatBuffer {
+func nanBuffer(_ count: Int) -> FloatBuffer {
     let buffer = FloatBuffer(count: count)
     buffer.pointer.update(repeating: .nan, count: count)
     return buffer
@@ -136,4 +136,66 @@ func outputColumnSumsMatchColumnSums(index: Int, algorithm: Convolution.Algorith
     #expect(!Winograd.applies(to: .same(inputHeight: 84, inputWidth: 84, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1)))
     #expect(!Winograd.applies(to: .same(inputHeight: 14, inputWidth: 14, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2)))
     #expect(!Winograd.applies(to: .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1)))
+}
+
+/// The cases whose products run in bf16: the direct kernels over 16·j input channels.
+let bf16ConvCases = convCases.indices.filter { convCases[$0].1.usesFastPath && !convCases[$0].1.hasFewInputChannels }
+
+@Test("bf16 products: the forward pass and both gradients are the fp32 sums of the bf16-rounded operands",
+      .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"), arguments: bf16ConvCases)
+func bf16ConvolutionMatchesRoundedReference(index: Int) {
+    let (name, g, batch) = convCases[index]
+    let scratch = KernelScratch()
+    let x = randomBuffer(batch * g.inputSize, seed: 1)
+    let w = randomBuffer(g.weightCount, seed: 2)
+    let bias = randomBuffer(g.outputChannels, seed: 3)
+    let dy = randomBuffer(batch * g.outputSize, seed: 4)
+    func rounded(_ b: FloatBuffer) -> FloatBuffer {
+        let r = FloatBuffer(count: b.count)
+        for i in 0..<b.count { r.pointer[i] = BF16.round(b.pointer[i]) }
+        return r
+    }
+    let xr = rounded(x), wr = rounded(w), dyr = rounded(dy)
+    // bf16 keeps 8 significant bits: rounding moves these values by up to 2⁻⁹ of themselves.
+    #expect(maxDifference(x.pointer, xr.pointer, count: x.count) > 1e-4)
+
+    let y = nanBuffer(batch * g.outputSize), yRef = FloatBuffer(count: batch * g.outputSize)
+    let yFP32 = FloatBuffer(count: batch * g.outputSize)
+    let sums = nanBuffer(g.outputChannels), expectedSums = FloatBuffer(count: g.outputChannels)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer, saved: nil,
+                        scratch: scratch, outputColumnSums: sums.pointer, algorithm: .direct, precision: .bf16)
+    Convolution.Reference.forward(g, batch: batch, input: xr.pointer, weights: wr.pointer, bias: bias.pointer, output: yRef.pointer)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: yFP32.pointer, saved: nil,
+                        scratch: scratch, algorithm: .direct)
+    let t = tolerance(yRef.pointer, count: y.count)
+    #expect(maxDifference(y.pointer, yRef.pointer, count: y.count) < t, "forward \(name)")
+    #expect(maxDifference(y.pointer, yFP32.pointer, count: y.count) > 10 * t, "forward \(name) ran in fp32")
+    Vector.columnSums(y.pointer, rows: batch * g.outputHeight * g.outputWidth, columns: g.outputChannels, into: expectedSums.pointer)
+    #expect((0..<g.outputChannels).allSatisfy { sums.pointer[$0] == expectedSums.pointer[$0] }, "column sums \(name)")
+
+    let dx = nanBuffer(batch * g.inputSize), dxRef = FloatBuffer(count: batch * g.inputSize)
+    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: dx.pointer,
+                              scratch: scratch, algorithm: .direct, precision: .bf16)
+    Convolution.Reference.backwardInput(g, batch: batch, outputGradient: dyr.pointer, weights: wr.pointer, inputGradient: dxRef.pointer)
+    #expect(maxDifference(dx.pointer, dxRef.pointer, count: dx.count) < tolerance(dxRef.pointer, count: dx.count), "input gradient \(name)")
+
+    let dw = nanBuffer(g.weightCount), dwRef = FloatBuffer(count: g.weightCount), dwFP32 = FloatBuffer(count: g.weightCount)
+    Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: nil,
+                                weightGradient: dw.pointer, biasGradient: nil, scratch: scratch, algorithm: .direct, precision: .bf16)
+    Convolution.Reference.backwardWeights(g, batch: batch, input: xr.pointer, outputGradient: dyr.pointer, weightGradient: dwRef.pointer)
+    Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: nil,
+                                weightGradient: dwFP32.pointer, biasGradient: nil, scratch: scratch, algorithm: .direct)
+    let tw = max(1e-3, tolerance(dwRef.pointer, count: dw.count))
+    #expect(maxDifference(dw.pointer, dwRef.pointer, count: dw.count) < tw, "weight gradient \(name)")
+    #expect(maxDifference(dw.pointer, dwFP32.pointer, count: dw.count) > 3 * tw, "weight gradient \(name) ran in fp32")
+}
+
+@Test("bf16 rounds to nearest, ties to even, and keeps NaN and infinity")
+func bf16Rounding() {
+    #expect(BF16.round(1.0) == 1.0)
+    #expect(BF16.round(1 + 1.0 / 256) == 1.0)  // halfway between 1 and 1 + 2⁻⁷: to the even one
+    #expect(BF16.round(1 + 3.0 / 256) == 1 + 4.0 / 256)  // halfway, odd below: up
+    #expect(BF16.round(1 + 1.0 / 256 + 1.0 / 65536) == 1 + 1.0 / 128)
+    #expect(BF16.round(.infinity) == .infinity)
+    #expect(BF16.round(.nan).isNaN)
 }

@@ -326,3 +326,24 @@ private func expectSameWeightsWhateverTheThreadCount(_ model: Sequential, tasks:
         }
     }
 }
+
+/// bf16 products (a 32-channel convolution reads bf16 pairs), with the second core sharing the
+/// last task's batches: the same floats on 1 and 2 threads, and not those of fp32.
+@Test(.enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
+func bf16TrainingIsDeterministicWhateverTheThreadCount() throws {
+    func model() throws -> Sequential {
+        try Sequential(inputShape: [9, 9, 1], batchShards: 2) {
+            Conv2d(inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2); BatchNorm(featureCount: 32); ReLU()
+            Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 2); BatchNorm(featureCount: 32); ReLU()
+            Flatten(); Linear(3 * 3 * 32, 3)
+        }
+    }
+    let bf16 = try model()
+    bf16.precision = .bf16
+    expectSameWeightsWhateverTheThreadCount(bf16, tasks: NoiseImageTasks(), seed: 5)
+    let fp32Weights = noiseImageTraining(try model(), tasks: NoiseImageTasks(), seed: 5, threads: 1)
+    let bf16Weights = noiseImageTraining(bf16, tasks: NoiseImageTasks(), seed: 5, threads: 1)
+    #expect(fp32Weights != bf16Weights)
+    // Close all the same: 8 meta-iterations do not let bf16's rounding drift far.
+    #expect(zip(fp32Weights, bf16Weights).allSatisfy { abs($0 - $1) < 0.05 })
+}
