@@ -11,6 +11,7 @@ import ReptilePlot
 
 extension TaskExecution: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension LossReduction: ExpressibleByArgument {}
 
 /// The defaults that the help texts show: ``FewShotOptions``'s, the reference program's.
 private let defaults = FewShotOptions()
@@ -42,6 +43,9 @@ struct FewShotFlags: ParsableArguments {
     @Option(name: .customLong("task-execution"),
             help: "parallel: a meta-batch's tasks run at once on copies of the inner optimizer state, merged after (default); serial: one after another sharing it, exactly like the reference (one core).")
     var taskExecution: TaskExecution?
+    @Option(name: .customLong("loss-reduction"),
+            help: "How the inner loop's cross-entropy combines a mini-batch: sum (the reference's: TF1 minimizes the unreduced per-example losses, so plain-SGD steps grow with the batch) or mean. (default: sum, or a checkpoint's; runs recorded before the flag: mean)")
+    var lossReduction: LossReduction?
     @Option(help: "Precision of the convolutions' products: fp32, or bf16 (bf16 products with fp32 sums on CPUs with AVX512-BF16; weights, gradients and optimizer state stay fp32). (default: fp32, or a checkpoint's)")
     var precision: Precision?
 
@@ -71,6 +75,7 @@ struct FewShotFlags: ParsableArguments {
         if let seed { o.seed = seed }
         if let taskExecution { o.taskExecution = taskExecution }
         if let precision { o.precision = precision == .fp32 ? nil : precision }
+        if let lossReduction { o.lossReduction = lossReduction }
         return o
     }
 }

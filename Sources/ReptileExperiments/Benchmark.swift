@@ -277,7 +277,7 @@ public enum Benchmark {
             inner: InnerLoopConfiguration(batchSize: setting.innerBatch, iterations: setting.innerIterations),
             metaBatchSize: setting.metaBatch, metaStepSize: 1, metaStepSizeFinal: 0,
             metaIterations: 1_000_000, seed: 0)
-        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy,
+        let trainer = MetaTrainer(model: model, loss: .summedSoftmaxCrossEntropy,
                                   tasks: FewShotTasks(dataset, ways: setting.ways, shots: setting.trainShots),
                                   innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.001, beta1: 0),
                                   configuration: config, threads: threads)
@@ -289,7 +289,7 @@ public enum Benchmark {
         func evalMs(transductive: Bool) -> Double {
             let evaluation = FewShotEvaluation(ways: setting.ways, shots: setting.evalShots, batchSize: setting.evalBatch,
                                                iterations: setting.evalIterations, transductive: transductive)
-            let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
+            let learner = Learner(model: model, loss: .summedSoftmaxCrossEntropy, maxBatch: evaluation.maxBatch)
             let weights = FloatBuffer(count: model.parameterCount)
             var rng = RandomGenerator(seed: 0, stream: [RandomStream.finalEvaluation.rawValue])
             return trainer.parameters.withUnsafeBufferPointer { p in

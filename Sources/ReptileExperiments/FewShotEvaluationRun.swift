@@ -82,7 +82,7 @@ public struct LoadedModel {
         let start = Date()
         func run<O: Optimizer>(_ optimizer: O) -> (EvaluationResult, EvaluationResult, EvaluationResult?) {
             func one(_ name: String, _ dataset: FewShotDataset, _ split: UInt64) -> EvaluationResult {
-                ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: .softmaxCrossEntropy, parameters: parameters,
+                ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: record.options.loss, parameters: parameters,
                                        optimizer: optimizer, tasks: tasks, seed: seed,
                                        stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads) { done, total in
                     progress?(name, done, total)

@@ -38,6 +38,15 @@ public enum FewShotBenchmark: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// How the inner loop's loss combines the examples of a mini-batch. The reference
+/// `supervised-reptile` minimizes the sum (TF1's `minimize` of its unreduced per-example
+/// cross-entropies adds their gradients), so its plain-SGD steps (`--sgd`, the gradient-combination
+/// study) are the batch size times those of the mean; with Adam the two differ only through ε.
+public enum LossReduction: String, Sendable, Codable, CaseIterable {
+    case sum
+    case mean
+}
+
 /// The network of a folder run (`--model-config`): the paper's Omniglot network (4 strided 3×3
 /// convolutions of 64 filters) or its Mini-ImageNet one (4 × [3×3 convolution of 32, max-pool]).
 public enum ModelConfig: String, Sendable, Codable, CaseIterable {
@@ -105,6 +114,13 @@ public struct FewShotOptions: Sendable, Codable, Equatable {
     /// The precision of the convolutions' products (`--precision`); nil is fp32 (and keeps run
     /// records written before the flag existed readable).
     public var precision: Precision? = nil
+    /// How the inner loop's loss combines a mini-batch's examples (`--loss-reduction`): summed, as
+    /// the reference does (the default), or averaged. nil is the mean: runs recorded before the
+    /// setting existed were trained with it, and continue so.
+    public var lossReduction: LossReduction? = .sum
+
+    /// The loss the inner loops minimize (``lossReduction``).
+    public var loss: Loss { lossReduction == .sum ? .summedSoftmaxCrossEntropy : .softmaxCrossEntropy }
 
     public init() {}
 

@@ -181,7 +181,7 @@ public final class FewShotTraining {
             try group!.agree(options.taskExecution != .serial ? nil
                 : ExperimentError("--task-execution serial passes the inner optimizer's state from task to task and cannot be split among \(ranks) processes; use the default (parallel)"))
         }
-        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks, innerOptimizer: optimizer,
+        let trainer = MetaTrainer(model: model, loss: options.loss, tasks: tasks, innerOptimizer: optimizer,
                                   configuration: options.metaTraining, maxBatch: options.maxTrainingBatch, threads: threads,
                                   group: ranks > 1 ? group : nil)
         // Rank 0 owns the run folder; the others only read a checkpoint to resume from.
@@ -241,7 +241,7 @@ public final class FewShotTraining {
         if ranks > 1 { try group!.agree(setupError) } else if let setupError { throw setupError }
 
         let evaluation = options.evaluation
-        let evalLearner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
+        let evalLearner = Learner(model: model, loss: options.loss, maxBatch: evaluation.maxBatch)
         let evalWeights = FloatBuffer(count: model.parameterCount)
         var metrics = Metrics(directory: checkpointDirectory, chance: 1 / Double(options.classes))
         if let dir = checkpointDirectory { metrics.load(from: dir) }
@@ -321,7 +321,7 @@ public final class FewShotTraining {
                                      : evaluationSeconds / Double(evaluatedTasks) * Double(options.evalSamples * splitNames.count) / workers))
         let evalStart = Date()
         func evaluate(_ name: String, _ dataset: FewShotDataset, split: UInt64) -> EvaluationResult {
-            ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: .softmaxCrossEntropy,
+            ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: options.loss,
                                    parameters: trainer.parameters, optimizer: trainer.innerOptimizer,
                                    tasks: options.evalSamples, seed: options.seed,
                                    stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads,
@@ -393,6 +393,7 @@ public final class FewShotTraining {
         check("--model-config", saved.modelConfig?.rawValue ?? "default", given.modelConfig?.rawValue ?? "default")
         check("--split-fractions", saved.splitFractions.map { "\($0)" } ?? "none", given.splitFractions.map { "\($0)" } ?? "none")
         check("--precision", (saved.precision ?? .fp32).rawValue, (given.precision ?? .fp32).rawValue)
+        check("--loss-reduction", (saved.lossReduction ?? .mean).rawValue, (given.lossReduction ?? .mean).rawValue)
         return result
     }
 }

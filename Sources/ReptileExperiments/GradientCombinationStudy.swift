@@ -35,7 +35,11 @@ public struct GradientCombinationStudy {
         public var ways = 5
         public var shots = 5
         public var maxInnerSteps = 4
+        /// The reference's summed loss: with plain SGD, the mean's steps would be 25 times smaller.
+        public var lossReduction = LossReduction.sum
         public init() {}
+
+        var loss: Loss { lossReduction == .sum ? .summedSoftmaxCrossEntropy : .softmaxCrossEntropy }
     }
 
     public let settings: Settings
@@ -74,11 +78,11 @@ public struct GradientCombinationStudy {
             inner: InnerLoopConfiguration(batchSize: s.innerBatch, iterations: combination.innerSteps),
             metaBatchSize: 1, metaStepSize: combination.metaStep, metaStepSizeFinal: 0,
             metaIterations: s.metaIterations, metaGradient: combination.metaGradient, seed: s.seed)
-        let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy,
+        let trainer = MetaTrainer(model: model, loss: s.loss,
                                   tasks: FewShotTasks(splits.train, ways: s.ways, shots: 5 * combination.innerSteps),
                                   innerOptimizer: SGD(learningRate: s.learningRate), configuration: config, threads: 1)
         let evaluation = FewShotEvaluation(ways: s.ways, shots: s.shots, batchSize: s.evalBatch, iterations: s.evalIterations)
-        let learner = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: evaluation.maxBatch)
+        let learner = Learner(model: model, loss: s.loss, maxBatch: evaluation.maxBatch)
         let weights = FloatBuffer(count: model.parameterCount)
         var accuracies: [Double] = []
         accuracies.reserveCapacity(s.metaIterations)

@@ -69,7 +69,7 @@ extension LoadedModel {
             func floats(_ image: [UInt8]) -> [Float] { image.map { Float($0) / 225 } }
             let classes = run.training.count
             let support = ArrayTask(inputs: run.training.map(floats), labels: Array(0..<classes))
-            let adapted = model.adapt(parameters, to: support, loss: .softmaxCrossEntropy, steps: o.evalIters,
+            let adapted = model.adapt(parameters, to: support, loss: o.loss, steps: o.evalIters,
                                       optimizer: optimizer, batchSize: min(o.evalBatch, classes), seed: seed &+ UInt64(r))
             func predicted(_ row: [Float]) -> Int { (0..<classes).max { row[$0] < row[$1] }! }
             let items = run.test.map(floats)

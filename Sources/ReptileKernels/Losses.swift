@@ -2,16 +2,18 @@
 
 import Foundation
 
-/// Losses over a batch, each returning the mean loss and writing the gradient of that mean.
+/// Losses over a batch, each returning the mean loss and writing the gradient of that mean (or,
+/// for the summed cross-entropy, of the sum).
 public enum LossKernels {
     /// Mean softmax cross-entropy of `batch` rows of `classes` logits against integer labels
-    /// (stored as floats). Writes `(softmax − onehot)/batch` into `gradient` when given.
+    /// (stored as floats). Writes `(softmax − onehot)/batch` into `gradient` when given, or
+    /// `softmax − onehot` with `summed`: the gradient of the sum over the rows.
     public static func softmaxCrossEntropy(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Float>, batch: Int, classes: Int,
-        gradient: UnsafeMutablePointer<Float>?
+        gradient: UnsafeMutablePointer<Float>?, summed: Bool = false
     ) -> Float {
         var total: Double = 0
-        let invBatch = 1 / Float(batch)
+        let invBatch: Float = summed ? 1 : 1 / Float(batch)
         for b in 0..<batch {
             let row = logits + b * classes
             let label = Int(labels[b])

@@ -8,20 +8,27 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     case meanSquaredError
     /// Mean softmax cross-entropy; targets are class indices stored as floats.
     case softmaxCrossEntropy
+    /// Softmax cross-entropy summed over the batch: the objective of the reference
+    /// `supervised-reptile`, whose TF1 `minimize` of the unreduced per-example losses adds their
+    /// gradients. A plain SGD step is then `batch` times that of the mean (Adam barely notices:
+    /// only its ε weighs differently). The value it reports is still the mean per example.
+    case summedSoftmaxCrossEntropy
 
     /// Floats of target per example for a model with `outputCount` outputs.
     public func targetCount(outputCount: Int) -> Int {
         self == .meanSquaredError ? outputCount : 1
     }
 
-    /// The mean loss of `batch` examples; writes the gradient with respect to `output` if asked.
+    /// The mean loss of `batch` examples; writes the gradient with respect to `output` if asked
+    /// (of the sum over the examples for ``summedSoftmaxCrossEntropy``).
     package func evaluate(output: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch: Int, outputCount: Int,
                          gradient: UnsafeMutablePointer<Float>?) -> Float {
         switch self {
         case .meanSquaredError:
             return LossKernels.meanSquaredError(prediction: output, target: targets, count: batch * outputCount, gradient: gradient)
-        case .softmaxCrossEntropy:
-            return LossKernels.softmaxCrossEntropy(logits: output, labels: targets, batch: batch, classes: outputCount, gradient: gradient)
+        case .softmaxCrossEntropy, .summedSoftmaxCrossEntropy:
+            return LossKernels.softmaxCrossEntropy(logits: output, labels: targets, batch: batch, classes: outputCount, gradient: gradient,
+                                                   summed: self == .summedSoftmaxCrossEntropy)
         }
     }
 }

@@ -261,3 +261,19 @@ func pytorchBaselineFile() throws {
         try PyTorchBaseline(contentsOf: dir.appendingPathComponent("missing.json"))
     }
 }
+
+@Test("new runs sum the batch's losses as the reference does; runs recorded before the setting keep the mean")
+func lossReductionDefaultsAndOldRecords() throws {
+    let fresh = FewShotOptions()
+    #expect(fresh.lossReduction == .sum && fresh.loss == .summedSoftmaxCrossEntropy)
+    var old = fresh
+    old.lossReduction = nil
+    let json = String(decoding: try JSONEncoder().encode(old), as: UTF8.self)
+    #expect(!json.contains("lossReduction"))
+    let decoded = try JSONDecoder().decode(FewShotOptions.self, from: Data(json.utf8))
+    #expect(decoded.lossReduction == nil && decoded.loss == .softmaxCrossEntropy)
+    #expect(FewShotTraining.differences(decoded, fresh) == ["--loss-reduction sum (checkpoint: mean)"])
+    var mean = fresh
+    mean.lossReduction = .mean
+    #expect(FewShotTraining.differences(decoded, mean).isEmpty)
+}

@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import ReptileKernels
 @testable import ReptileNN
 
 @Test func sgdStep() {
@@ -60,4 +61,32 @@ func adamSteps(beta1: Float) {
     start.merge([a, b], stepsEach: 5)
     #expect(start.state.secondMoment == [3, 2])
     #expect(start.state.step == 15)
+}
+
+/// The reference minimizes the sum of the batch's cross-entropies (TF1's `minimize` of an
+/// unreduced loss vector): the same reported value as the mean, and `batch` times its gradient.
+@Test func summedCrossEntropyHasTheMeansValueAndBatchTimesItsGradient() throws {
+    let model = try Sequential(inputShape: [6, 6, 1]) {
+        Conv2d(inputChannels: 1, outputChannels: 16, kernelSize: 3, stride: 2); BatchNorm(featureCount: 16); ReLU()
+        Flatten(); Linear(3 * 3 * 16, 4)
+    }
+    let batch = 7
+    var rng = RandomGenerator(seed: 11)
+    let parameters = model.initialParameters(using: &rng)
+    func run(_ loss: Loss) -> (Float, [Float]) {
+        let learner = Learner(model: model, loss: loss, maxBatch: batch)
+        var r = RandomGenerator(seed: 12)
+        for i in 0..<batch * model.inputCount { learner.inputs.pointer[i] = r.uniform(-1, 1) }
+        for b in 0..<batch { learner.targets.pointer[b] = Float(b % 4) }
+        let value = parameters.withUnsafeBufferPointer { learner.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+        return (value, Array(UnsafeBufferPointer(start: learner.gradients.pointer, count: model.parameterCount)))
+    }
+    let (meanValue, meanGradient) = run(.softmaxCrossEntropy)
+    let (sumValue, sumGradient) = run(.summedSoftmaxCrossEntropy)
+    #expect(sumValue == meanValue)
+    let scale = meanGradient.map { abs($0) }.max()! * Float(batch)
+    #expect(scale > 0)
+    for (s, m) in zip(sumGradient, meanGradient) {
+        #expect(abs(s - Float(batch) * m) <= 1e-5 * scale)
+    }
 }
