@@ -8,6 +8,11 @@ time, machines), runs/NAME/evaluation-nontransductive.json and runs/NAME/evaluat
 --output FILE`), and writes the part of docs/RESULTS.md between its `omniglot-table` markers.
 A run still training, or not yet evaluated, is shown as such.
 
+Writes, between the `study` markers, the gradient-combination study's progress and its curves'
+mean single-task test accuracy over their first and last 2 000 meta-iterations, from
+runs/gradient-combinations/study.json and curves/*/{accuracy.txt, model.safetensors} (the
+accuracies up to each curve's checkpointed meta-iteration).
+
 Also writes, between the `omniglot-runs` markers, the error rates of the model meta-trained on the
 background alphabets (runs/omniglot-alphabets-20way-1shot/) on Lake et al.'s 20 one-shot runs, from
 its evaluation-runs.json (written by `reptile evaluate omniglot-runs --checkpoint
@@ -26,6 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- omniglot-table:begin -->", "<!-- omniglot-table:end -->"
 RUNS_BEGIN, RUNS_END = "<!-- omniglot-runs:begin -->", "<!-- omniglot-runs:end -->"
 ALPHABETS_RUN = "omniglot-alphabets-20way-1shot"
+STUDY_BEGIN, STUDY_END = "<!-- study:begin -->", "<!-- study:end -->"
+STUDY_RUN = "gradient-combinations"
+STUDY_WINDOW = 2000
 
 # The paper's Table 1 (Reptile rows) and the reference README's flags for each setting.
 SETTINGS = [
@@ -136,6 +144,65 @@ def one_shot_runs(runs_dir):
     return "\n".join(lines)
 
 
+def spaced(n):
+    """An integer with thin spaces between thousands, as the rest of the file writes them."""
+    return f"{n:,}".replace(",", " ")
+
+
+def study_labels(max_steps):
+    """The study's combinations in the order of its curve folders (GradientCombinationStudy.combinations)."""
+    labels = ["g1"]
+    for k in range(2, max(2, max_steps) + 1):
+        labels += ["+".join(f"g{i}" for i in range(1, k + 1)), f"mean(g1..g{k})", f"g{k}"]
+    return labels
+
+
+def checkpoint_iteration(path):
+    """The `iteration` in a safetensors file's metadata (the position its accuracies count up to)."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+    return int(header.get("__metadata__", {}).get("iteration", 0))
+
+
+def study(runs_dir):
+    folder = os.path.join(runs_dir, STUDY_RUN)
+    settings = load(os.path.join(folder, "study.json"))
+    lines = [STUDY_BEGIN, ""]
+    if settings is None:
+        lines += ["Not started: `reptile study gradient-combinations --out runs/gradient-combinations`.", "", STUDY_END]
+        return "\n".join(lines)
+    total = settings["metaIterations"]
+    w = STUDY_WINDOW
+    rows, done_all = [], 0
+    for index, label in enumerate(study_labels(settings["maxInnerSteps"])):
+        name = "".join(c if c.isalnum() else "_" for c in label)
+        curve = os.path.join(folder, "curves", f"{index}-{name}")
+        if not os.path.exists(os.path.join(curve, "model.safetensors")):
+            rows.append(f"| {label} | not started | | | |")
+            continue
+        done = checkpoint_iteration(os.path.join(curve, "model.safetensors"))
+        with open(os.path.join(curve, "accuracy.txt")) as f:
+            accuracies = [float(x) for x in f.read().split()][:done]
+        done_all += done
+        if done < 2 * w:
+            rows.append(f"| {label} | {spaced(done)} | | | |")
+            continue
+        first = 100 * sum(accuracies[:w]) / w
+        last = 100 * sum(accuracies[-w:]) / w
+        rows.append(f"| {label} | {spaced(done)} | {first:.1f} % | {last:.1f} % | {last - first:+.1f} |")
+    count = len(study_labels(settings["maxInnerSteps"]))
+    state = ("complete" if done_all == count * total
+             else f"in progress: {spaced(done_all)} of {spaced(count * total)} meta-iterations")
+    loss = settings.get("lossReduction", "mean")
+    lines += [f"The study in `runs/{STUDY_RUN}/` ({state}; {spaced(total)} meta-iterations per curve, the {loss} of "
+              f"the batch's losses, seed {settings['seed']}). Mean single-task test accuracy over each curve's first "
+              f"and last {spaced(w)} meta-iterations ({spaced(5 * w)} queries each; about ±1 point is noise):",
+              "", f"| meta-gradient | meta-iterations done | first {spaced(w)} | last {spaced(w)} | change |",
+              "| --- | --- | --- | --- | --- |"] + rows + ["", STUDY_END]
+    return "\n".join(lines)
+
+
 def replace_between(text, begin, end, body, path):
     if begin not in text or end not in text:
         sys.exit(f"{path}: no {begin} … {end} markers")
@@ -153,6 +220,7 @@ def main():
         text = f.read()
     updated = replace_between(text, BEGIN, END, table(args.runs), args.results)
     updated = replace_between(updated, RUNS_BEGIN, RUNS_END, one_shot_runs(args.runs), args.results)
+    updated = replace_between(updated, STUDY_BEGIN, STUDY_END, study(args.runs), args.results)
     if args.check:
         if updated != text:
             sys.exit(f"{args.results} is out of date: run python3 scripts/make_results.py")
