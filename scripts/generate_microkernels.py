@@ -182,8 +182,8 @@ def bf16_kernels():
     L.append(f"    return _mm512_reduce_add_ps(s);")
     L.append(f"}}")
     L.append("")
-    L.append(f"const reptile_bf16_kernels reptile_bf16_kernels_avx512 = {{")
-    L.append(f"    .peak_loop = peak_loop_bf16,")
+    L.append(f"const reptile_microkernels reptile_microkernels_avx512bf16 = {{")
+    L.append(f'    .name = "avx512bf16", .lanes = 16, .fused = 1, .peak_loop = peak_loop_bf16,')
     for R, V in SHAPES:
         L.append(f"    .rows_{R}x{V*16} = rows_{R}x{V*16}_bf16, .outer_{R}x{V*16} = outer_{R}x{V*16}_bf16,")
     L.append(f"}};")

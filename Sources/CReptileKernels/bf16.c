@@ -6,14 +6,14 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-extern const reptile_bf16_kernels reptile_bf16_kernels_avx512;
+extern const reptile_microkernels reptile_microkernels_avx512bf16;
 
-const reptile_bf16_kernels *reptile_bf16_kernels_available(void) {
+const reptile_microkernels *reptile_bf16_kernels_available(void) {
     __builtin_cpu_init();
     int ok = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
-    return ok ? &reptile_bf16_kernels_avx512 : NULL;
+    return ok ? &reptile_microkernels_avx512bf16 : NULL;
 }
 
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")))
@@ -59,7 +59,7 @@ BF16_TARGET void reptile_bf16_pack_two(const float *x0, const float *x1, long co
     }
 }
 #else
-const reptile_bf16_kernels *reptile_bf16_kernels_available(void) { return NULL; }
+const reptile_microkernels *reptile_bf16_kernels_available(void) { return NULL; }
 void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words) {
     (void)x0; (void)x1; (void)count; (void)words;
 }

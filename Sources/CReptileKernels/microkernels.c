@@ -2630,8 +2630,8 @@ static __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2
     return _mm512_reduce_add_ps(s);
 }
 
-const reptile_bf16_kernels reptile_bf16_kernels_avx512 = {
-    .peak_loop = peak_loop_bf16,
+const reptile_microkernels reptile_microkernels_avx512bf16 = {
+    .name = "avx512bf16", .lanes = 16, .fused = 1, .peak_loop = peak_loop_bf16,
     .rows_5x64 = rows_5x64_bf16, .outer_5x64 = outer_5x64_bf16,
     .rows_12x32 = rows_12x32_bf16, .outer_12x32 = outer_12x32_bf16,
     .rows_8x32 = rows_8x32_bf16, .outer_8x32 = outer_8x32_bf16,

@@ -53,26 +53,15 @@ enum ColumnBlock {
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, bias: UnsafePointer<Float>?,
         bf16: Bool = false
     ) {
+        // In bf16, A and B hold bf16 pairs (`depth`, `ldb` and `tapStride` count words).
+        let k = bf16 ? bf16Kernels! : selectedMicrokernels
         let kernel: reptile_rows_kernel
-        if bf16 {
-            // A and B hold bf16 pairs (`depth`, `ldb` and `tapStride` count words).
-            let k = bf16Kernels!
-            switch self {
-            case .wide64: kernel = k.rows_5x64
-            case .medium32x12: kernel = k.rows_12x32
-            case .medium32x8: kernel = k.rows_8x32
-            case .medium32x9: kernel = k.rows_9x32
-            case .narrow16: kernel = k.rows_12x16
-            }
-        } else {
-            let k = selectedMicrokernels
-            switch self {
-            case .wide64: kernel = k.rows_5x64
-            case .medium32x12: kernel = k.rows_12x32
-            case .medium32x8: kernel = k.rows_8x32
-            case .medium32x9: kernel = k.rows_9x32
-            case .narrow16: kernel = k.rows_12x16
-            }
+        switch self {
+        case .wide64: kernel = k.rows_5x64
+        case .medium32x12: kernel = k.rows_12x32
+        case .medium32x8: kernel = k.rows_8x32
+        case .medium32x9: kernel = k.rows_9x32
+        case .narrow16: kernel = k.rows_12x16
         }
         kernel(UnsafeRawPointer(a).assumingMemoryBound(to: UnsafePointer<Float>?.self), taps, depth, b, ldb, tapStride,
                UnsafeRawPointer(c).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self), accumulate ? 1 : 0, bias)
@@ -83,26 +72,15 @@ enum ColumnBlock {
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool = false, bf16: Bool = false
     ) {
+        // In bf16, each A[j] and B[j] holds two rows' bf16 (`BF16.packTwo`).
+        let k = bf16 ? bf16Kernels! : selectedMicrokernels
         let kernel: reptile_outer_kernel
-        if bf16 {
-            // Each A[j] and B[j] holds two rows' bf16 (`BF16.packTwo`).
-            let k = bf16Kernels!
-            switch self {
-            case .wide64: kernel = k.outer_5x64
-            case .medium32x12: kernel = k.outer_12x32
-            case .medium32x8: kernel = k.outer_8x32
-            case .medium32x9: kernel = k.outer_9x32
-            case .narrow16: kernel = k.outer_12x16
-            }
-        } else {
-            let k = selectedMicrokernels
-            switch self {
-            case .wide64: kernel = k.outer_5x64
-            case .medium32x12: kernel = k.outer_12x32
-            case .medium32x8: kernel = k.outer_8x32
-            case .medium32x9: kernel = k.outer_9x32
-            case .narrow16: kernel = k.outer_12x16
-            }
+        switch self {
+        case .wide64: kernel = k.outer_5x64
+        case .medium32x12: kernel = k.outer_12x32
+        case .medium32x8: kernel = k.outer_8x32
+        case .medium32x9: kernel = k.outer_9x32
+        case .narrow16: kernel = k.outer_12x16
         }
         kernel(UnsafeRawPointer(a).assumingMemoryBound(to: UnsafePointer<Float>?.self), aOffset,
                UnsafeRawPointer(b).assumingMemoryBound(to: UnsafePointer<Float>?.self), count,

@@ -49,7 +49,7 @@ public enum Precision: String, Sendable, Codable, CaseIterable, CustomStringConv
 
 /// The bf16 rows kernels of this CPU, or nil without AVX512-BF16 or when REPTILE_KERNELS asks for
 /// narrower kernels than AVX-512.
-let bf16Kernels: reptile_bf16_kernels? = KernelPath.name == "avx512" ? reptile_bf16_kernels_available()?.pointee : nil
+let bf16Kernels: reptile_microkernels? = KernelPath.name == "avx512" ? reptile_bf16_kernels_available()?.pointee : nil
 
 /// bf16 operands as the bf16 rows kernels read them: two per 32-bit word, rounded to nearest even.
 enum BF16 {

@@ -27,19 +27,13 @@ const reptile_microkernels *reptile_microkernels_selected(void);
 /// The set named (avx512, avx2, neon, generic) if this CPU can run it, else NULL.
 const reptile_microkernels *reptile_microkernels_named(const char *name);
 
-/// The bf16 kernels (x86-64 with AVX512-BF16; microkernels.c): the rows and outer kernels' sums
-/// with A and B holding two bf16 per 32-bit word, both products of a pair added to the fp32 sum by
-/// one VDPBF16PS — in the rows kernel a word holds depth indices 2p and 2p + 1 (`depth` and the
-/// strides count words), in the outer kernel each A[j] and B[j] holds two summed rows
-/// (reptile_bf16_pack_two); and the peak loop (rounds × 12 independent VDPBF16PS, 32 multiply-adds each).
-typedef struct {
-    float (*peak_loop)(long rounds);
-    reptile_rows_kernel rows_5x64, rows_12x32, rows_8x32, rows_9x32, rows_12x16;
-    reptile_outer_kernel outer_5x64, outer_12x32, outer_8x32, outer_9x32, outer_12x16;
-} reptile_bf16_kernels;
-
-/// The bf16 kernels if this CPU has AVX512-BF16 (and the AVX-512 set), else NULL (bf16.c).
-const reptile_bf16_kernels *reptile_bf16_kernels_available(void);
+/// The bf16 kernels (x86-64 with AVX512-BF16; microkernels.c), a set named "avx512bf16": the rows
+/// and outer kernels' sums with A and B holding two bf16 per 32-bit word, both products of a pair
+/// added to the fp32 sum by one VDPBF16PS — in the rows kernel a word holds depth indices 2p and
+/// 2p + 1 (`depth` and the strides count words), in the outer kernel each A[j] and B[j] holds two
+/// summed rows (reptile_bf16_pack_two); its peak loop runs 12 independent VDPBF16PS per round
+/// (32 multiply-adds each). NULL where the CPU lacks AVX512-BF16 (bf16.c).
+const reptile_microkernels *reptile_bf16_kernels_available(void);
 /// Rounds `count` floats (even) to bf16, to nearest even, two per 32-bit word in order: word i
 /// holds x[2i] in its low half and x[2i + 1] in its high half. Needs AVX512-BF16.
 void reptile_bf16_pack(const float *x, long count, float *words);
