@@ -35,7 +35,7 @@ public enum Precision: String, Sendable, Codable, CaseIterable, CustomStringConv
 
     public var description: String { rawValue }
 
-    /// The multiply-add peak of one core in this precision, in GFLOP/s (two per multiply-add), from
+    /// The multiply-add peak of one core in this precision, in FLOP/s (two per multiply-add), from
     /// `seconds` of a register-only loop; nil where the precision is not available.
     public func measuredPeak(seconds: Double = 0.2) -> Double? {
         switch self {
