@@ -67,17 +67,20 @@ public final class ImageSet: @unchecked Sendable {
                 }
                 precondition(height == width, "rotations need square images")
                 let n = height, ch = channels
+                // Output row y reads the source along a line: from `first`, `step` bytes per pixel
+                // (output pixel (x, y) shows source pixel (sx, sy) of the counter-clockwise turn).
                 for y in 0..<n {
+                    let first: Int, step: Int
+                    switch turns {
+                    case 1: (first, step) = ((n - 1 - y) * ch, n * ch)                   // (sx, sy) = (n−1−y, x)
+                    case 2: (first, step) = (((n - 1 - y) * n + n - 1) * ch, -ch)       // (n−1−x, n−1−y)
+                    default: (first, step) = (((n - 1) * n + y) * ch, -n * ch)          // (y, n−1−x)
+                    }
+                    let row = output + y * n * ch
+                    var s = first
                     for x in 0..<n {
-                        // Source pixel shown at (x, y) after turning the image counter-clockwise.
-                        let (sx, sy): (Int, Int)
-                        switch turns {
-                        case 1: (sx, sy) = (n - 1 - y, x)
-                        case 2: (sx, sy) = (n - 1 - x, n - 1 - y)
-                        default: (sx, sy) = (y, n - 1 - x)
-                        }
-                        let o = (y * n + x) * ch, s = (sy * n + sx) * ch
-                        for k in 0..<ch { output[o + k] = v[Int(src[s + k])] }
+                        for k in 0..<ch { row[x * ch + k] = v[Int(src[s + k])] }
+                        s += step
                     }
                 }
             }

@@ -114,6 +114,25 @@ let builtIn: ImageSet = try! Omniglot.loadBuiltIn()
     #expect(half == Array(original.reversed()))
 }
 
+@Test func rotationsOfMultiChannelImagesFollowThePixelFormula() {
+    // 5×5 pixels of 3 channels, every byte different, so a misplaced pixel or channel shows.
+    let n = 5, ch = 3
+    let set = ImageSet(height: n, width: n, channels: ch, classNames: ["a"], imagesPerClass: [1],
+                       pixels: (0..<n * n * ch).map { UInt8($0) }, divisor: 1)
+    let original = set.image(class: 0, image: 0)
+    for turns in [1, 2, 3, -1, 6] {
+        let turned = set.image(class: 0, image: 0, quarterTurns: turns)
+        for y in 0..<n {
+            for x in 0..<n {
+                // Each counter-clockwise quarter turn shows at (x, y) the pixel from (n−1−y, x).
+                var (sx, sy) = (x, y)
+                for _ in 0..<(((turns % 4) + 4) % 4) { (sx, sy) = (n - 1 - sy, sx) }
+                for k in 0..<ch { #expect(turned[(y * n + x) * ch + k] == original[(sy * n + sx) * ch + k]) }
+            }
+        }
+    }
+}
+
 @Test func fewShotTasksHaveDistinctClassesAndImages() throws {
     let (train, _) = try Omniglot.split(builtIn, seed: 0)
     var rng = RandomGenerator(seed: 3)
