@@ -57,9 +57,7 @@ public enum Vector {
 
     /// `y ← y + x`.
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i + 16 <= count { store16(load16(y + i) + load16(x + i), y + i); i += 16 }
-        while i < count { y[i] += x[i]; i += 1 }
+        reptile_vector_add(x, y, count)
     }
 
     /// The sum of all elements (accumulated in 16 lanes, then in double).

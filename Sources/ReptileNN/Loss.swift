@@ -102,8 +102,12 @@ package final class Learner: @unchecked Sendable {
             sync.sync()
             model.backward(shards: shard, parameters: parameters, outputGradient: outputGradient.pointer,
                            gradients: gradients.pointer, workspace: workspace, scratch: scratch, sync: sync)
+            // Both members' gradients are written: each adds the shards for half the parameters.
+            sync.sync()
+            let count = model.parameterCount, half = count / 2
+            model.addShardGradients(into: gradients.pointer, workspace: workspace,
+                                    range: member == 0 ? 0..<half : half..<count)
         }
-        model.addShardGradients(into: gradients.pointer, workspace: workspace)
         return value
     }
 

@@ -280,15 +280,18 @@ public final class Sequential: @unchecked Sendable {
                          gradients: UnsafeMutablePointer<Float>, workspace: Workspace,
                          inputGradient: UnsafeMutablePointer<Float>? = nil) {
         backward(shards: 0..<batchShards, parameters: parameters, outputGradient: outputGradient, gradients: gradients,
-                 workspace: workspace, scratch: workspace.scratch, inputGradient: inputGradient)
-        addShardGradients(into: gradients, workspace: workspace)
+                 workspace: workspace, scratch: workspace.scratch, inputGradient: inputGradient, addingShards: true)
     }
 
     /// The backward pass of `shards` on this thread: shard 0's parameter gradients go to
-    /// `gradients`, the others' to the workspace (``addShardGradients(into:workspace:)`` adds them).
+    /// `gradients`, the others' to the workspace. With `addingShards` (this thread runs every
+    /// shard), each stage's part of the other shards' gradients is added into `gradients` as soon
+    /// as the stage is done, while it is still in cache; otherwise ``addShardGradients(into:workspace:range:)``
+    /// adds them afterwards. Either way every float is g₀ + g₁ + …, added in shard order.
     func backward(shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                   gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: ShardTeam.Member? = nil) {
+                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: ShardTeam.Member? = nil,
+                  addingShards: Bool = false) {
         precondition(workspace.input != nil, "backward without a forward pass")
         var dy = outputGradient
         for s in stride(from: stages.count - 1, through: 0, by: -1) {
@@ -296,13 +299,25 @@ public final class Sequential: @unchecked Sendable {
                                       workspace: workspace, scratch: scratch, inputGradient: inputGradient, sync: sync) {
                 dy = dx
             }
+            // A stage's parameter gradients are complete once it is done: the only other writers
+            // (the bias gradient a batch norm takes, the first layer's weight gradient handed
+            // over) are the stage after it, which ran before.
+            if addingShards { addShardGradients(into: gradients, workspace: workspace, range: stageParameterRange(s)) }
         }
     }
 
-    /// Adds the parameter gradients of shards 1… into `gradients` (shard 0's), in shard order.
-    func addShardGradients(into gradients: UnsafeMutablePointer<Float>, workspace: Workspace) {
+    /// The parameters of stage `s`: its offset up to the next stage's.
+    private func stageParameterRange(_ s: Int) -> Range<Int> {
+        stages[s].parameterOffset..<(s + 1 < stages.count ? stages[s + 1].parameterOffset : parameterCount)
+    }
+
+    /// Adds the parameter gradients of shards 1… into `gradients` (shard 0's), in shard order, for
+    /// the parameters `range`.
+    func addShardGradients(into gradients: UnsafeMutablePointer<Float>, workspace: Workspace, range: Range<Int>) {
+        guard !range.isEmpty else { return }
         for k in 1..<max(workspace.shardCount, 1) {
-            Vector.add(workspace.shardGradients[k - 1].pointer, into: gradients, count: parameterCount)
+            Vector.add(workspace.shardGradients[k - 1].pointer + range.lowerBound, into: gradients + range.lowerBound,
+                       count: range.count)
         }
     }
 

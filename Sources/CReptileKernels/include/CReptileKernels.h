@@ -97,6 +97,9 @@ void reptile_adam_beta1_zero(float *restrict parameters, const float *restrict g
 void reptile_adam(float *restrict parameters, const float *restrict gradients, float *restrict m, float *restrict v,
                   float step, float beta1, float beta2, float epsilon, long count);
 
+/// y <- y + x, element by element (y and x do not overlap).
+void reptile_vector_add(const float *restrict x, float *restrict y, long count);
+
 /// Transposes a row-major rows × columns matrix into out (columns × rows).
 void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out);
 
