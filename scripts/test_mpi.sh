@@ -5,7 +5,9 @@
 #  2. a rank killed mid-run ends the whole job within seconds with an error, the last checkpoint
 #     stays intact, and `--resume` under mpirun completes it to the same bytes as a run never stopped;
 #  3. ranks started with different flags, binaries or kernel instruction sets, and --task-execution serial,
-#     are refused at start.
+#     are refused at start;
+#  4. `reptile evaluate` under mpirun -np 2 and 3 gives the single process's figures, a rank that cannot
+#     read the model ends the job with one line naming it, and different evaluation flags are refused.
 # Usage: scripts/test_mpi.sh PATH/TO/reptile [WORK_DIR]
 set -euo pipefail
 BIN="$(realpath "$1")"
@@ -84,4 +86,30 @@ expect_refusal kernels "different kernel instruction set" "${MPIRUN[@]}" \
     -np 1 env REPTILE_KERNELS=generic "$BIN" "${FLAGS[@]}" "${SHORT[@]}" --checkpoint "$WORK/mismatch-kernels"
 expect_refusal serial "task-execution serial" "${MPIRUN[@]}" -np 2 "$BIN" "${FLAGS[@]}" "${SHORT[@]}" \
     --task-execution serial --checkpoint "$WORK/serial"
+
+echo "--- 4. evaluate: the tasks divided among the ranks, the same figures"
+EVAL=(evaluate omniglot --checkpoint "$WORK/single" --eval-samples 25 --seed 7 --threads 1)
+"$BIN" "${EVAL[@]}" --json > "$WORK/eval-single.json" 2> "$WORK/eval-single.log"
+for n in 2 3; do
+    "${MPIRUN[@]}" -np $n "$BIN" "${EVAL[@]}" --json --output "$WORK/eval-np$n-file.json" > "$WORK/eval-np$n.json" 2> "$WORK/eval-np$n.log"
+    python3 - "$WORK/eval-single.json" "$WORK/eval-np$n.json" "$WORK/eval-np$n-file.json" $n <<'EOF' || fail "evaluate np $n: results differ"
+import json, sys
+single, printed, written = (json.load(open(p)) for p in sys.argv[1:4])
+n = int(sys.argv[4])
+assert printed == written, "the printed and the written results differ"
+for key in ["train_accuracy", "test_accuracy", "train_ci95", "test_ci95", "eval_samples", "meta_iterations"]:
+    assert single[key] == printed[key], (key, single[key], printed[key])
+assert single.get("ranks") == 1 and printed.get("ranks") == n, (single.get("ranks"), printed.get("ranks"), n)
+print(f"evaluate np {n}: test accuracy {printed['test_accuracy']:.4f} ± {printed['test_ci95']:.4f}, as one process; ranks recorded: {n}")
+EOF
+done
+# One rank's --checkpoint lacks the model: the job ends with one line naming that rank and the file.
+mkdir -p "$WORK/no-model" && cp "$WORK/single/run.json" "$WORK/no-model/"
+expect_refusal eval-missing "rank 1" "${MPIRUN[@]}" \
+    -np 1 "$BIN" evaluate omniglot --checkpoint "$WORK/single" --eval-samples 5 --threads 1 : \
+    -np 1 "$BIN" evaluate omniglot --checkpoint "$WORK/no-model" --eval-samples 5 --threads 1
+grep -q "model.safetensors" "$WORK/eval-missing.log" || { cat "$WORK/eval-missing.log"; fail "eval-missing: the file is not named"; }
+expect_refusal eval-flags "different set of evaluation flags" "${MPIRUN[@]}" \
+    -np 1 "$BIN" evaluate omniglot --checkpoint "$WORK/single" --eval-samples 5 --threads 1 --seed 1 : \
+    -np 1 "$BIN" evaluate omniglot --checkpoint "$WORK/single" --eval-samples 5 --threads 1 --seed 2
 echo "MPI checks passed"

@@ -40,6 +40,47 @@ struct EvaluateRunner {
     var dataFlags: any DataFlags
 
     func run() throws {
+        // Under `mpirun`/`srun` the ranks split the tasks; rank 0 alone prints and writes.
+        try runOnRanks { try run(group: $0) }
+    }
+
+    private func run(group: MPIProcessGroup?) throws {
+        // A rank whose setup failed must not leave the others waiting in the first exchange.
+        let prepared: (loaded: LoadedModel, directory: String, splits: FewShotSplits, evaluation: FewShotEvaluation, seed: UInt64)
+        do {
+            prepared = try prepare()
+            try group?.agree(nil)
+        } catch let error as ProcessGroupError {
+            throw error
+        } catch {
+            try group?.agree(error)
+            throw error
+        }
+        let (loaded, directory, splits, evaluation, seed) = prepared
+        let tasks = flags.evalSamples ?? loaded.record.options.evalSamples
+        let progress = ProgressLine("evaluated tasks", unit: "tasks")
+        var lastPhase = ""
+        if let group { printError("\(tasks) tasks per split shared by \(group.size) MPI ranks") }
+        let result = try loaded.evaluate(evaluation, splits: splits, tasks: tasks, seed: seed,
+                                         threads: dataFlags.threads ?? threadsPerRank(group), group: group) { phase, done, total in
+            if phase != lastPhase { lastPhase = phase; printError("evaluating \(phase) …") }
+            progress.update(done, of: total, restartable: true)
+        }
+        if outputIsQuiet { return }
+        if let output = flags.output { try writeJSON(result, to: output) }
+        if flags.json {
+            try printJSON(result)
+        } else {
+            print("Evaluated \(directory) (\(result.metaIterations) meta-iterations), \(evaluation.ways)-way \(evaluation.shots)-shot, \(tasks) tasks per split, \(evaluation.transductive ? "transductive" : "non-transductive")"
+                  + (loaded.model.precision == .fp32 ? "" : ", \(loaded.model.precision) products"))
+            print(String(format: "Train accuracy: %.4f ± %.4f", result.trainAccuracy, result.trainCI95))
+            if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
+            print(String(format: "Test accuracy: %.4f ± %.4f", result.testAccuracy, result.testCI95))
+        }
+    }
+
+    /// The model, the data and the evaluation settings, from the flags and the model's record.
+    private func prepare() throws -> (loaded: LoadedModel, directory: String, splits: FewShotSplits, evaluation: FewShotEvaluation, seed: UInt64) {
         let directory: String
         switch (flags.checkpoint, flags.model) {
         case (_?, _?):
@@ -80,23 +121,7 @@ struct EvaluateRunner {
                                            batchSize: flags.evalBatch ?? o.evalBatch, iterations: flags.evalIters ?? o.evalIters,
                                            replacement: flags.replacement || o.replacement,
                                            transductive: flags.transductive, weightDecay: o.weightDecay)
-        let tasks = flags.evalSamples ?? o.evalSamples
-        let progress = ProgressLine("evaluated tasks", unit: "tasks")
-        var lastPhase = ""
-        let result = try loaded.evaluate(evaluation, splits: splits, tasks: tasks, seed: seed, threads: dataFlags.threads) { phase, done, total in
-            if phase != lastPhase { lastPhase = phase; printError("evaluating \(phase) …") }
-            progress.update(done, of: total, restartable: true)
-        }
-        if let output = flags.output { try writeJSON(result, to: output) }
-        if flags.json {
-            try printJSON(result)
-        } else {
-            print("Evaluated \(directory) (\(result.metaIterations) meta-iterations), \(evaluation.ways)-way \(evaluation.shots)-shot, \(tasks) tasks per split, \(evaluation.transductive ? "transductive" : "non-transductive")"
-                  + (loaded.model.precision == .fp32 ? "" : ", \(loaded.model.precision) products"))
-            print(String(format: "Train accuracy: %.4f ± %.4f", result.trainAccuracy, result.trainCI95))
-            if let val = result.valAccuracy { print(String(format: "Val accuracy: %.4f ± %.4f", val, result.valCI95 ?? 0)) }
-            print(String(format: "Test accuracy: %.4f ± %.4f", result.testAccuracy, result.testCI95))
-        }
+        return (loaded, directory, splits, evaluation, seed)
     }
 }
 

@@ -26,27 +26,7 @@ struct TrainRunner {
 
     func run() throws {
         // Under `mpirun`/`srun` the ranks split each meta-batch; rank 0 alone prints and writes.
-        guard let group = try MPIProcessGroup.world() else { return try run(group: nil) }
-        guard group.size > 1 else {
-            defer { group.finalize() }
-            return try run(group: nil)
-        }
-        outputIsQuiet = group.rank != 0
-        do {
-            try run(group: group)
-            group.finalize()
-        } catch let error as ProcessGroupError {
-            // Every rank has this error: rank 0 reports it, and no rank leaves before it has (the
-            // launcher ends the job as soon as one process exits with an error).
-            if group.rank == 0 { FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8)) }
-            group.barrier()
-            group.finalize()
-            throw ExitCode(1)
-        } catch {
-            // Only this rank failed: say so and end the whole job rather than leave the others waiting.
-            FileHandle.standardError.write(Data("Error: rank \(group.rank) of \(group.size): \(error)\n".utf8))
-            group.abort()
-        }
+        try runOnRanks { try run(group: $0) }
     }
 
     private func run(group: MPIProcessGroup?) throws {
@@ -72,7 +52,7 @@ struct TrainRunner {
             benchmark: benchmark, options: options, splits: splits, checkpointDirectory: checkpoint,
             checkpointInterval: checkpointInterval, dataLabel: dataLabel,
             command: CommandLine.arguments.joined(separator: " "),
-            threads: dataFlags.threads ?? group.map { max(1, ProcessInfo.processInfo.activeProcessorCount / $0.localSize) },
+            threads: dataFlags.threads ?? threadsPerRank(group),
             group: group) { event in
             switch event {
             case .log(let line):

@@ -4,6 +4,7 @@
 import Foundation
 import ReptileCheckpoint
 import ReptileData
+import ReptileFormats
 import ReptileKernels
 import ReptileMeta
 import ReptileNN
@@ -27,9 +28,11 @@ public struct CheckpointEvaluation: Sendable, Codable {
     public var machine: String?
     /// The precision of the convolutions' products; absent (fp32) in results written before it existed.
     public var precision: Precision?
+    /// Processes that shared the tasks (MPI ranks); absent in results written before it existed.
+    public var ranks: Int?
 
     enum CodingKeys: String, CodingKey {
-        case benchmark, checkpoint, evaluation, seconds, machine, precision
+        case benchmark, checkpoint, evaluation, seconds, machine, precision, ranks
         case metaIterations = "meta_iterations"
         case evalSamples = "eval_samples"
         case trainAccuracy = "train_accuracy"
@@ -73,18 +76,33 @@ public struct LoadedModel {
     }
 
     /// Evaluates `tasks` tasks on each split with `evaluation` (whose `ways` must be the model's classes).
+    /// With a `group` of processes (every member calling with the same arguments), each evaluates
+    /// its block of the tasks and all return the same result as one process would.
     public func evaluate(_ evaluation: FewShotEvaluation, splits: FewShotSplits, tasks: Int, seed: UInt64,
-                         threads: Int? = nil, progress: ((String, Int, Int) -> Void)? = nil) throws -> CheckpointEvaluation {
-        guard tasks >= 1 else { throw ExperimentError("--eval-samples must be at least 1, got \(tasks)") }
-        try evaluation.validate(examplesPerClass: splits.imagesPerClass,
-                                classes: min(splits.train.classCount, splits.test.classCount, splits.validation?.classCount ?? .max),
-                                outputs: model.outputCount)
+                         threads: Int? = nil, group: ProcessGroup? = nil,
+                         progress: ((String, Int, Int) -> Void)? = nil) throws -> CheckpointEvaluation {
+        var setupError: Error?
+        do {
+            guard tasks >= 1 else { throw ExperimentError("--eval-samples must be at least 1, got \(tasks)") }
+            try evaluation.validate(examplesPerClass: splits.imagesPerClass,
+                                    classes: min(splits.train.classCount, splits.test.classCount, splits.validation?.classCount ?? .max),
+                                    outputs: model.outputCount)
+        } catch { setupError = error }
+        let group = (group?.size ?? 1) > 1 ? group : nil
+        if let group {
+            // The instruction set too: the kernels' floats differ between them, and so would the ranks' accuracies.
+            try group.requireSame([("binary", FewShotTraining.executableDigest), ("kernel instruction set (REPTILE_KERNELS or CPU)", KernelPath.name),
+                                   ("model", "\(record.benchmark.rawValue) \(parameters.count) \(parameters.withUnsafeBytes { Zlib.crc32($0) })"),
+                                   ("set of evaluation flags", "\(evaluation) \(tasks) \(seed) \(model.precision)"),
+                                   ("data", splits.contentDigest)])
+            try group.agree(setupError)
+        } else if let setupError { throw setupError }
         let start = Date()
         func run<O: Optimizer>(_ optimizer: O) -> (EvaluationResult, EvaluationResult, EvaluationResult?) {
             func one(_ name: String, _ dataset: FewShotDataset, _ split: UInt64) -> EvaluationResult {
                 ParallelEvaluation.run(evaluation, sampler: dataset, model: model, loss: record.options.loss, parameters: parameters,
                                        optimizer: optimizer, tasks: tasks, seed: seed,
-                                       stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads) { done, total in
+                                       stream: [RandomStream.finalEvaluation.rawValue, split], threads: threads, group: group) { done, total in
                     progress?(name, done, total)
                 }
             }
@@ -98,6 +116,6 @@ public struct LoadedModel {
                                     evaluation: evaluation, evalSamples: tasks, trainAccuracy: train.accuracy, trainCI95: train.ci95,
                                     testAccuracy: test.accuracy, testCI95: test.ci95, valAccuracy: val?.accuracy, valCI95: val?.ci95,
                                     seconds: Date().timeIntervalSince(start), machine: Benchmark.machineName(),
-                                    precision: model.precision)
+                                    precision: model.precision, ranks: group?.size ?? 1)
     }
 }
