@@ -101,3 +101,14 @@ func movingAverage(_ values: [Double], window: Int) -> [Double] {
     }
     return result
 }
+
+/// The moving average of `values` over `window` (see `movingAverage`) at no more than about
+/// `maxPoints` evenly spaced indices, the last one included: a curve averaged over hundreds of
+/// points changes little from one index to the next, and its figure stays small.
+func smoothedSamples(_ values: [Double], window: Int, maxPoints: Int) -> (indices: [Int], values: [Double]) {
+    let smoothed = movingAverage(values, window: window)
+    let step = max(1, values.count / max(1, maxPoints))
+    var indices = Array(stride(from: values.count - 1, through: 0, by: -step).reversed())
+    if values.count > 1, indices.first != 0 { indices.insert(0, at: 0) }
+    return (indices, indices.map { smoothed[$0] })
+}
