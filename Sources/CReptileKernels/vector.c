@@ -21,3 +21,35 @@ void reptile_vector_add(const float *restrict x, float *restrict y, long count) 
 #endif
     vector_add_generic(x, y, count);
 }
+
+// sums[j] += rows[r][j] for r = 0 ..< count in order: a batch norm's column sums, taken from a tile
+// of output rows while it is in L1. Each column is added in row order, so any vector width gives
+// the floats of the plain loop. `width` is a multiple of 16.
+static void add_rows_generic(float *const *rows, long count, long width, float *restrict sums) {
+    for (long r = 0; r < count; r++) {
+        const float *restrict row = rows[r];
+        for (long j = 0; j < width; j++) sums[j] += row[j];
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx512f"))) static void add_rows_avx512(float *const *rows, long count, long width,
+                                                               float *restrict sums) {
+    for (long j = 0; j < width; j += 16) {
+        __m512 sum = _mm512_loadu_ps(sums + j);
+        for (long r = 0; r < count; r++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + j));
+        _mm512_storeu_ps(sums + j, sum);
+    }
+}
+#endif
+
+void reptile_add_rows(float *const *rows, long count, long width, float *restrict sums) {
+#if defined(__x86_64__)
+    if (reptile_microkernels_selected()->lanes == 16) {
+        add_rows_avx512(rows, count, width, sums);
+        return;
+    }
+#endif
+    add_rows_generic(rows, count, width, sums);
+}

@@ -1,5 +1,7 @@
 // 2-D convolution in NHWC layout: forward, input gradient and weight gradient.
 
+import CReptileKernels
+
 /// The shape of a 2-D convolution over NHWC images with HWIO weights
 /// (`[kernelHeight][kernelWidth][inputChannels][outputChannels]`, TensorFlow's layout).
 public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
@@ -131,21 +133,22 @@ struct OutputRowCursor {
     /// Moves to the next output row.
     @inline(__always)
     mutating func advance() {
-        ox += 1
+        // Wrapping arithmetic: these are small indices, and the checks would cost more than the work.
+        ox &+= 1
         if ox == g.outputWidth {
             ox = 0
-            oy += 1
-            if oy == g.outputHeight { oy = 0; image += 1; imageBase += g.inputSize }
+            oy &+= 1
+            if oy == g.outputHeight { oy = 0; image &+= 1; imageBase &+= g.inputSize }
         }
     }
 
     /// Offset of the input pixel under kernel position (ky, kx), or nil in the padding.
     @inline(__always)
     func offset(ky: Int, kx: Int) -> Int? {
-        let iy = oy * g.strideY - g.padTop + ky
-        let ix = ox * g.strideX - g.padLeft + kx
+        let iy = oy &* g.strideY &- g.padTop &+ ky
+        let ix = ox &* g.strideX &- g.padLeft &+ kx
         if iy < 0 || iy >= g.inputHeight || ix < 0 || ix >= g.inputWidth { return nil }
-        return imageBase + (iy * g.inputWidth + ix) * g.inputChannels
+        return imageBase &+ (iy &* g.inputWidth &+ ix) &* g.inputChannels
     }
 
     /// Calls `body(t, offset)` for every tap in order with the offset of its input pixel, or nil
@@ -153,18 +156,18 @@ struct OutputRowCursor {
     /// addition per tap.
     @inline(__always)
     func forEachTap(_ body: (Int, Int?) -> Void) {
-        let iy0 = oy * g.strideY - g.padTop, ix0 = ox * g.strideX - g.padLeft
-        if iy0 >= 0 && iy0 + g.kernelHeight <= g.inputHeight && ix0 >= 0 && ix0 + g.kernelWidth <= g.inputWidth {
-            var rowStart = imageBase + (iy0 * g.inputWidth + ix0) * g.inputChannels
+        let iy0 = oy &* g.strideY &- g.padTop, ix0 = ox &* g.strideX &- g.padLeft
+        if iy0 >= 0 && iy0 &+ g.kernelHeight <= g.inputHeight && ix0 >= 0 && ix0 &+ g.kernelWidth <= g.inputWidth {
+            var rowStart = imageBase &+ (iy0 &* g.inputWidth &+ ix0) &* g.inputChannels
             var t = 0
             for _ in 0..<g.kernelHeight {
                 var offset = rowStart
                 for _ in 0..<g.kernelWidth {
                     body(t, offset)
-                    offset += g.inputChannels
-                    t += 1
+                    offset &+= g.inputChannels
+                    t &+= 1
                 }
-                rowStart += g.inputWidth * g.inputChannels
+                rowStart &+= g.inputWidth &* g.inputChannels
             }
         } else {
             var t = 0
@@ -180,7 +183,7 @@ struct OutputRowCursor {
     /// Offset, in the zero-padded copy of the input, of the first float under kernel row `ky`.
     @inline(__always)
     func paddedOffset(ky: Int) -> Int {
-        ((image * g.paddedHeight + oy * g.strideY + ky) * g.paddedWidth + ox * g.strideX) * g.inputChannels
+        ((image &* g.paddedHeight &+ oy &* g.strideY &+ ky) &* g.paddedWidth &+ ox &* g.strideX) &* g.inputChannels
     }
 }
 
@@ -227,8 +230,8 @@ struct PaddedRowTaps: TapReader {
                   zeros: UnsafePointer<Float>) {
         var p = padded + cursor.paddedOffset(ky: 0)
         for ky in 0..<g.kernelHeight {
-            table[ky * stride] = p
-            p += g.paddedWidth * g.inputChannels
+            table[ky &* stride] = p
+            p += g.paddedWidth &* g.inputChannels
         }
     }
 }
@@ -368,8 +371,8 @@ public enum Convolution {
                 var cursor = OutputRowCursor(g, row: m0)
                 for _ in 0..<tileCount {
                     for r in 0..<rows {
-                        if m0 + r < rowsTotal {
-                            cTable[r] = output + (m0 + r) * outC + c0
+                        if m0 &+ r < rowsTotal {
+                            cTable[r] = output + ((m0 &+ r) &* outC &+ c0)
                             reader.fillTaps(cursor, into: aTable + r, stride: rows, zeros: zeros)
                             cursor.advance()
                         } else {
@@ -382,11 +385,8 @@ public enum Convolution {
                                      bias: bias.map { $0 + c0 }, bf16: bf16)
                     if let columnSums {
                         // Row after row, as `Vector.columnSums` adds them.
-                        let sums = columnSums + c0
-                        for r in 0..<min(rows, rowsTotal - m0) {
-                            let row = UnsafePointer(cTable[r])
-                            for jVector in 0..<block.width / 16 { let j = jVector &* 16; store16(load16(sums + j) + load16(row + j), sums + j) }
-                        }
+                        reptile_add_rows(UnsafeRawPointer(cTable).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self),
+                                         min(rows, rowsTotal - m0), block.width, columnSums + c0)
                     }
                     m0 += rows
                 }
@@ -647,12 +647,14 @@ public enum Convolution {
             // The output rows whose receptive field includes this tap inside the image.
             var count = 0
             var cursor = chunkCursor
-            for m in rows {
+            var b = dy
+            for _ in rows {
                 if let a = reader.tap(cursor, t) {
                     aTable[count] = a
-                    bTable[count] = dy + (m - rows.lowerBound) * outC
-                    count += 1
+                    bTable[count] = b
+                    count &+= 1
                 }
+                b += outC
                 cursor.advance()
             }
             if bf16 {
