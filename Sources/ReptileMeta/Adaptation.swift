@@ -69,7 +69,7 @@ extension Sequential {
         } else {
             batches = Array(repeating: Array(0..<task.exampleCount), count: steps)
         }
-        weights.withUnsafeMutableBufferPointer { w in
+        _ = weights.withUnsafeMutableBufferPointer { w in
             InnerLoop.run(task, batches: batches, weights: w.baseAddress!, optimizer: &optimizer, learner: learner, onStep: onStep)
         }
         return weights
