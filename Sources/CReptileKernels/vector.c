@@ -32,6 +32,14 @@ static void add_rows_generic(float *const *rows, long count, long width, float *
     }
 }
 
+// The same for `count` rows `stride` floats apart from `x` on.
+static void add_strided_rows_generic(const float *x, long count, long stride, long width, float *restrict sums) {
+    for (long r = 0; r < count; r++) {
+        const float *restrict row = x + r * stride;
+        for (long j = 0; j < width; j++) sums[j] += row[j];
+    }
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 __attribute__((target("avx512f"))) static void add_rows_avx512(float *const *rows, long count, long width,
@@ -39,6 +47,15 @@ __attribute__((target("avx512f"))) static void add_rows_avx512(float *const *row
     for (long j = 0; j < width; j += 16) {
         __m512 sum = _mm512_loadu_ps(sums + j);
         for (long r = 0; r < count; r++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + j));
+        _mm512_storeu_ps(sums + j, sum);
+    }
+}
+
+__attribute__((target("avx512f"))) static void add_strided_rows_avx512(const float *x, long count, long stride,
+                                                                       long width, float *restrict sums) {
+    for (long j = 0; j < width; j += 16) {
+        __m512 sum = _mm512_loadu_ps(sums + j);
+        for (long r = 0; r < count; r++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(x + r * stride + j));
         _mm512_storeu_ps(sums + j, sum);
     }
 }
@@ -52,4 +69,14 @@ void reptile_add_rows(float *const *rows, long count, long width, float *restric
     }
 #endif
     add_rows_generic(rows, count, width, sums);
+}
+
+void reptile_add_strided_rows(const float *x, long count, long stride, long width, float *restrict sums) {
+#if defined(__x86_64__)
+    if (reptile_microkernels_selected()->lanes == 16) {
+        add_strided_rows_avx512(x, count, stride, width, sums);
+        return;
+    }
+#endif
+    add_strided_rows_generic(x, count, stride, width, sums);
 }

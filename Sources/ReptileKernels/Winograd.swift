@@ -214,10 +214,7 @@ public enum Winograd {
                     // The tile row's output rows, pixel after pixel, as `Vector.columnSums` adds them.
                     let rowStart = image + tileSide * ty * w * cout
                     let pixels = min(tileSide, h - tileSide * ty) * w
-                    for p in 0..<pixels {
-                        let row = rowStart + p * cout
-                        for cVector in 0..<cout / 16 { let c = cVector &* 16; store16(load16(columnSums + c) + load16(row + c), columnSums + c) }
-                    }
+                    reptile_add_strided_rows(rowStart, pixels, cout, cout, columnSums)
                 }
             }
             q0 = q1

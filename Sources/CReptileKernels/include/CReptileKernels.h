@@ -101,6 +101,8 @@ void reptile_adam(float *restrict parameters, const float *restrict gradients, f
 void reptile_vector_add(const float *restrict x, float *restrict y, long count);
 /// sums[j] += rows[r][j] for r = 0 ..< count in order, j < width (a multiple of 16).
 void reptile_add_rows(float *const *rows, long count, long width, float *restrict sums);
+/// The same for `count` rows `stride` floats apart from `x` on.
+void reptile_add_strided_rows(const float *x, long count, long stride, long width, float *restrict sums);
 
 /// Transposes a row-major rows × columns matrix into out (columns × rows).
 void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out);
