@@ -22,17 +22,9 @@ void reptile_vector_add(const float *restrict x, float *restrict y, long count) 
     vector_add_generic(x, y, count);
 }
 
-// sums[j] += rows[r][j] for r = 0 ..< count in order: a batch norm's column sums, taken from a tile
-// of output rows while it is in L1. Each column is added in row order, so any vector width gives
-// the floats of the plain loop. `width` is a multiple of 16.
-static void add_rows_generic(float *const *rows, long count, long width, float *restrict sums) {
-    for (long r = 0; r < count; r++) {
-        const float *restrict row = rows[r];
-        for (long j = 0; j < width; j++) sums[j] += row[j];
-    }
-}
-
-// The same for `count` rows `stride` floats apart from `x` on.
+// sums[j] += x[r * stride + j] for r = 0 ..< count in order: a batch norm's column sums, taken
+// from a tile of output rows while it is in L1. Each column is added in row order, so any vector
+// width gives the floats of the plain loop. `width` is a multiple of 16.
 static void add_strided_rows_generic(const float *x, long count, long stride, long width, float *restrict sums) {
     for (long r = 0; r < count; r++) {
         const float *restrict row = x + r * stride;
@@ -42,15 +34,6 @@ static void add_strided_rows_generic(const float *x, long count, long stride, lo
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-__attribute__((target("avx512f"))) static void add_rows_avx512(float *const *rows, long count, long width,
-                                                               float *restrict sums) {
-    for (long j = 0; j < width; j += 16) {
-        __m512 sum = _mm512_loadu_ps(sums + j);
-        for (long r = 0; r < count; r++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(rows[r] + j));
-        _mm512_storeu_ps(sums + j, sum);
-    }
-}
-
 __attribute__((target("avx512f"))) static void add_strided_rows_avx512(const float *x, long count, long stride,
                                                                        long width, float *restrict sums) {
     for (long j = 0; j < width; j += 16) {
@@ -60,16 +43,6 @@ __attribute__((target("avx512f"))) static void add_strided_rows_avx512(const flo
     }
 }
 #endif
-
-void reptile_add_rows(float *const *rows, long count, long width, float *restrict sums) {
-#if defined(__x86_64__)
-    if (reptile_microkernels_selected()->lanes == 16) {
-        add_rows_avx512(rows, count, width, sums);
-        return;
-    }
-#endif
-    add_rows_generic(rows, count, width, sums);
-}
 
 void reptile_add_strided_rows(const float *x, long count, long stride, long width, float *restrict sums) {
 #if defined(__x86_64__)

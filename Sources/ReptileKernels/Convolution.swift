@@ -385,8 +385,7 @@ public enum Convolution {
                                      bias: bias.map { $0 + c0 }, bf16: bf16)
                     if let columnSums {
                         // Row after row, as `Vector.columnSums` adds them.
-                        reptile_add_rows(UnsafeRawPointer(cTable).assumingMemoryBound(to: UnsafeMutablePointer<Float>?.self),
-                                         min(rows, rowsTotal - m0), block.width, columnSums + c0)
+                        reptile_add_strided_rows(output + (m0 &* outC &+ c0), min(rows, rowsTotal - m0), outC, block.width, columnSums + c0)
                     }
                     m0 += rows
                 }

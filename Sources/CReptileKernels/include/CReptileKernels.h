@@ -99,9 +99,7 @@ void reptile_adam(float *restrict parameters, const float *restrict gradients, f
 
 /// y <- y + x, element by element (y and x do not overlap).
 void reptile_vector_add(const float *restrict x, float *restrict y, long count);
-/// sums[j] += rows[r][j] for r = 0 ..< count in order, j < width (a multiple of 16).
-void reptile_add_rows(float *const *rows, long count, long width, float *restrict sums);
-/// The same for `count` rows `stride` floats apart from `x` on.
+/// sums[j] += x[r * stride + j] for r = 0 ..< count in order, j < width (a multiple of 16).
 void reptile_add_strided_rows(const float *x, long count, long stride, long width, float *restrict sums);
 
 /// Transposes a row-major rows × columns matrix into out (columns × rows).
