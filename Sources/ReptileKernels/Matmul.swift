@@ -96,8 +96,9 @@ let selectedMicrokernels = reptile_microkernels_selected()!.pointee
 /// them: `A·B`, `Aᵀ·B` and `A·Bᵀ`.
 ///
 /// Columns in multiples of 16 go through the register-blocked microkernels; the remaining
-/// columns (e.g. the 5 outputs of a 5-way classifier) are computed with plain loops. Operands
-/// read by the microkernels need ``kernelReadSlack`` readable floats past their end.
+/// columns (e.g. the 5 outputs of a 5-way classifier) are dot products in C, several side by side
+/// (`reptile_dense_columns`). Operands read by the microkernels need ``kernelReadSlack``
+/// readable floats past their end.
 public enum Matmul {
     /// `C ← A·B (+ bias)` or, with `accumulate`, `C ← C + A·B`. A is `m×k`, B is `k×n`, C is `m×n`.
     public static func multiply(
@@ -138,17 +139,9 @@ public enum Matmul {
                 for j in 0..<fast { c[i * ldc + j] = bias?[j] ?? 0 }
             }
         }
-        // Remaining columns: plain dot products with a strided B column.
+        // Remaining columns: dot products, several side by side on the widest registers.
         if fast < n {
-            for i in 0..<m {
-                let ai = a + i * lda
-                for j in fast..<n {
-                    var s: Float = 0
-                    for kk in 0..<k { s += ai[kk] * b[kk * ldb + j] }
-                    if let bias { s += bias[j] }
-                    if accumulate { c[i * ldc + j] += s } else { c[i * ldc + j] = s }
-                }
-            }
+            reptile_dense_columns(a, lda, b, ldb, c, ldc, m, k, fast, n, bias, accumulate ? 1 : 0)
         }
     }
 
@@ -195,13 +188,7 @@ public enum Matmul {
             }
         }
         if fast < n {
-            for i in 0..<m {
-                for j in fast..<n {
-                    var s: Float = 0
-                    for kk in 0..<k { s += a[kk * lda + i] * b[kk * ldb + j] }
-                    if accumulate { c[i * ldc + j] += s } else { c[i * ldc + j] = s }
-                }
-            }
+            reptile_dense_columns_transposing_a(a, lda, b, ldb, c, ldc, m, k, fast, n, accumulate ? 1 : 0)
         }
     }
 

@@ -68,3 +68,52 @@ func transposeMatchesDefinition(rows: Int, columns: Int) {
     }
     #expect(wrong == 0)
 }
+
+/// The leftover columns (past the last multiple of 16: a 5- or 20-way classifier, a single
+/// output) round each product and add them in k order, on the vector path as in a plain loop, so
+/// their floats are exactly these.
+@Test("leftover columns equal the plain loop's floats, with bias and accumulation",
+      arguments: [(1, 5, 256), (10, 5, 256), (21, 20, 33), (7, 1, 64), (4, 3, 0), (3, 37, 9)])
+func leftoverColumnsEqualThePlainLoop(m: Int, n: Int, k: Int) {
+    let scratch = KernelScratch()
+    let fast = n - n % 16
+    let a = randomBuffer(max(m * k, 1), seed: 21), b = randomBuffer(max(k * n, 1), seed: 22)
+    let bias = randomBuffer(n, seed: 23), start = randomBuffer(m * n, seed: 24)
+    func plain(_ i: Int, _ j: Int, a: (Int, Int) -> Float) -> Float {
+        var s: Float = 0
+        for p in 0..<k { s += a(i, p) * b.pointer[p * n + j] }
+        return s
+    }
+    let c = FloatBuffer(count: m * n)
+    Matmul.multiply(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.pointer, ldc: n,
+                    bias: bias.pointer, scratch: scratch)
+    var wrong = 0
+    for i in 0..<m {
+        for j in fast..<n where c.pointer[i * n + j] != plain(i, j, a: { a.pointer[$0 * k + $1] }) + bias.pointer[j] { wrong += 1 }
+    }
+    #expect(wrong == 0, "A·B + bias")
+
+    // Accumulating onto C.
+    c.pointer.update(from: start.pointer, count: m * n)
+    Matmul.multiply(m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: n, c: c.pointer, ldc: n,
+                    accumulate: true, scratch: scratch)
+    wrong = 0
+    for i in 0..<m {
+        for j in fast..<n where c.pointer[i * n + j] != start.pointer[i * n + j] + plain(i, j, a: { a.pointer[$0 * k + $1] }) { wrong += 1 }
+    }
+    #expect(wrong == 0, "C + A·B")
+
+    // Aᵀ·B (A stored k×m), then accumulated once more.
+    Matmul.multiplyTransposingA(m: m, n: n, k: k, a: a.pointer, lda: m, b: b.pointer, ldb: n, c: c.pointer, ldc: n, scratch: scratch)
+    let once = (0..<m * n).map { c.pointer[$0] }
+    Matmul.multiplyTransposingA(m: m, n: n, k: k, a: a.pointer, lda: m, b: b.pointer, ldb: n, c: c.pointer, ldc: n,
+                                accumulate: true, scratch: scratch)
+    wrong = 0
+    for i in 0..<m {
+        for j in fast..<n {
+            let s = plain(i, j, a: { a.pointer[$1 * m + $0] })
+            if once[i * n + j] != s || c.pointer[i * n + j] != s + s { wrong += 1 }
+        }
+    }
+    #expect(wrong == 0, "Aᵀ·B")
+}

@@ -102,6 +102,14 @@ void reptile_vector_add(const float *restrict x, float *restrict y, long count);
 /// sums[j] += x[r * stride + j] for r = 0 ..< count in order, j < width (a multiple of 16).
 void reptile_add_strided_rows(const float *x, long count, long stride, long width, float *restrict sums);
 
+/// C[i][j] = sum over kk < k of A[i][kk]·B[kk][j] (+ bias[j]; added to C[i][j] with accumulate) for
+/// i < m and j0 <= j < n, each product rounded and added in kk order (no fused multiply-add).
+void reptile_dense_columns(const float *a, long lda, const float *b, long ldb, float *c, long ldc, long m, long k,
+                           long j0, long n, const float *bias, int accumulate);
+/// The same with A transposed: C[i][j] = sum over kk < k of A[kk][i]·B[kk][j].
+void reptile_dense_columns_transposing_a(const float *a, long lda, const float *b, long ldb, float *c, long ldc, long m,
+                                         long k, long j0, long n, int accumulate);
+
 /// Transposes a row-major rows × columns matrix into out (columns × rows).
 void reptile_transpose(const float *restrict a, long rows, long columns, float *restrict out);
 
