@@ -51,8 +51,12 @@ package final class Learner: @unchecked Sendable {
     package let targetCount: Int
     /// The team this learner leads (`ShardTeam`): while a helper has joined it, each
     /// ``lossAndGradient(parameters:batch:)`` computes the model's second shard on the helper's
-    /// thread. The results are the same with or without it.
+    /// thread, from the next stage on if the helper came in the middle of a step. The results
+    /// are the same with or without it, and wherever it joined.
     package var team: ShardTeam?
+    /// The first point of a step (see ``lossAndGradient(parameters:batch:)``) at which a waiting
+    /// helper is taken in: 0 in training; tests move it to try every point.
+    package var firstJoinPoint = 0
 
     package init(model: Sequential, loss: Loss, maxBatch: Int) {
         self.model = model
@@ -71,8 +75,8 @@ package final class Learner: @unchecked Sendable {
     /// respect to every parameter (left in ``gradients``).
     @discardableResult
     package func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int) -> Float {
-        if let team, team.hasHelper, model.shardCount(batch: batch) > 1 {
-            return sharedLossAndGradient(parameters: parameters, batch: batch, team: team)
+        if let team, model.shardCount(batch: batch) > 1 {
+            return lossAndGradient(parameters: parameters, batch: batch, team: team)
         }
         let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)
         let value = loss.evaluate(output: out, targets: targets.pointer, batch: batch, outputCount: model.outputCount,
@@ -82,31 +86,78 @@ package final class Learner: @unchecked Sendable {
         return value
     }
 
-    /// ``lossAndGradient(parameters:batch:)`` with the helper of `team` computing shard 1: the same
-    /// calls on the same shards as on one thread, with the phases of a stage separated by
-    /// `ShardTeam/sync(_:)` instead of run shard after shard.
-    private func sharedLossAndGradient(parameters: UnsafePointer<Float>, batch: Int, team: ShardTeam) -> Float {
+    /// ``lossAndGradient(parameters:batch:)`` for a team's leader: stage by stage on this thread,
+    /// both shards, until a helper has joined; from there (a *join point*: before a forward
+    /// stage, before the loss, or before a backward stage, numbered in that order) the rest of
+    /// the step is shared, the helper computing shard 1. A helper that finishes its own tasks in
+    /// the middle of a step so starts at the next stage rather than the next step. The same
+    /// calls on the same shards either way, so the same floats.
+    private func lossAndGradient(parameters: UnsafePointer<Float>, batch: Int, team: ShardTeam) -> Float {
         model.begin(input: inputs.pointer, batch: batch, workspace: workspace)
+        let stages = model.stages.count, shards = 0..<model.batchShards
+        var point = 0
+        func helperHasJoined() -> Bool { point >= firstJoinPoint && team.hasHelper }
+        for s in 0..<stages {
+            if helperHasJoined() {
+                return share(parameters: parameters, batch: batch, team: team, forwardFrom: s, backwardFrom: stages - 1,
+                             outputGradient: outputGradient.pointer)
+            }
+            model.forwardStage(s, shards: shards, parameters: parameters, workspace: workspace, scratch: workspace.scratch)
+            point += 1
+        }
+        if helperHasJoined() {
+            return share(parameters: parameters, batch: batch, team: team, forwardFrom: stages, backwardFrom: stages - 1,
+                         outputGradient: outputGradient.pointer)
+        }
+        let value = loss.evaluate(output: workspace.activations[stages - 1].pointer, targets: targets.pointer,
+                                  batch: batch, outputCount: model.outputCount, gradient: outputGradient.pointer)
+        point += 1
+        var dy = outputGradient.pointer
+        for s in stride(from: stages - 1, through: 0, by: -1) {
+            if helperHasJoined() {
+                _ = share(parameters: parameters, batch: batch, team: team, forwardFrom: nil, backwardFrom: s, outputGradient: dy)
+                return value
+            }
+            dy = model.backward(shards: shards, from: s, to: s, parameters: parameters, outputGradient: dy,
+                                gradients: gradients.pointer, workspace: workspace, scratch: workspace.scratch,
+                                addingShards: true)
+            point += 1
+        }
+        return value
+    }
+
+    /// The rest of a step with the team's helper computing shard 1: the forward stages from
+    /// `forwardFrom` and the loss (unless nil: both done), the backward stages from `backwardFrom`
+    /// down (`outputGradient`: the gradient of its output), then the shard gradients of those
+    /// stages added, each member half of them. The phases of a stage are separated by
+    /// `ShardTeam/sync(_:)` instead of run shard after shard. Returns the loss (0 if it was done).
+    private func share(parameters: UnsafePointer<Float>, batch: Int, team: ShardTeam, forwardFrom: Int?,
+                       backwardFrom: Int, outputGradient dy: UnsafeMutablePointer<Float>) -> Float {
         var value: Float = 0
+        // The stages after `backwardFrom` already hold their shards' sum; the rest get it here.
+        let unsummed = model.stageParameterRange(backwardFrom).upperBound
         team.run(scratch: workspace.scratch) { member, scratch in
             let sync = ShardTeam.Member(team: team, index: member)
             let shard = member..<member + 1
-            model.forward(shards: shard, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
-            // The loss is tiny: member 0 computes it for the whole batch while member 1 waits.
-            sync.sync()
-            if member == 0 {
-                value = loss.evaluate(output: workspace.activations[workspace.activations.count - 1].pointer,
-                                      targets: targets.pointer, batch: batch, outputCount: model.outputCount,
-                                      gradient: outputGradient.pointer)
+            if let forwardFrom {
+                model.forward(shards: shard, from: forwardFrom, parameters: parameters, workspace: workspace,
+                              scratch: scratch, sync: sync)
+                // The loss is tiny: member 0 computes it for the whole batch while member 1 waits.
+                sync.sync()
+                if member == 0 {
+                    value = loss.evaluate(output: workspace.activations[workspace.activations.count - 1].pointer,
+                                          targets: targets.pointer, batch: batch, outputCount: model.outputCount,
+                                          gradient: dy)
+                }
+                sync.sync()
             }
-            sync.sync()
-            model.backward(shards: shard, parameters: parameters, outputGradient: outputGradient.pointer,
+            model.backward(shards: shard, from: backwardFrom, parameters: parameters, outputGradient: dy,
                            gradients: gradients.pointer, workspace: workspace, scratch: scratch, sync: sync)
             // Both members' gradients are written: each adds the shards for half the parameters.
             sync.sync()
-            let count = model.parameterCount, half = count / 2
+            let half = unsummed / 2
             model.addShardGradients(into: gradients.pointer, workspace: workspace,
-                                    range: member == 0 ? 0..<half : half..<count)
+                                    range: member == 0 ? 0..<half : half..<unsummed)
         }
         return value
     }

@@ -228,11 +228,12 @@ public final class Sequential: @unchecked Sendable {
         workspace.batch = batch
     }
 
-    /// The forward pass of `shards` on this thread, with `scratch`; `sync` meets the other member
-    /// between the phases of a stage when another thread computes the other shards (``ShardContext``).
-    func forward(shards: Range<Int>, parameters: UnsafePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                 sync: ShardTeam.Member? = nil) {
-        for s in stages.indices {
+    /// The forward pass of `shards` on this thread from stage `first` on (the stages before it
+    /// done), with `scratch`; `sync` meets the other member between the phases of a stage when
+    /// another thread computes the other shards (``ShardContext``).
+    func forward(shards: Range<Int>, from first: Int = 0, parameters: UnsafePointer<Float>, workspace: Workspace,
+                 scratch: KernelScratch, sync: ShardTeam.Member? = nil) {
+        for s in first..<stages.count {
             forwardStage(s, shards: shards, parameters: parameters, workspace: workspace, scratch: scratch, sync: sync)
         }
     }
@@ -283,18 +284,22 @@ public final class Sequential: @unchecked Sendable {
                  workspace: workspace, scratch: workspace.scratch, inputGradient: inputGradient, addingShards: true)
     }
 
-    /// The backward pass of `shards` on this thread: shard 0's parameter gradients go to
-    /// `gradients`, the others' to the workspace. With `addingShards` (this thread runs every
-    /// shard), each stage's part of the other shards' gradients is added into `gradients` as soon
-    /// as the stage is done, while it is still in cache; otherwise ``addShardGradients(into:workspace:range:)``
-    /// adds them afterwards. Either way every float is g₀ + g₁ + …, added in shard order.
-    func backward(shards: Range<Int>, parameters: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
-                  gradients: UnsafeMutablePointer<Float>, workspace: Workspace, scratch: KernelScratch,
-                  inputGradient: UnsafeMutablePointer<Float>? = nil, sync: ShardTeam.Member? = nil,
-                  addingShards: Bool = false) {
+    /// The backward pass of `shards` on this thread, from stage `last` (default: the last stage;
+    /// the stages after it done) down, `outputGradient` being the gradient of stage `last`'s
+    /// output: shard 0's parameter gradients go to `gradients`, the others' to the workspace.
+    /// With `addingShards` (this thread runs every shard), each stage's part of the other shards'
+    /// gradients is added into `gradients` as soon as the stage is done, while it is still in
+    /// cache; otherwise ``addShardGradients(into:workspace:range:)`` adds them afterwards. Either
+    /// way every float is g₀ + g₁ + …, added in shard order. Returns where the gradient of the
+    /// input of the stage after which it stopped went (`stop`: the first stage to leave undone).
+    @discardableResult
+    func backward(shards: Range<Int>, from last: Int? = nil, to stop: Int = 0, parameters: UnsafePointer<Float>,
+                  outputGradient: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                  workspace: Workspace, scratch: KernelScratch, inputGradient: UnsafeMutablePointer<Float>? = nil,
+                  sync: ShardTeam.Member? = nil, addingShards: Bool = false) -> UnsafeMutablePointer<Float> {
         precondition(workspace.input != nil, "backward without a forward pass")
         var dy = outputGradient
-        for s in stride(from: stages.count - 1, through: 0, by: -1) {
+        for s in stride(from: last ?? stages.count - 1, through: stop, by: -1) {
             if let dx = backwardStage(s, shards: shards, parameters: parameters, outputGradient: dy, gradients: gradients,
                                       workspace: workspace, scratch: scratch, inputGradient: inputGradient, sync: sync) {
                 dy = dx
@@ -304,10 +309,11 @@ public final class Sequential: @unchecked Sendable {
             // over) are the stage after it, which ran before.
             if addingShards { addShardGradients(into: gradients, workspace: workspace, range: stageParameterRange(s)) }
         }
+        return dy
     }
 
     /// The parameters of stage `s`: its offset up to the next stage's.
-    private func stageParameterRange(_ s: Int) -> Range<Int> {
+    func stageParameterRange(_ s: Int) -> Range<Int> {
         stages[s].parameterOffset..<(s + 1 < stages.count ? stages[s + 1].parameterOffset : parameterCount)
     }
 

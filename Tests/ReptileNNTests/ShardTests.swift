@@ -122,6 +122,58 @@ func sharedStepMatchesOneThread(batch: Int) throws {
     #expect(gradients[0].contains { $0 != 0 })
 }
 
+/// A model whose stages cover every kind a helper can join before: a first layer with few input
+/// channels and a pooled batch norm that hands it its input gradient, a Winograd convolution, a
+/// strided direct one, batch norms with ReLU, and a dense layer.
+private func joiningModel() throws -> Sequential {
+    try Sequential(inputShape: [12, 12, 3], batchShards: 2) {
+        Conv2d(inputChannels: 3, outputChannels: 16, kernelSize: 3)
+        BatchNorm(featureCount: 16)
+        MaxPool2d(kernelSize: 2, stride: 2)
+        ReLU()
+        Conv2d(inputChannels: 16, outputChannels: 16, kernelSize: 3)
+        BatchNorm(featureCount: 16)
+        ReLU()
+        Conv2d(inputChannels: 16, outputChannels: 32, kernelSize: 3, stride: 2)
+        BatchNorm(featureCount: 32)
+        ReLU()
+        Flatten()
+        Linear(3 * 3 * 32, 5)
+    }
+}
+
+@Test("a helper joining at any point of a step gives the floats of one thread")
+func helperJoiningMidStepMatchesOneThread() throws {
+    let model = try joiningModel()
+    let batch = 9
+    #expect(model.shardCount(batch: batch) == 2)
+    var rng = RandomGenerator(seed: 3)
+    var parameters = model.initialParameters(using: &rng)
+    for i in parameters.indices { parameters[i] += rng.uniform(-0.1, 0.1) }
+    let alone = Learner(model: model, loss: .summedSoftmaxCrossEntropy, maxBatch: batch)
+    fill(alone, batch: batch, seed: 7)
+    let expectedLoss = parameters.withUnsafeBufferPointer { alone.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+    let expected = alone.gradients.array
+    #expect(expected.contains { $0 != 0 })
+    // Join points: before each forward stage, before the loss, before each backward stage, and
+    // one past the last (the step runs on the leader alone).
+    let points = 2 * model.stages.count + 2
+    #expect(model.stages.count >= 7)
+    var mismatched: [Int] = []
+    for point in 0..<points {
+        let leader = Learner(model: model, loss: .summedSoftmaxCrossEntropy, maxBatch: batch)
+        let team = ShardTeam()
+        leader.team = team
+        leader.firstJoinPoint = point
+        fill(leader, batch: batch, seed: 7)
+        let loss = withHelper(of: team) {
+            parameters.withUnsafeBufferPointer { leader.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+        }
+        if loss != expectedLoss || leader.gradients.array != expected { mismatched.append(point) }
+    }
+    #expect(mismatched.isEmpty, "join points whose floats differ: \(mismatched)")
+}
+
 @Test func twoShardsGiveNearlyTheResultsOfOne() throws {
     // Only the order of the sums over the batch differs.
     let one = try shardedModel(shards: 1), two = try shardedModel(shards: 2)
