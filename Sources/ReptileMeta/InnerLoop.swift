@@ -99,7 +99,7 @@ package enum InnerLoop {
             let value = learner.lossAndGradient(parameters: weights, batch: batch.count)
             onStep?(j, value)
             totalLoss += value
-            optimizer.update(FloatView(weights, count: count), gradients: FloatView(learner.gradients.pointer, count: count))
+            learner.update(&optimizer, parameters: weights)
             if accumulate, chosen.contains(step) { Vector.axpy(-1, weights, metaGradient!, count: count) }
         }
         if let metaGradient {

@@ -162,6 +162,22 @@ package final class Learner: @unchecked Sendable {
         return value
     }
 
+    /// Steps `optimizer` on ``gradients``, moving `parameters` (``Sequential/parameterCount``
+    /// floats). While a helper is in the team the update is split between the two threads
+    /// (``Optimizer/update(_:gradients:inParts:)``), each on half of the parameters: the same floats.
+    package func update<O: Optimizer>(_ optimizer: inout O, parameters: UnsafeMutablePointer<Float>) {
+        let count = model.parameterCount
+        let view = FloatView(parameters, count: count), gradientView = FloatView(gradients.pointer, count: count)
+        guard let team, team.hasHelper else {
+            optimizer.update(view, gradients: gradientView)
+            return
+        }
+        let scratch = workspace.scratch
+        optimizer.update(view, gradients: gradientView) { update in
+            team.run(scratch: scratch) { member, _ in update(member == 0 ? 0..<count / 2 : count / 2..<count) }
+        }
+    }
+
     /// The mean loss of the first `batch` examples, without gradients.
     package func loss(parameters: UnsafePointer<Float>, batch: Int) -> Float {
         let out = model.forward(parameters: parameters, input: inputs.pointer, batch: batch, workspace: workspace)

@@ -12,6 +12,13 @@ public protocol Optimizer: Sendable {
     /// Applies one update to `parameters` given the gradient of the loss (`gradients`, as many floats).
     mutating func update(_ parameters: FloatView, gradients: FloatView)
 
+    /// The same update, its element-wise work handed to `parts`: `parts` gets a function that
+    /// updates the parameters of a range (and their state), which it may call from several
+    /// threads at once on disjoint ranges, and must cover every parameter once. Two threads
+    /// that share a task split Adam's update so. By default the update runs whole and `parts` is
+    /// not called.
+    mutating func update(_ parameters: FloatView, gradients: FloatView, inParts parts: ((Range<Int>) -> Void) -> Void)
+
     /// Combines the states of copies of `self` that each ran `stepsEach` updates in parallel
     /// (tasks of one meta-batch), in their given order, into `self`.
     mutating func merge(_ copies: [Self], stepsEach: Int)
@@ -52,6 +59,10 @@ public struct StateTensor: Sendable, Equatable {
 
 extension Optimizer {
     public mutating func assign(from other: Self) { self = other }
+
+    public mutating func update(_ parameters: FloatView, gradients: FloatView, inParts parts: ((Range<Int>) -> Void) -> Void) {
+        update(parameters, gradients: gradients)
+    }
 
     /// Stateless optimizers have no task state.
     public var taskStateCount: Int { 0 }
@@ -142,23 +153,29 @@ public struct Adam: Optimizer, Equatable {
     }
 
     public mutating func update(_ view: FloatView, gradients gradientView: FloatView) {
+        update(view, gradients: gradientView) { update in update(0..<view.count) }
+    }
+
+    /// Element-wise: each range's parameters and moments are updated on their own.
+    public mutating func update(_ view: FloatView, gradients gradientView: FloatView,
+                                inParts parts: ((Range<Int>) -> Void) -> Void) {
         precondition(view.count == gradientView.count, "\(view.count) parameters but \(gradientView.count) gradients")
         let (parameters, gradients, count) = (view.base, UnsafePointer(gradientView.base), view.count)
         precondition(count == state.secondMoment.count, "Adam was made for \(state.secondMoment.count) parameters, got \(count)")
         state.step += 1
         let t = Double(state.step)
-        let corrected = Double(learningRate) * (1 - Foundation.pow(Double(beta2), t)).squareRoot()
-            / (1 - Foundation.pow(Double(beta1), t))
+        let corrected = Float(Double(learningRate) * (1 - Foundation.pow(Double(beta2), t)).squareRoot()
+            / (1 - Foundation.pow(Double(beta1), t)))
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         state.secondMoment.withUnsafeMutableBufferPointer { v in
-            if b1 == 0 {
-                OptimizerKernels.adam(parameters: parameters, gradients: gradients, firstMoment: nil, secondMoment: v.baseAddress!,
-                                      correctedStep: Float(corrected), beta1: b1, beta2: b2, epsilon: eps, count: count)
-            } else {
-                state.firstMoment.withUnsafeMutableBufferPointer { m in
-                    OptimizerKernels.adam(parameters: parameters, gradients: gradients, firstMoment: m.baseAddress!,
-                                          secondMoment: v.baseAddress!, correctedStep: Float(corrected),
-                                          beta1: b1, beta2: b2, epsilon: eps, count: count)
+            let v = v.baseAddress!
+            state.firstMoment.withUnsafeMutableBufferPointer { m in
+                let m = b1 == 0 ? nil : m.baseAddress
+                parts { r in
+                    let i = r.lowerBound
+                    OptimizerKernels.adam(parameters: parameters + i, gradients: gradients + i, firstMoment: m.map { $0 + i },
+                                          secondMoment: v + i, correctedStep: corrected, beta1: b1, beta2: b2, epsilon: eps,
+                                          count: r.count)
                 }
             }
         }

@@ -174,6 +174,33 @@ func helperJoiningMidStepMatchesOneThread() throws {
     #expect(mismatched.isEmpty, "join points whose floats differ: \(mismatched)")
 }
 
+@Test("Adam's update split between a team's two threads gives the floats of one", arguments: [Float(0), 0.9])
+func teamSplitsAdamsUpdate(beta1: Float) throws {
+    let model = try joiningModel()
+    let count = model.parameterCount
+    var rng = RandomGenerator(seed: 5)
+    let start = model.initialParameters(using: &rng)
+    let learners = (0..<2).map { _ in Learner(model: model, loss: .summedSoftmaxCrossEntropy, maxBatch: 9) }
+    for learner in learners {
+        var g = RandomGenerator(seed: 6)
+        for i in 0..<count { learner.gradients.pointer[i] = g.uniform(-1, 1) }
+    }
+    let team = ShardTeam()
+    learners[1].team = team
+    var optimizers = [Adam](repeating: Adam(parameterCount: count, learningRate: 0.01, beta1: beta1, beta2: 0.999), count: 2)
+    let weights = (0..<2).map { _ in FloatBuffer(count: count) }
+    for w in weights { start.withUnsafeBufferPointer { w.pointer.update(from: $0.baseAddress!, count: count) } }
+    learners[0].update(&optimizers[0], parameters: weights[0].pointer)
+    learners[0].update(&optimizers[0], parameters: weights[0].pointer)
+    withHelper(of: team) {
+        learners[1].update(&optimizers[1], parameters: weights[1].pointer)
+        learners[1].update(&optimizers[1], parameters: weights[1].pointer)
+    }
+    let sameWeights = weights[0].array == weights[1].array, moved = weights[0].array != start
+    let sameState = optimizers[0] == optimizers[1]
+    #expect(sameWeights && moved && sameState, "weights equal: \(sameWeights), moved: \(moved), state equal: \(sameState)")
+}
+
 @Test func twoShardsGiveNearlyTheResultsOfOne() throws {
     // Only the order of the sums over the batch differs.
     let one = try shardedModel(shards: 1), two = try shardedModel(shards: 2)
