@@ -284,14 +284,15 @@ public final class Sequential: @unchecked Sendable {
                  workspace: workspace, scratch: workspace.scratch, inputGradient: inputGradient, addingShards: true)
     }
 
-    /// The backward pass of `shards` on this thread, from stage `last` (default: the last stage;
-    /// the stages after it done) down, `outputGradient` being the gradient of stage `last`'s
-    /// output: shard 0's parameter gradients go to `gradients`, the others' to the workspace.
-    /// With `addingShards` (this thread runs every shard), each stage's part of the other shards'
-    /// gradients is added into `gradients` as soon as the stage is done, while it is still in
-    /// cache; otherwise ``addShardGradients(into:workspace:range:)`` adds them afterwards. Either
-    /// way every float is g₀ + g₁ + …, added in shard order. Returns where the gradient of the
-    /// input of the stage after which it stopped went (`stop`: the first stage to leave undone).
+    /// The backward pass of `shards` on this thread through stages `last` (default: the last
+    /// stage; the stages after it done) down to `stop` (default: the first), `outputGradient`
+    /// being the gradient of stage `last`'s output: shard 0's parameter gradients go to
+    /// `gradients`, the others' to the workspace. With `addingShards` (this thread runs every
+    /// shard), each stage's part of the other shards' gradients is added into `gradients` as soon
+    /// as the stage is done, while it is still in cache; otherwise
+    /// ``addShardGradients(into:workspace:range:)`` adds them afterwards. Either way every float
+    /// is g₀ + g₁ + …, added in shard order. Returns the gradient of stage `stop`'s input (its
+    /// output gradient if it computes none: the first stage without `inputGradient`).
     @discardableResult
     func backward(shards: Range<Int>, from last: Int? = nil, to stop: Int = 0, parameters: UnsafePointer<Float>,
                   outputGradient: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>,
