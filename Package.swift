@@ -10,10 +10,11 @@ import Foundation
 // every CPU of its architecture. The kernels that need the machine's best vector instructions are
 // C functions compiled once per instruction set (`target` attributes) and chosen at run time.
 //
-// REPTILE_NATIVE=1 is for this project's own development and long runs: it also compiles the Swift
-// parts of the kernels (batch norm, pooling, Winograd's transforms) for the build machine's CPU,
-// which makes Mini-ImageNet about 1.7 times faster, and optimizes debug builds. Such a binary needs
-// that CPU, and its results are the same floats as the portable build's on it.
+// REPTILE_NATIVE=1 is for this project's own development: it also compiles the Swift parts of the
+// kernels (the convolutions' drivers, batch norm's per-channel values) for the build machine's CPU,
+// which gains about 5 % on Mini-ImageNet and nothing measurable on Omniglot (docs/PERFORMANCE.md),
+// and optimizes debug builds. Such a binary needs that CPU, and its results are the same floats as
+// the portable build's on it.
 func nativeTargetCPU() -> String? {
     guard ProcessInfo.processInfo.environment["REPTILE_NATIVE"] == "1" else { return nil }
     #if arch(x86_64)

@@ -110,6 +110,10 @@ struct EvaluateRunner {
             where given != nil && given != own {
                 throw ValidationError("\(flag) \(given!): the model was meta-trained with \(flag) \(own.map(String.init) ?? "?")")
             }
+            if let config = folder.modelConfig, let channels = o.channels,
+               case let own = o.modelConfig ?? (channels == 1 ? .omniglot : .miniimagenet), config != own {
+                throw ValidationError("--model-config \(config.rawValue): the model is the \(own.rawValue) network")
+            }
             if let fractions = try folder.fractions(), fractions != (o.splitFractions ?? fractions) {
                 throw ValidationError("--split-fractions: the model was meta-trained on another split of the classes, and another split would test it on classes it trained on")
             }

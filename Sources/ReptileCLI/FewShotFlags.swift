@@ -123,7 +123,7 @@ struct FolderDataFlags: DataFlags {
     var imageSize: Int?
     @Option(parsing: .unconditional, help: "1 (grayscale) or 3 (colour). (default: 3 if any image has colour, else 1; a checkpoint's when evaluating)")
     var channels: Int?
-    @Option(name: .customLong("model-config"), help: "The network: omniglot (4 strided convolutions of 64 filters) or miniimagenet (4 convolutions of 32 filters with max-pooling). (default: omniglot for grayscale, miniimagenet for colour)")
+    @Option(name: .customLong("model-config"), help: "The network: omniglot (4 strided convolutions of 64 filters) or miniimagenet (4 convolutions of 32 filters with max-pooling). (default: omniglot for grayscale, miniimagenet for colour; a checkpoint's when evaluating)")
     var modelConfig: ModelConfig?
     @Option(name: .customLong("split-fractions"), help: ArgumentHelp("For a folder of classes without train/: the fractions of classes for train, val and test, chosen by --seed. (default: 0.64,0.16,0.2)", valueName: "train,val,test"))
     var splitFractions: String?

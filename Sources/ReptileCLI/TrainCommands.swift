@@ -104,13 +104,13 @@ struct TrainingRunFlags: ParsableArguments {
 struct TrainOmniglot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "omniglot",
-        abstract: "Meta-train on Omniglot (built in) and evaluate on the 423 test characters.",
+        abstract: "Meta-train on Omniglot (built in) and evaluate on its held-out characters (423 with the default random split).",
         discussion: """
         The paper's 5-way 1-shot setting:
           reptile train omniglot --shots 1 --train-shots 10 --inner-batch 10 \\
             --inner-iters 5 --meta-step 1 --meta-step-final 0 --meta-batch 5 \\
             --meta-iters 100000 --eval-batch 5 --eval-iters 50 \\
-            --learning-rate 0.001 --checkpoint runs/omniglot-5way-1shot
+            --learning-rate 0.001 --checkpoint my-runs/omniglot-5way-1shot
         """)
     @OptionGroup var flags: FewShotFlags
     @OptionGroup var dataFlags: OmniglotDataFlags

@@ -30,5 +30,5 @@ package enum InstalledResources {
     }
 
     /// What to tell a user whose installation lacks them.
-    public static let installHint = "this installation of reptile lacks its resource folders (Reptile_ReptileData.resources, Reptile_ReptileExperiments.resources): copy them beside the binary, as the README's install step does"
+    public static let installHint = "this installation of reptile lacks its resource folders (Reptile_ReptileData.resources, Reptile_ReptileExperiments.resources): copy them beside the binary or into ../share/reptile/ from it, as the README's install step does"
 }

@@ -10,12 +10,14 @@
 // lives in the C target CReptileKernels, where square roots vectorize. Everything works on raw
 // `UnsafePointer<Float>` buffers in NHWC order (batch, height, width, channels) so that callers can
 // keep all memory preallocated: nothing here allocates per call except where documented. The
-// matrix microkernels, Adam's update and transposes are C (CReptileKernels), compiled once per
-// instruction set and chosen at run time; the rest is Swift SIMD for the architecture's baseline.
+// matrix microkernels, batch norm's rows, Winograd's tiles, the dense layer's leftover columns,
+// Adam's update and transposes are C (CReptileKernels), compiled once per instruction set and
+// chosen at run time; the rest (the drivers around them) is Swift for the architecture's baseline.
 
 /// Which kernels run: the instructions chosen for this CPU at run time and the arithmetic precision.
 public enum KernelPath {
-    /// The instruction set of the matrix microkernels, Adam and transposes, chosen once from the
+    /// The instruction set of the C kernels (matrix microkernels, batch norm's rows, Winograd's
+    /// tiles, the dense layer's columns, Adam, transposes), chosen once from the
     /// CPU's features (`REPTILE_KERNELS=avx512|avx2|generic` asks for another one the CPU supports).
     public static var instructions: String {
         let k = selectedMicrokernels

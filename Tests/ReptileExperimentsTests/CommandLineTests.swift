@@ -347,6 +347,9 @@ let folderFixtureTree = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     #expect(evaluate.stderr.contains("read from the cache"), "\(evaluate.stderr)")
     let other = try await runReptile(["evaluate", "folder", "--checkpoint", dir + "/run", "--data", data, "--image-size", "32"])
     #expect(other.status != 0 && other.stderr.contains("--image-size 32: the model was meta-trained with --image-size 28"), "\(other.stderr)")
+    // The colour model defaulted to the Mini-ImageNet network; another network would not fit its weights.
+    let network = try await runReptile(["evaluate", "folder", "--checkpoint", dir + "/run", "--data", data, "--model-config", "omniglot"])
+    #expect(network.status != 0 && network.stderr.contains("--model-config omniglot: the model is the miniimagenet network"), "\(network.stderr)")
 
     // Grayscale with the Omniglot network, chosen by flags; and the errors, one line each.
     let gray = try await runReptile(["train", "folder"] + flags + ["--meta-iters", "2", "--channels", "1", "--image-size", "20",
