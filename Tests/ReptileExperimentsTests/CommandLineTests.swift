@@ -226,7 +226,7 @@ func shippedModelsByName() async throws {
             #expect(run.status != 0 && run.stderr.contains("'\(name)' is not in this installation"), "\(run.stderr)")
         }
     }
-    #expect(BuiltInModel.installed.contains(BuiltInModel.defaultName))
+    #expect(BuiltInModel.installed == BuiltInModel.catalogue.map(\.name), "every model of the catalogue ships with the package")
     try await expectOneLineError(["evaluate", "omniglot", "--model", "omniglot-3way"], mentioning: "the shipped models are omniglot-5way-1shot, ")
     try await expectOneLineError(["evaluate", "omniglot", "--model", "omniglot-5way-1shot", "--checkpoint", dir],
                                  mentioning: "--checkpoint and --model")
