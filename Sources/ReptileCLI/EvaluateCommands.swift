@@ -110,8 +110,7 @@ struct EvaluateRunner {
             where given != nil && given != own {
                 throw ValidationError("\(flag) \(given!): the model was meta-trained with \(flag) \(own.map(String.init) ?? "?")")
             }
-            if let config = folder.modelConfig, let channels = o.channels,
-               case let own = o.modelConfig ?? (channels == 1 ? .omniglot : .miniimagenet), config != own {
+            if let config = folder.modelConfig, let own = o.folderNetwork, config != own {
                 throw ValidationError("--model-config \(config.rawValue): the model is the \(own.rawValue) network")
             }
             if let fractions = try folder.fractions(), fractions != (o.splitFractions ?? fractions) {

@@ -27,10 +27,10 @@ public enum FewShotBenchmark: String, Sendable, Codable, CaseIterable {
         case .omniglot: return try Models.omniglot(classes: options.classes)
         case .miniimagenet: return try Models.miniImageNet(classes: options.classes)
         case .folder:
-            guard let size = options.imageSize, let channels = options.channels else {
+            guard let size = options.imageSize, let channels = options.channels, let network = options.folderNetwork else {
                 throw ExperimentError("a folder run needs its image size and channels (they are recorded in run.json)")
             }
-            switch options.modelConfig ?? (channels == 1 ? .omniglot : .miniimagenet) {
+            switch network {
             case .omniglot: return try Models.omniglot(classes: options.classes, imageSize: size, channels: channels)
             case .miniimagenet: return try Models.miniImageNet(classes: options.classes, imageSize: size, channels: channels)
             }
@@ -126,6 +126,12 @@ public struct FewShotOptions: Sendable, Codable, Equatable {
 
     /// Shots per class of meta-training tasks.
     public var effectiveTrainShots: Int { trainShots > 0 ? trainShots : shots }
+
+    /// A folder run's network: `modelConfig` if given, else the Omniglot network for grayscale images
+    /// and the Mini-ImageNet one for colour; nil until the channels are known.
+    public var folderNetwork: ModelConfig? {
+        modelConfig ?? channels.map { $0 == 1 ? .omniglot : .miniimagenet }
+    }
 
     /// The meta-training configuration these options describe.
     public var metaTraining: MetaTrainingConfiguration {

@@ -325,6 +325,11 @@ public enum Convolution {
         } else if g.usesPaddedRows {
             let padded = saved!
             copyPadded(g, batch: batch, input: input, into: padded)
+            if g.kernelHeight == 3, g.kernelWidth == 3, g.inputChannels == 3,
+               reptile_first_layer_forward(padded, batch, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
+                                           g.strideY, g.strideX, weights, g.outputChannels, bias, output, outputColumnSums) != 0 {
+                return
+            }
             let depth = g.kernelWidth * g.inputChannels
             forwardTaps(g, batch: batch, taps: g.kernelHeight, depth: depth, weights: weights, bias: bias,
                         output: output, scratch: scratch, reader: PaddedRowTaps(g: g, padded: UnsafePointer(padded)),

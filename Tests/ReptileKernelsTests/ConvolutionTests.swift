@@ -199,3 +199,54 @@ func bf16Rounding() {
     #expect(BF16.round(.infinity) == .infinity)
     #expect(BF16.round(.nan).isNaN)
 }
+
+@Test("a 3-channel first layer's forward pass sums in kernel order, as the tap kernels do",
+      arguments: [
+        ConvGeometry.same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1),
+        .same(inputHeight: 5, inputWidth: 29, inputChannels: 3, outputChannels: 64, kernelSize: 3, stride: 1),
+        .same(inputHeight: 28, inputWidth: 28, inputChannels: 3, outputChannels: 64, kernelSize: 3, stride: 2),
+        .valid(inputHeight: 9, inputWidth: 31, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2),
+        .same(inputHeight: 7, inputWidth: 26, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 1),
+      ])
+func firstLayerForwardSumsInKernelOrder(g: ConvGeometry) {
+    // Every path (the AVX-512 first-layer kernel, the table-driven tiles) starts each output float
+    // at zero, adds the products in (ky, kx, channel) order (fused where the kernels fuse), then
+    // adds the bias: equality, not tolerance.
+    let fused = selectedMicrokernels.fused != 0
+    let batch = 2, scratch = KernelScratch()
+    let x = randomBuffer(batch * g.inputSize, seed: 5)
+    let w = randomBuffer(g.weightCount, seed: 6)
+    let bias = randomBuffer(g.outputChannels, seed: 7)
+    let saved = FloatBuffer(count: g.savedScratchCount(batch: batch))
+    let y = nanBuffer(batch * g.outputSize), sums = nanBuffer(g.outputChannels)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer,
+                        saved: saved.pointer, scratch: scratch, outputColumnSums: sums.pointer)
+    var mismatches = 0
+    var expectedSums = [Float](repeating: 0, count: g.outputChannels)
+    for n in 0..<batch {
+        for oy in 0..<g.outputHeight {
+            for ox in 0..<g.outputWidth {
+                let m = (n * g.outputHeight + oy) * g.outputWidth + ox
+                for o in 0..<g.outputChannels {
+                    var acc: Float = 0
+                    for ky in 0..<3 {
+                        for kx in 0..<3 {
+                            let iy = oy * g.strideY + ky - g.padTop, ix = ox * g.strideX + kx - g.padLeft
+                            for c in 0..<3 {
+                                let xv: Float = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                                    ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * 3 + c] : 0
+                                let wv = w.pointer[((ky * 3 + kx) * 3 + c) * g.outputChannels + o]
+                                acc = fused ? acc.addingProduct(xv, wv) : acc + xv * wv
+                            }
+                        }
+                    }
+                    acc += bias.pointer[o]
+                    expectedSums[o] += acc
+                    if y.pointer[m * g.outputChannels + o] != acc { mismatches += 1 }
+                }
+            }
+        }
+    }
+    #expect(mismatches == 0)
+    #expect((0..<g.outputChannels).allSatisfy { sums.pointer[$0] == expectedSums[$0] })
+}

@@ -78,6 +78,14 @@ void reptile_bn_normalize_pooled(const float *x, long batch, long height, long w
                                  long out_h, long out_w, const float *a, const float *b, int relu, float *y,
                                  float *maxima);
 
+/// The forward pass of a 3×3 convolution over 3 channels (first_layer.c), from the zero-padded copy of
+/// its input (padded_h × padded_w pixels per image), for `out_c` a multiple of 32 and stride_x 1 or 2:
+/// output = conv + bias, and `column_sums` (if given) each column's sum over the rows in order.
+/// Returns 0, doing nothing, where it does not apply (no AVX-512, or another shape).
+int reptile_first_layer_forward(const float *padded, long batch, long padded_h, long padded_w, long out_h, long out_w,
+                                long stride_y, long stride_x, const float *weights, long out_c, const float *bias,
+                                float *output, float *column_sums);
+
 /// Winograd F(4×4, 3×3) (winograd.c): V = Bᵀ d B of the 6×6 patch of an NHWC image whose top-left
 /// pixel is (y0, x0), zeros outside the image, to v[ξ·plane + c]; and Y = Aᵀ m A (+ bias) of one
 /// tile's products m[ξ·plane + c] into the image at (y0, x0), clipped at its last row and column.
