@@ -1,9 +1,10 @@
-// The forward pass of a 3×3 convolution over 3-channel images (Mini-ImageNet's first layer), on
-// AVX-512: each kernel row of an output pixel is 9 contiguous floats of the zero-padded input, and
+// The forward pass and weight gradient of a 3×3 convolution over 3-channel images (Mini-ImageNet's
+// first layer), on AVX-512: each kernel row of an output pixel is 9 contiguous floats of the zero-padded input, and
 // the 12 pixels of a tile sit at fixed distances from one another, so every broadcast is an operand
 // at a constant offset from one pointer: no table of row pointers to fill, none to load. Each
 // output float is the tap kernels' sum (zero, then the 27 products in kernel order, then the bias),
-// and each column's sum adds the rows in order, so the floats are those of the table-driven path.
+// each column's sum adds the rows in order, and each weight-gradient float sums its products in pixel
+// order from zero, so the floats are those of the table-driven path.
 #include "CReptileKernels.h"
 
 #if defined(__x86_64__)
@@ -88,6 +89,64 @@ static FL_TARGET void first_layer_stride2(const float *padded, long batch, long 
     first_layer_rows(padded, batch, padded_h, padded_w, out_h, out_w, stride_y, 6, weights, out_c, bias, output,
                      column_sums);
 }
+
+// The weight gradient's sums of one kernel row `ky` and 32 columns over `count` output pixels from
+// pixel m0 on: dw[k][c] = Σ padded-input[k] · dy[c], each sum from zero in pixel order (as the outer
+// kernels take them), then written or added to dw.
+FL_INLINE void first_layer_gradient_rows(const float *padded, long padded_h, long padded_w, long out_h, long out_w,
+                                         long stride_y, const long step, long m0, long count, const float *dy,
+                                         long out_c, float *dw, int accumulate) {
+    const long row_floats = padded_w * 3;
+    for (long ky = 0; ky < 3; ky++) {
+        for (long c = 0; c < out_c; c += 32) {
+            __m512 s0[9], s1[9];
+#pragma clang loop unroll(full)
+            for (int k = 0; k < 9; k++) { s0[k] = _mm512_setzero_ps(); s1[k] = _mm512_setzero_ps(); }
+            long n = m0 / (out_h * out_w), oy = m0 / out_w % out_h, ox = m0 % out_w;
+            const float *g = dy + c;
+            for (long left = count; left > 0;) {
+                const long run = out_w - ox < left ? out_w - ox : left;
+                const float *a = padded + ((n * padded_h + oy * stride_y + ky) * padded_w) * 3 + ox * step;
+                for (long x = 0; x < run; x++, a += step, g += out_c) {
+                    const __m512 b0 = _mm512_loadu_ps(g), b1 = _mm512_loadu_ps(g + 16);
+#pragma clang loop unroll(full)
+                    for (int k = 0; k < 9; k++) {
+                        const __m512 v = _mm512_set1_ps(a[k]);
+                        s0[k] = _mm512_fmadd_ps(v, b0, s0[k]);
+                        s1[k] = _mm512_fmadd_ps(v, b1, s1[k]);
+                    }
+                }
+                left -= run;
+                ox = 0;
+                if (++oy == out_h) { oy = 0; n++; }
+            }
+#pragma clang loop unroll(full)
+            for (int k = 0; k < 9; k++) {
+                float *d = dw + (ky * 9 + k) * out_c + c;
+                if (accumulate) {
+                    s0[k] = _mm512_add_ps(_mm512_loadu_ps(d), s0[k]);
+                    s1[k] = _mm512_add_ps(_mm512_loadu_ps(d + 16), s1[k]);
+                }
+                _mm512_storeu_ps(d, s0[k]);
+                _mm512_storeu_ps(d + 16, s1[k]);
+            }
+        }
+    }
+}
+
+static FL_TARGET void first_layer_gradient_stride1(const float *padded, long padded_h, long padded_w, long out_h,
+                                                   long out_w, long stride_y, long m0, long count, const float *dy,
+                                                   long out_c, float *dw, int accumulate) {
+    first_layer_gradient_rows(padded, padded_h, padded_w, out_h, out_w, stride_y, 3, m0, count, dy, out_c, dw,
+                              accumulate);
+}
+
+static FL_TARGET void first_layer_gradient_stride2(const float *padded, long padded_h, long padded_w, long out_h,
+                                                   long out_w, long stride_y, long m0, long count, const float *dy,
+                                                   long out_c, float *dw, int accumulate) {
+    first_layer_gradient_rows(padded, padded_h, padded_w, out_h, out_w, stride_y, 6, m0, count, dy, out_c, dw,
+                              accumulate);
+}
 #endif
 
 int reptile_first_layer_forward(const float *padded, long batch, long padded_h, long padded_w, long out_h, long out_w,
@@ -108,6 +167,28 @@ int reptile_first_layer_forward(const float *padded, long batch, long padded_h, 
 #else
     (void)padded; (void)batch; (void)padded_h; (void)padded_w; (void)out_h; (void)out_w; (void)stride_y;
     (void)stride_x; (void)weights; (void)out_c; (void)bias; (void)output; (void)column_sums;
+#endif
+    return 0;
+}
+
+int reptile_first_layer_weight_gradient(const float *padded, long padded_h, long padded_w, long out_h, long out_w,
+                                        long stride_y, long stride_x, long m0, long count, const float *dy, long out_c,
+                                        float *dw, int accumulate) {
+#if defined(__x86_64__)
+    if (reptile_microkernels_selected()->lanes != 16 || out_c % 32 != 0) return 0;
+    if (stride_x == 1) {
+        first_layer_gradient_stride1(padded, padded_h, padded_w, out_h, out_w, stride_y, m0, count, dy, out_c, dw,
+                                     accumulate);
+        return 1;
+    }
+    if (stride_x == 2) {
+        first_layer_gradient_stride2(padded, padded_h, padded_w, out_h, out_w, stride_y, m0, count, dy, out_c, dw,
+                                     accumulate);
+        return 1;
+    }
+#else
+    (void)padded; (void)padded_h; (void)padded_w; (void)out_h; (void)out_w; (void)stride_y; (void)stride_x;
+    (void)m0; (void)count; (void)dy; (void)out_c; (void)dw; (void)accumulate;
 #endif
     return 0;
 }

@@ -565,9 +565,12 @@ public enum Convolution {
             Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
                                         c: dw, ldc: outC, scratch: scratch)
         } else if g.usesPaddedRows {
-            let padded = UnsafePointer(saved!)
-            weightGradientTaps(g, batch: batch, taps: g.kernelHeight, depth: g.kernelWidth * inC, outputGradient: dy,
-                               weightGradient: dw, scratch: scratch, reader: PaddedRowTaps(g: g, padded: padded))
+            let chunk = weightGradientChunkRows(g)
+            for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
+                paddedRowsWeightGradient(g, padded: UnsafePointer(saved!), rows: chunkStart..<min(rowsTotal, chunkStart + chunk),
+                                         outputGradient: dy + chunkStart * outC, weightGradient: dw,
+                                         accumulate: chunkStart > 0, scratch: scratch)
+            }
         } else {
             weightGradientTaps(g, batch: batch, taps: taps, depth: inC, outputGradient: dy, weightGradient: dw,
                                scratch: scratch, reader: ImageTaps(g: g, input: input), bf16: precision == .bf16)
@@ -601,14 +604,30 @@ public enum Convolution {
     ) {
         precondition(takesWeightGradientInRowChunks(g), "this geometry's weight gradient is not summed in row chunks")
         if g.usesPaddedRows {
-            weightGradientTapsChunk(g, rows: rows, taps: g.kernelHeight, depth: g.kernelWidth * g.inputChannels,
-                                    outputGradient: dy, weightGradient: dw, accumulate: accumulate, scratch: scratch,
-                                    reader: PaddedRowTaps(g: g, padded: saved!))
+            paddedRowsWeightGradient(g, padded: saved!, rows: rows, outputGradient: dy, weightGradient: dw,
+                                     accumulate: accumulate, scratch: scratch)
         } else {
             weightGradientTapsChunk(g, rows: rows, taps: g.taps, depth: g.inputChannels, outputGradient: dy,
                                     weightGradient: dw, accumulate: accumulate, scratch: scratch,
                                     reader: ImageTaps(g: g, input: input))
         }
+    }
+
+    /// One chunk of the weight gradient of a layer read as kernel rows of its zero-padded input: the
+    /// first-layer kernel where it applies (3×3 over 3 channels on AVX-512), else the tap tables.
+    private static func paddedRowsWeightGradient(
+        _ g: ConvGeometry, padded: UnsafePointer<Float>, rows: Range<Int>, outputGradient dy: UnsafePointer<Float>,
+        weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: KernelScratch
+    ) {
+        if g.kernelHeight == 3, g.kernelWidth == 3, g.inputChannels == 3,
+           reptile_first_layer_weight_gradient(padded, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
+                                               g.strideY, g.strideX, rows.lowerBound, rows.count, dy, g.outputChannels,
+                                               dw, accumulate ? 1 : 0) != 0 {
+            return
+        }
+        weightGradientTapsChunk(g, rows: rows, taps: g.kernelHeight, depth: g.kernelWidth * g.inputChannels,
+                                outputGradient: dy, weightGradient: dw, accumulate: accumulate, scratch: scratch,
+                                reader: PaddedRowTaps(g: g, padded: padded))
     }
 
     /// The weight gradient over `taps` taps of `depth` floats each (dW rows `t·depth ..< (t+1)·depth`),

@@ -200,7 +200,7 @@ func bf16Rounding() {
     #expect(BF16.round(.nan).isNaN)
 }
 
-@Test("a 3-channel first layer's forward pass sums in kernel order, as the tap kernels do",
+@Test("a 3-channel first layer sums in kernel order (forward) and pixel order (weight gradient), as the tap kernels do",
       arguments: [
         ConvGeometry.same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1),
         .same(inputHeight: 5, inputWidth: 29, inputChannels: 3, outputChannels: 64, kernelSize: 3, stride: 1),
@@ -208,7 +208,7 @@ func bf16Rounding() {
         .valid(inputHeight: 9, inputWidth: 31, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2),
         .same(inputHeight: 7, inputWidth: 26, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 1),
       ])
-func firstLayerForwardSumsInKernelOrder(g: ConvGeometry) {
+func firstLayerSumsInTheTapKernelsOrder(g: ConvGeometry) {
     // Every path (the AVX-512 first-layer kernel, the table-driven tiles) starts each output float
     // at zero, adds the products in (ky, kx, channel) order (fused where the kernels fuse), then
     // adds the bias: equality, not tolerance.
@@ -249,4 +249,32 @@ func firstLayerForwardSumsInKernelOrder(g: ConvGeometry) {
     }
     #expect(mismatches == 0)
     #expect((0..<g.outputChannels).allSatisfy { sums.pointer[$0] == expectedSums[$0] })
+
+    // The weight gradient: each float summed from zero in pixel order (one chunk at these sizes).
+    let rowsTotal = batch * g.outputHeight * g.outputWidth
+    #expect(rowsTotal <= Convolution.weightGradientChunkRows(g))
+    let dy = randomBuffer(batch * g.outputSize, seed: 8)
+    let dw = nanBuffer(g.weightCount)
+    Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: saved.pointer,
+                                weightGradient: dw.pointer, biasGradient: nil, scratch: scratch)
+    var gradientMismatches = 0
+    for ky in 0..<3 {
+        for kx in 0..<3 {
+            for c in 0..<3 {
+                for o in 0..<g.outputChannels {
+                    var acc: Float = 0
+                    for m in 0..<rowsTotal {
+                        let n = m / (g.outputHeight * g.outputWidth), oy = m / g.outputWidth % g.outputHeight, ox = m % g.outputWidth
+                        let iy = oy * g.strideY + ky - g.padTop, ix = ox * g.strideX + kx - g.padLeft
+                        let xv: Float = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                            ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * 3 + c] : 0
+                        let gv = dy.pointer[m * g.outputChannels + o]
+                        acc = fused ? acc.addingProduct(xv, gv) : acc + xv * gv
+                    }
+                    if dw.pointer[((ky * 3 + kx) * 3 + c) * g.outputChannels + o] != acc { gradientMismatches += 1 }
+                }
+            }
+        }
+    }
+    #expect(gradientMismatches == 0)
 }

@@ -86,6 +86,13 @@ int reptile_first_layer_forward(const float *padded, long batch, long padded_h, 
                                 long stride_y, long stride_x, const float *weights, long out_c, const float *bias,
                                 float *output, float *column_sums);
 
+/// Its weight gradient over the `count` output pixels from pixel m0 on (dy holds their gradients, out_c
+/// floats each): each float of dw (HWIO) is the sum of its products in pixel order, written, or with
+/// `accumulate` added to dw. Returns 0, doing nothing, where it does not apply.
+int reptile_first_layer_weight_gradient(const float *padded, long padded_h, long padded_w, long out_h, long out_w,
+                                        long stride_y, long stride_x, long m0, long count, const float *dy, long out_c,
+                                        float *dw, int accumulate);
+
 /// Winograd F(4×4, 3×3) (winograd.c): V = Bᵀ d B of the 6×6 patch of an NHWC image whose top-left
 /// pixel is (y0, x0), zeros outside the image, to v[ξ·plane + c]; and Y = Aᵀ m A (+ bias) of one
 /// tile's products m[ξ·plane + c] into the image at (y0, x0), clipped at its last row and column.
