@@ -12,8 +12,8 @@ import Foundation
 //
 // REPTILE_NATIVE=1 is for this project's own development: it also compiles the Swift parts of the
 // kernels (the convolutions' drivers, batch norm's per-channel values) for the build machine's CPU,
-// which gains about 5 % on Mini-ImageNet and nothing measurable on Omniglot (docs/PERFORMANCE.md),
-// and optimizes debug builds. Such a binary needs that CPU, and its results are the same floats as
+// which gained about 5 % on Mini-ImageNet (before its first layer's AVX-512 kernels moved to C) and
+// nothing measurable on Omniglot (docs/PERFORMANCE.md), and optimizes debug builds. Such a binary needs that CPU, and its results are the same floats as
 // the portable build's on it.
 func nativeTargetCPU() -> String? {
     guard ProcessInfo.processInfo.environment["REPTILE_NATIVE"] == "1" else { return nil }
