@@ -1,10 +1,10 @@
 // The forward pass and weight gradient of a 3×3 convolution over 3-channel images (Mini-ImageNet's
-// first layer), on AVX-512: each kernel row of an output pixel is 9 contiguous floats of the zero-padded input, and
-// the 12 pixels of a tile sit at fixed distances from one another, so every broadcast is an operand
-// at a constant offset from one pointer: no table of row pointers to fill, none to load. Each
-// output float is the tap kernels' sum (zero, then the 27 products in kernel order, then the bias),
-// each column's sum adds the rows in order, and each weight-gradient float sums its products in pixel
-// order from zero, so the floats are those of the table-driven path.
+// first layer), on AVX-512: each kernel row of an output pixel is 9 contiguous floats of the
+// zero-padded input, and the 12 pixels of a tile sit at fixed distances from one another, so every
+// broadcast is an operand at a constant offset from one pointer: no table of row pointers to fill,
+// none to load. Each output float is the tap kernels' sum (zero, then the 27 products in kernel
+// order, then the bias), each column's sum adds the rows in order, and each weight-gradient float
+// sums its products in pixel order from zero, so the floats are those of the table-driven path.
 #include "CReptileKernels.h"
 
 #if defined(__x86_64__)
@@ -55,11 +55,11 @@ FL_INLINE void first_layer_rows(const float *padded, long batch, long padded_h, 
     const long row_floats = padded_w * 3;
     for (long c = 0; c < out_c; c += 32) {
         __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+        const float *b = bias ? bias + c : 0;
         for (long n = 0; n < batch; n++) {
             for (long oy = 0; oy < out_h; oy++) {
                 const float *a = padded + (n * padded_h + oy * stride_y) * row_floats;
                 float *o = output + (n * out_h + oy) * out_w * out_c + c;
-                const float *b = bias ? bias + c : 0;
                 long x = 0;
                 for (; x + 12 <= out_w; x += 12)
                     first_layer_tile(a + x * step, row_floats, weights + c, out_c, b, o + x * out_c, out_c, &sum0, &sum1,
@@ -147,48 +147,39 @@ static FL_TARGET void first_layer_gradient_stride2(const float *padded, long pad
     first_layer_gradient_rows(padded, padded_h, padded_w, out_h, out_w, stride_y, 6, m0, count, dy, out_c, dw,
                               accumulate);
 }
+
+// Whether the kernels above serve this call: AVX-512 chosen, 32·j outputs, stride 1 or 2 across.
+static int first_layer_applies(long out_c, long stride_x) {
+    return reptile_microkernels_selected()->lanes == 16 && out_c % 32 == 0 && (stride_x == 1 || stride_x == 2);
+}
 #endif
 
 int reptile_first_layer_forward(const float *padded, long batch, long padded_h, long padded_w, long out_h, long out_w,
                                 long stride_y, long stride_x, const float *weights, long out_c, const float *bias,
                                 float *output, float *column_sums) {
 #if defined(__x86_64__)
-    if (reptile_microkernels_selected()->lanes != 16 || out_c % 32 != 0) return 0;
-    if (stride_x == 1) {
-        first_layer_stride1(padded, batch, padded_h, padded_w, out_h, out_w, stride_y, weights, out_c, bias, output,
-                            column_sums);
-        return 1;
-    }
-    if (stride_x == 2) {
-        first_layer_stride2(padded, batch, padded_h, padded_w, out_h, out_w, stride_y, weights, out_c, bias, output,
-                            column_sums);
-        return 1;
-    }
+    if (!first_layer_applies(out_c, stride_x)) return 0;
+    (stride_x == 1 ? first_layer_stride1 : first_layer_stride2)(padded, batch, padded_h, padded_w, out_h, out_w,
+                                                               stride_y, weights, out_c, bias, output, column_sums);
+    return 1;
 #else
     (void)padded; (void)batch; (void)padded_h; (void)padded_w; (void)out_h; (void)out_w; (void)stride_y;
     (void)stride_x; (void)weights; (void)out_c; (void)bias; (void)output; (void)column_sums;
-#endif
     return 0;
+#endif
 }
 
 int reptile_first_layer_weight_gradient(const float *padded, long padded_h, long padded_w, long out_h, long out_w,
                                         long stride_y, long stride_x, long m0, long count, const float *dy, long out_c,
                                         float *dw, int accumulate) {
 #if defined(__x86_64__)
-    if (reptile_microkernels_selected()->lanes != 16 || out_c % 32 != 0) return 0;
-    if (stride_x == 1) {
-        first_layer_gradient_stride1(padded, padded_h, padded_w, out_h, out_w, stride_y, m0, count, dy, out_c, dw,
-                                     accumulate);
-        return 1;
-    }
-    if (stride_x == 2) {
-        first_layer_gradient_stride2(padded, padded_h, padded_w, out_h, out_w, stride_y, m0, count, dy, out_c, dw,
-                                     accumulate);
-        return 1;
-    }
+    if (!first_layer_applies(out_c, stride_x)) return 0;
+    (stride_x == 1 ? first_layer_gradient_stride1 : first_layer_gradient_stride2)(
+        padded, padded_h, padded_w, out_h, out_w, stride_y, m0, count, dy, out_c, dw, accumulate);
+    return 1;
 #else
     (void)padded; (void)padded_h; (void)padded_w; (void)out_h; (void)out_w; (void)stride_y; (void)stride_x;
     (void)m0; (void)count; (void)dy; (void)out_c; (void)dw; (void)accumulate;
-#endif
     return 0;
+#endif
 }

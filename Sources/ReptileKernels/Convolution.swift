@@ -65,6 +65,9 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     /// Few input channels, read as one tap per kernel row of a zero-padded copy of the input,
     /// where a kernel row's `kernelWidth × inputChannels` floats are contiguous.
     var usesPaddedRows: Bool { hasFewInputChannels && kernelWidth * inputChannels >= 8 }
+    /// A 3×3 kernel over 3 channels (Mini-ImageNet's first layer): the shape the first-layer kernels
+    /// (first_layer.c) take on AVX-512 for 32·j outputs, without the tap tables.
+    var fitsFirstLayerKernels: Bool { usesPaddedRows && kernelHeight == 3 && kernelWidth == 3 && inputChannels == 3 }
     /// Few input channels with kernel rows shorter than 8 floats (one channel), which would leave
     /// most rows of the weight gradient's register tiles empty: an explicit im2col matrix instead.
     var usesIm2col: Bool { hasFewInputChannels && !usesPaddedRows }
@@ -325,7 +328,7 @@ public enum Convolution {
         } else if g.usesPaddedRows {
             let padded = saved!
             copyPadded(g, batch: batch, input: input, into: padded)
-            if g.kernelHeight == 3, g.kernelWidth == 3, g.inputChannels == 3,
+            if g.fitsFirstLayerKernels,
                reptile_first_layer_forward(padded, batch, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
                                            g.strideY, g.strideX, weights, g.outputChannels, bias, output, outputColumnSums) != 0 {
                 return
@@ -565,11 +568,9 @@ public enum Convolution {
             Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
                                         c: dw, ldc: outC, scratch: scratch)
         } else if g.usesPaddedRows {
-            let chunk = weightGradientChunkRows(g)
-            for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
-                paddedRowsWeightGradient(g, padded: UnsafePointer(saved!), rows: chunkStart..<min(rowsTotal, chunkStart + chunk),
-                                         outputGradient: dy + chunkStart * outC, weightGradient: dw,
-                                         accumulate: chunkStart > 0, scratch: scratch)
+            forEachWeightGradientChunk(g, rowsTotal: rowsTotal) { rows in
+                paddedRowsWeightGradient(g, padded: UnsafePointer(saved!), rows: rows, outputGradient: dy + rows.lowerBound * outC,
+                                         weightGradient: dw, accumulate: rows.lowerBound > 0, scratch: scratch)
             }
         } else {
             weightGradientTaps(g, batch: batch, taps: taps, depth: inC, outputGradient: dy, weightGradient: dw,
@@ -619,7 +620,7 @@ public enum Convolution {
         _ g: ConvGeometry, padded: UnsafePointer<Float>, rows: Range<Int>, outputGradient dy: UnsafePointer<Float>,
         weightGradient dw: UnsafeMutablePointer<Float>, accumulate: Bool, scratch: KernelScratch
     ) {
-        if g.kernelHeight == 3, g.kernelWidth == 3, g.inputChannels == 3,
+        if g.fitsFirstLayerKernels,
            reptile_first_layer_weight_gradient(padded, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
                                                g.strideY, g.strideX, rows.lowerBound, rows.count, dy, g.outputChannels,
                                                dw, accumulate ? 1 : 0) != 0 {
@@ -637,15 +638,21 @@ public enum Convolution {
         _ g: ConvGeometry, batch: Int, taps: Int, depth: Int, outputGradient dy: UnsafePointer<Float>,
         weightGradient dw: UnsafeMutablePointer<Float>, scratch: KernelScratch, reader: Reader, bf16: Bool = false
     ) {
-        let rowsTotal = batch * g.outputHeight * g.outputWidth
-        // The output rows are taken in chunks whose dY (and the inputs it meets) stay in L2 while
-        // every tap and tile passes over them; each chunk's sums are added into dW in order. The
-        // chunk size depends on the shape only, so results do not depend on threads.
+        forEachWeightGradientChunk(g, rowsTotal: batch * g.outputHeight * g.outputWidth) { rows in
+            weightGradientTapsChunk(g, rows: rows, taps: taps, depth: depth, outputGradient: dy + rows.lowerBound * g.outputChannels,
+                                    weightGradient: dw, accumulate: rows.lowerBound > 0, scratch: scratch, reader: reader, bf16: bf16)
+        }
+    }
+
+    /// Calls `body` with each chunk of ``weightGradientChunkRows(_:)`` output rows, in order. The
+    /// chunks' dY (and the inputs it meets) stay in L2 while every tap and tile passes over them;
+    /// each chunk's sums are added into dW in order, and the chunk size depends on the shape only,
+    /// so results do not depend on threads.
+    @inline(__always)
+    private static func forEachWeightGradientChunk(_ g: ConvGeometry, rowsTotal: Int, _ body: (Range<Int>) -> Void) {
         let chunk = weightGradientChunkRows(g)
         for chunkStart in stride(from: 0, to: rowsTotal, by: chunk) {
-            weightGradientTapsChunk(g, rows: chunkStart..<min(rowsTotal, chunkStart + chunk), taps: taps, depth: depth,
-                                    outputGradient: dy + chunkStart * g.outputChannels, weightGradient: dw, accumulate: chunkStart > 0, scratch: scratch,
-                                    reader: reader, bf16: bf16)
+            body(chunkStart..<min(rowsTotal, chunkStart + chunk))
         }
     }
 
