@@ -61,6 +61,9 @@ public struct BenchmarkResult: Sendable, Codable {
     public var layers: [StageTiming]?
     /// The convolution algorithms compared on the layers with a choice (`reptile bench --algorithms`).
     public var algorithms: [ConvolutionAlgorithmTiming]?
+    /// Timed meta-iterations during which another process competed for the cores
+    /// (``MetaTrainer/coresContended``): their times are not the machine's own.
+    public var contendedIterations = 0
 
     enum CodingKeys: String, CodingKey {
         case setting, threads, gflops, layers, algorithms
@@ -71,6 +74,7 @@ public struct BenchmarkResult: Sendable, Codable {
         case evalTaskMs = "eval_task_ms"
         case evalTaskTransductiveMs = "eval_task_transductive_ms"
         case pytorchMs = "pytorch_ms"
+        case contendedIterations = "contended_iterations"
     }
 }
 
@@ -281,7 +285,7 @@ public enum Benchmark {
                                   tasks: FewShotTasks(dataset, ways: setting.ways, shots: setting.trainShots),
                                   innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.001, beta1: 0),
                                   configuration: config, threads: threads)
-        let (median, times) = timeSteps(trainer, warmup: warmup, runs: runs, iterations: iterations)
+        let (median, times, contended) = timeSteps(trainer, warmup: warmup, runs: runs, iterations: iterations)
         let flops = flopsPerMetaIteration(model: model, setting: setting)
         let gflops = flops / (median / 1000) / 1e9
 
@@ -307,7 +311,7 @@ public enum Benchmark {
         return BenchmarkResult(setting: setting.name, msPerMetaIteration: median, runsMs: times, flopsPerMetaIteration: flops,
                                gflops: gflops, fractionOfPeak: gflops * 1e9 / ((peakPerCore ?? PeakThroughput.measurePerCore()) * Double(trainer.threadCount)),
                                threads: trainer.threadCount, evalTaskMs: plain, evalTaskTransductiveMs: transductive,
-                               pytorchMs: baseline.msPerMetaIteration[setting.name])
+                               pytorchMs: baseline.msPerMetaIteration[setting.name], contendedIterations: contended)
     }
 
     /// Times every stage of the setting's model on one thread: `repetitions` forward and backward
@@ -384,15 +388,22 @@ public enum Benchmark {
 
     /// Milliseconds per meta-iteration: the median over `runs` timed runs of `iterations` each
     /// (after `warmup` untimed iterations), and every run's figure.
-    static func timeSteps<T, O>(_ trainer: MetaTrainer<T, O>, warmup: Int, runs: Int, iterations: Int) -> (Double, [Double]) {
+    /// Also counts the timed meta-iterations during which another process competed for the cores
+    /// (``MetaTrainer/coresContended``).
+    static func timeSteps<T, O>(_ trainer: MetaTrainer<T, O>, warmup: Int, runs: Int,
+                                iterations: Int) -> (median: Double, runs: [Double], contended: Int) {
         for _ in 0..<warmup { trainer.step() }
         var times: [Double] = []
+        var contended = 0
         for _ in 0..<runs {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<iterations { trainer.step() }
+            for _ in 0..<iterations {
+                trainer.step()
+                if trainer.coresContended { contended += 1 }
+            }
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6 / Double(iterations))
         }
-        return (times.sorted()[times.count / 2], times)
+        return (times.sorted()[times.count / 2], times, contended)
     }
 
     /// Times the sine demo's meta-iterations (serial Reptile, one task of 50 points, 5 SGD steps).
@@ -404,7 +415,7 @@ public enum Benchmark {
                                                metaStepSize: 0.1, metaStepSizeFinal: 0, metaIterations: 1_000_000, seed: 0)
         let trainer = MetaTrainer(model: model, loss: .meanSquaredError, tasks: tasks, innerOptimizer: SGD(learningRate: 0.02),
                                   configuration: config, maxBatch: 50)
-        let (median, times) = timeSteps(trainer, warmup: 100, runs: runs, iterations: iterations)
+        let (median, times, _) = timeSteps(trainer, warmup: 100, runs: runs, iterations: iterations)
         let setting = BenchmarkSetting(name: "sine", ways: 1, trainShots: 50, innerBatch: 10, innerIterations: 5, metaBatch: 1,
                                        evalShots: 0, evalBatch: 0, evalIterations: 0)
         let flops = flopsPerMetaIteration(model: model, setting: setting)

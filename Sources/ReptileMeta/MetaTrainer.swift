@@ -123,6 +123,11 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     public var threadCount: Int { executor.threadCount }
     /// The processes that share each meta-batch (nil: this process alone runs every task).
     public var group: ProcessGroup? { executor.group }
+    /// Whether another process competed for this machine's cores during the last meta-iteration:
+    /// its threads waited for a core a tenth of their time or more (measured on Linux, with two or
+    /// more threads). Threads without a task then stop helping the others until the cores are free
+    /// again; the floats are the same either way.
+    public var coresContended: Bool { executor.coresContended }
     /// Runs each meta-batch's tasks on the cores (and the group's processes).
     private let executor: TaskExecutor<InnerOptimizer>
 

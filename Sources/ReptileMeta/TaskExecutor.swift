@@ -27,6 +27,12 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
     /// With several workers, worker w leads team w while it trains a task; a worker with no task
     /// left joins a team that has no helper yet and computes half of each of its batches.
     private let teams: [ShardTeam]
+    /// Whether another process competed for the cores in the last meta-batch: its workers then
+    /// waited for a core a tenth of their time or more. Helping then stops, since a team's two
+    /// members meet many times per step and each wait for the one who lost its core costs both.
+    private(set) var coresContended = false
+    /// Per worker: nanoseconds waited for a core and nanoseconds spent, in the last meta-batch.
+    private let coreWaits: UnsafeMutablePointer<Int>
     /// Hands the tasks to the workers; its event is the teams' too, so that an idle worker sleeps
     /// until a team opens or the last task ends.
     private let dispenser = TaskDispenser()
@@ -56,6 +62,8 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
         let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount && model.batchShards > 1
         let event = dispenser.event
         teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam(event: event) }
+        coreWaits = .allocate(capacity: 2 * workers)
+        coreWaits.initialize(repeating: 0, count: 2 * workers)
         for (learner, team) in zip(learners, teams) { learner.team = team }
         if let group, group.size > 1 {
             let stride = model.parameterCount + optimizer.taskStateCount + 1
@@ -68,6 +76,8 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
             exchangeCounts = []
         }
     }
+
+    deinit { coreWaits.deallocate() }
 
     /// What a task runs with: its worker's learner and weight buffer, and where its meta-gradient goes.
     struct Slot {
@@ -92,7 +102,7 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
             // Workers take tasks in order from a shared counter; one that finds none left computes
             // half of the batches of a task still running (see `ShardTeam`). Which worker runs (or
             // helps) a task changes nothing in its result.
-            let tasks = dispenser, teams = teams
+            let tasks = dispenser, teams = teams, helping = !coresContended, coreWaits = UnsafeSendable(coreWaits)
             let own = group?.block(of: n) ?? 0..<n
             tasks.reset(count: own.count, first: own.lowerBound)
             optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
@@ -102,6 +112,16 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
                         let scratch = learners[w].workspace.scratch
                         let team = teams.isEmpty ? nil : teams[w]
+                        let waited = team == nil ? nil : ThreadSchedule.nanosecondsWaitingForCore()
+                        let started = DispatchTime.now().uptimeNanoseconds
+                        defer {
+                            if let waited, let now = ThreadSchedule.nanosecondsWaitingForCore() {
+                                coreWaits.value[2 * w] = now - waited
+                                coreWaits.value[2 * w + 1] = Int(DispatchTime.now().uptimeNanoseconds - started)
+                            } else {
+                                (coreWaits.value[2 * w], coreWaits.value[2 * w + 1]) = (0, 0)
+                            }
+                        }
                         while let t = tasks.take() {
                             team?.open()
                             box.value[t].assign(from: start)
@@ -109,7 +129,7 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
                             team?.close()
                             tasks.finish()
                         }
-                        guard !teams.isEmpty else { return }
+                        guard !teams.isEmpty, helping else { return }
                         while !tasks.allFinished {
                             for v in 0..<workers where v != w { teams[v].help(scratch: scratch) }
                             tasks.event.wait { tasks.allFinished || (0..<workers).contains { $0 != w && teams[$0].isJoinable } }
@@ -117,6 +137,11 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
                     }
                 }
             }
+        }
+        if !teams.isEmpty {
+            let waits = (0..<threadCount).reduce(0) { $0 + coreWaits[2 * $1] }
+            let spent = (0..<threadCount).reduce(0) { $0 + coreWaits[2 * $1 + 1] }
+            coresContended = spent > 0 && waits * 10 >= spent
         }
         if exchange != nil { exchangeTaskResults() }
         optimizer.merge(optimizerCopies, stepsEach: stepsEach)

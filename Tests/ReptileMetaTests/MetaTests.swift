@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Synchronization
 import ReptileKernels
 @testable import ReptileNN
 @testable import ReptileMeta
@@ -227,14 +228,19 @@ struct NoiseImageTasks: TaskDistribution {
     func sampleTask(using rng: inout RandomGenerator) -> Task { Task(seed: UInt64(rng.uniform(0, 1e6)), floats: floats) }
 }
 
-/// Meta-trains `model` on noise images for 8 iterations of 5 tasks with 3 inner steps on batches
-/// of 8 (two shards each), with `threads` threads, and returns the weights.
-private func noiseImageTraining(_ model: Sequential, tasks: NoiseImageTasks, seed: UInt64, threads: Int) -> [Float] {
+/// A meta-trainer of `model` on noise images: 5 tasks, 3 inner steps on batches of 8 (two shards each).
+private func noiseImageTrainer(_ model: Sequential, tasks: NoiseImageTasks, seed: UInt64,
+                               threads: Int) -> MetaTrainer<NoiseImageTasks, Adam> {
     let config = MetaTrainingConfiguration(inner: .init(batchSize: 8, iterations: 3), metaBatchSize: 5,
-                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 8, seed: seed)
-    let trainer = MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks,
-                              innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
-                              configuration: config, threads: threads)
+                                           metaStepSize: 0.5, metaStepSizeFinal: 0, metaIterations: 1_000, seed: seed)
+    return MetaTrainer(model: model, loss: .softmaxCrossEntropy, tasks: tasks,
+                       innerOptimizer: Adam(parameterCount: model.parameterCount, learningRate: 0.01, beta1: 0),
+                       configuration: config, threads: threads)
+}
+
+/// The weights after 8 meta-iterations of ``noiseImageTrainer(_:tasks:seed:threads:)``.
+private func noiseImageTraining(_ model: Sequential, tasks: NoiseImageTasks, seed: UInt64, threads: Int) -> [Float] {
+    let trainer = noiseImageTrainer(model, tasks: tasks, seed: seed, threads: threads)
     while trainer.iteration < 8 { trainer.step() }
     return trainer.parameters
 }
@@ -346,4 +352,38 @@ func bf16TrainingIsDeterministicWhateverTheThreadCount() throws {
     #expect(fp32Weights != bf16Weights)
     // Close all the same: 8 meta-iterations do not let bf16's rounding drift far.
     #expect(zip(fp32Weights, bf16Weights).allSatisfy { abs($0 - $1) < 0.05 })
+}
+
+/// With busy threads on every core, the workers wait for cores, notice it, and stop helping one
+/// another; the weights stay those of one thread.
+@Test func helpingPausesWhileTheCoresAreBusyAndNoFloatChanges() throws {
+    guard ThreadSchedule.nanosecondsWaitingForCore() != nil, ProcessInfo.processInfo.activeProcessorCount >= 2 else { return }
+    let model = try Sequential(inputShape: [9, 9, 1], batchShards: 2) {
+        Conv2d(inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2); BatchNorm(featureCount: 32); ReLU()
+        Flatten(); Linear(5 * 5 * 32, 3)
+    }
+    // Two busy threads per core: each thread then waits for a core half its time or more, once
+    // the scheduler has preempted it (its time slices last milliseconds; a meta-iteration here
+    // less than one).
+    final class Flag: Sendable { let raised = Atomic(false) }
+    let stop = Flag(), busy = DispatchGroup()
+    for _ in 0..<2 * ProcessInfo.processInfo.activeProcessorCount {
+        busy.enter()
+        Thread.detachNewThread {
+            while !stop.raised.load(ordering: .relaxed) {}
+            busy.leave()
+        }
+    }
+    let crowded = noiseImageTrainer(model, tasks: NoiseImageTasks(), seed: 6, threads: 2)
+    var contended = 0
+    while contended < 3 && crowded.iteration < 1_000 {
+        crowded.step()
+        if crowded.coresContended { contended += 1 }
+    }
+    stop.raised.store(true, ordering: .relaxed)
+    busy.wait()
+    #expect(contended == 3)
+    let alone = noiseImageTrainer(model, tasks: NoiseImageTasks(), seed: 6, threads: 1)
+    while alone.iteration < crowded.iteration { alone.step() }
+    #expect(crowded.parameters == alone.parameters)
 }

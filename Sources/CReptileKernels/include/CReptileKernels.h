@@ -168,5 +168,8 @@ static inline void reptile_event_signal(reptile_event *event) {
 }
 /// Sleeps until a wake-up after `seen` was read (returns at once if one already came).
 void reptile_event_sleep(reptile_event *event, int seen);
+/// Nanoseconds the calling thread has spent ready to run but waiting for a core (Linux's
+/// schedstat run delay), or -1 where the system does not say.
+long reptile_thread_run_delay(void);
 
 #endif
