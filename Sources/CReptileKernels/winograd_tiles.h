@@ -19,6 +19,13 @@ static TARGET void NAME(winograd_input_tile, SUFFIX)(const float *restrict image
             at[i][j] = inside || (y >= 0 && y < h && x >= 0 && x < w) ? image + (y * w + x) * channels : 0;
         }
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, five = zero + 5.0f;
+    // The next tile along the row reads 4 pixels further: fetch them while this one computes.
+    if (x0 + 13 < w)
+        for (int i = 0; i < 6; i++)
+            if (y0 + i >= 0 && y0 + i < h) {
+                const char *next = (const char *)(image + ((y0 + i) * w + x0 + 10) * channels);
+                for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte);
+            }
     for (long c = 0; c < channels; c += VW) {
         VEC s[6][6];  // s[row of Bᵀ d][column j]
         for (int j = 0; j < 6; j++) {
