@@ -39,33 +39,44 @@ void reptile_event_sleep(reptile_event *event, int seen) {
 
 #if defined(__linux__)
 // Each thread keeps its schedstat file open (fd + 1 in a thread-specific slot, closed when the
-// thread ends): a pread is about 1 µs, an open-read-close about 7.
+// thread ends): a pread is about 1 µs, an open-read-close about 7. (A forked child would read its
+// parent's thread; nothing here forks.)
 static pthread_key_t schedstat_key;
+static int schedstat_key_made;
 static pthread_once_t schedstat_once = PTHREAD_ONCE_INIT;
 static void close_schedstat(void *slot) { close((int)(intptr_t)slot - 1); }
-static void make_schedstat_key(void) { pthread_key_create(&schedstat_key, close_schedstat); }
+static void make_schedstat_key(void) { schedstat_key_made = pthread_key_create(&schedstat_key, close_schedstat) == 0; }
 #endif
 
-long reptile_thread_run_delay(void) {
+int64_t reptile_thread_run_delay(void) {
 #if defined(__linux__)
     // /proc/thread-self/schedstat: "time on a core, time waiting for one, time slices" (ns).
     pthread_once(&schedstat_once, make_schedstat_key);
+    if (!schedstat_key_made) return -1;
     int file = (int)(intptr_t)pthread_getspecific(schedstat_key) - 1;
     if (file < 0) {
         file = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
         if (file < 0) return -1;
-        pthread_setspecific(schedstat_key, (void *)(intptr_t)(file + 1));
+        if (pthread_setspecific(schedstat_key, (void *)(intptr_t)(file + 1)) != 0) {
+            close(file);
+            return -1;
+        }
     }
     char text[96];
     ssize_t length = pread(file, text, sizeof text - 1, 0);
-    if (length <= 0) return -1;
+    if (length <= 0) {  // forget the file: the next call opens it again
+        pthread_setspecific(schedstat_key, NULL);
+        close(file);
+        return -1;
+    }
     text[length] = 0;
     char *end;
-    strtoll(text, &end, 10);
-    if (end == text) return -1;
+    long long running = strtoll(text, &end, 10);
+    // A thread that has run (this one) with no time on a core: the kernel keeps no such counts.
+    if (end == text || running <= 0) return -1;
     char *field = end;
     long long delay = strtoll(field, &end, 10);
-    return end == field ? -1 : (long)delay;
+    return end == field ? -1 : (int64_t)delay;
 #else
     return -1;
 #endif

@@ -178,9 +178,9 @@ struct Bench: ParsableCommand {
                            f(result.gflops, "%.1f"), f(result.fractionOfPeak * 100, "%.0f%%"), String(result.threads),
                            f(result.evalTaskMs, "%.1f"), f(result.evalTaskTransductiveMs, "%.1f")]))
                 if result.contendedIterations > 0 {
-                    print("  note: another process competed for the cores in \(result.contendedIterations) of "
-                          + "\(runs * iterationsPerRun) timed meta-iterations (idle threads stopped helping); "
-                          + "these times are not the machine's own")
+                    print("  note: other threads competed for the cores in \(result.contendedIterations) of "
+                          + "\(runs * iterationsPerRun) timed meta-iterations (idle threads then stopped helping); "
+                          + "where that is many, these times are not the machine's own")
                 }
                 if let stages = result.layers { printStages(stages) }
                 if let timings = result.algorithms { printAlgorithms(timings) }

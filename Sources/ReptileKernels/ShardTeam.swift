@@ -221,14 +221,3 @@ public final class WaitEvent: @unchecked Sendable {
         }
     }
 }
-
-/// What the scheduler did to the calling thread.
-public enum ThreadSchedule {
-    /// Nanoseconds the calling thread has spent, since it started, ready to run but waiting for a
-    /// core (Linux's schedstat run delay): it grows when other processes compete for the cores.
-    /// Nil where the system does not say.
-    public static func nanosecondsWaitingForCore() -> Int? {
-        let delay = reptile_thread_run_delay()
-        return delay < 0 ? nil : delay
-    }
-}

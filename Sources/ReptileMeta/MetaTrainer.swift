@@ -123,11 +123,14 @@ public final class MetaTrainer<Tasks: TaskDistribution, InnerOptimizer: Optimize
     public var threadCount: Int { executor.threadCount }
     /// The processes that share each meta-batch (nil: this process alone runs every task).
     public var group: ProcessGroup? { executor.group }
-    /// Whether another process competed for this machine's cores during the last meta-iteration:
-    /// its threads waited for a core a tenth of their time or more (measured on Linux, with two or
-    /// more threads). Threads without a task then stop helping the others until the cores are free
-    /// again; the floats are the same either way.
+    /// Whether other threads (another process's, or another rank's on this machine) competed for
+    /// the cores during the last meta-iteration: this trainer's threads waited for a core a tenth
+    /// of their time or more. Measured on Linux, where threads share batches (two or more threads,
+    /// no more than cores). Threads without a task then stop helping the others until the cores
+    /// are free again; the floats are the same either way.
     public var coresContended: Bool { executor.coresContended }
+    /// How many times a thread joined another's task in the last meta-iteration.
+    var helperJoins: Int { executor.helperJoins }
     /// Runs each meta-batch's tasks on the cores (and the group's processes).
     private let executor: TaskExecutor<InnerOptimizer>
 

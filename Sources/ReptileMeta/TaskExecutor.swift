@@ -31,8 +31,11 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
     /// waited for a core a tenth of their time or more. Helping then stops, since a team's two
     /// members meet many times per step and each wait for the one who lost its core costs both.
     private(set) var coresContended = false
-    /// Per worker: nanoseconds waited for a core and nanoseconds spent, in the last meta-batch.
-    private let coreWaits: UnsafeMutablePointer<Int>
+    /// How many times a worker joined another's team in the last meta-batch.
+    private(set) var helperJoins = 0
+    /// Per worker, in the last meta-batch: nanoseconds waited for a core, nanoseconds spent, and
+    /// teams joined (each worker writes its own three slots).
+    private let workerRecords: UnsafeMutablePointer<Int>
     /// Hands the tasks to the workers; its event is the teams' too, so that an idle worker sleeps
     /// until a team opens or the last task ends.
     private let dispenser = TaskDispenser()
@@ -62,8 +65,8 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
         let sharing = workers > 1 && workers <= ProcessInfo.processInfo.activeProcessorCount && model.batchShards > 1
         let event = dispenser.event
         teams = !sharing ? [] : (0..<workers).map { _ in ShardTeam(event: event) }
-        coreWaits = .allocate(capacity: 2 * workers)
-        coreWaits.initialize(repeating: 0, count: 2 * workers)
+        workerRecords = .allocate(capacity: 3 * workers)
+        workerRecords.initialize(repeating: 0, count: 3 * workers)
         for (learner, team) in zip(learners, teams) { learner.team = team }
         if let group, group.size > 1 {
             let stride = model.parameterCount + optimizer.taskStateCount + 1
@@ -77,7 +80,7 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
         }
     }
 
-    deinit { coreWaits.deallocate() }
+    deinit { workerRecords.deallocate() }
 
     /// What a task runs with: its worker's learner and weight buffer, and where its meta-gradient goes.
     struct Slot {
@@ -102,7 +105,8 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
             // Workers take tasks in order from a shared counter; one that finds none left computes
             // half of the batches of a task still running (see `ShardTeam`). Which worker runs (or
             // helps) a task changes nothing in its result.
-            let tasks = dispenser, teams = teams, helping = !coresContended, coreWaits = UnsafeSendable(coreWaits)
+            let tasks = dispenser, teams = teams, helping = !coresContended
+            let records = UnsafeSendable(workerRecords)
             let own = group?.block(of: n) ?? 0..<n
             tasks.reset(count: own.count, first: own.lowerBound)
             optimizerCopies.withUnsafeMutableBufferPointer { copiesBuffer in
@@ -112,14 +116,16 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
                     DispatchQueue.concurrentPerform(iterations: workers) { w in
                         let scratch = learners[w].workspace.scratch
                         let team = teams.isEmpty ? nil : teams[w]
+                        let record = records.value + 3 * w
                         let waited = team == nil ? nil : ThreadSchedule.nanosecondsWaitingForCore()
                         let started = DispatchTime.now().uptimeNanoseconds
+                        record[2] = 0
                         defer {
                             if let waited, let now = ThreadSchedule.nanosecondsWaitingForCore() {
-                                coreWaits.value[2 * w] = now - waited
-                                coreWaits.value[2 * w + 1] = Int(DispatchTime.now().uptimeNanoseconds - started)
+                                record[0] = now - waited
+                                record[1] = Int(DispatchTime.now().uptimeNanoseconds - started)
                             } else {
-                                (coreWaits.value[2 * w], coreWaits.value[2 * w + 1]) = (0, 0)
+                                (record[0], record[1]) = (0, 0)
                             }
                         }
                         while let t = tasks.take() {
@@ -131,7 +137,9 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
                         }
                         guard !teams.isEmpty, helping else { return }
                         while !tasks.allFinished {
-                            for v in 0..<workers where v != w { teams[v].help(scratch: scratch) }
+                            for v in 0..<workers where v != w {
+                                if teams[v].help(scratch: scratch) { record[2] += 1 }
+                            }
                             tasks.event.wait { tasks.allFinished || (0..<workers).contains { $0 != w && teams[$0].isJoinable } }
                         }
                     }
@@ -139,8 +147,9 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
             }
         }
         if !teams.isEmpty {
-            let waits = (0..<threadCount).reduce(0) { $0 + coreWaits[2 * $1] }
-            let spent = (0..<threadCount).reduce(0) { $0 + coreWaits[2 * $1 + 1] }
+            let waits = (0..<threadCount).reduce(0) { $0 + workerRecords[3 * $1] }
+            let spent = (0..<threadCount).reduce(0) { $0 + workerRecords[3 * $1 + 1] }
+            helperJoins = (0..<threadCount).reduce(0) { $0 + workerRecords[3 * $1 + 2] }
             coresContended = spent > 0 && waits * 10 >= spent
         }
         if exchange != nil { exchangeTaskResults() }

@@ -1,6 +1,6 @@
 import Testing
 import Foundation
-import Synchronization
+import CReptileKernels
 import ReptileKernels
 @testable import ReptileNN
 @testable import ReptileMeta
@@ -357,33 +357,43 @@ func bf16TrainingIsDeterministicWhateverTheThreadCount() throws {
 /// With busy threads on every core, the workers wait for cores, notice it, and stop helping one
 /// another; the weights stay those of one thread.
 @Test func helpingPausesWhileTheCoresAreBusyAndNoFloatChanges() throws {
-    guard ThreadSchedule.nanosecondsWaitingForCore() != nil, ProcessInfo.processInfo.activeProcessorCount >= 2 else { return }
-    let model = try Sequential(inputShape: [9, 9, 1], batchShards: 2) {
-        Conv2d(inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2); BatchNorm(featureCount: 32); ReLU()
-        Flatten(); Linear(5 * 5 * 32, 3)
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    // Needs the system's count of waits, and few enough cores to crowd without starving the machine.
+    guard ThreadSchedule.nanosecondsWaitingForCore() != nil, (2...16).contains(cores) else { return }
+    // Tasks of a few milliseconds, so that a worker left without one finds another's to join.
+    let model = try Sequential(inputShape: [17, 17, 1], batchShards: 2) {
+        Conv2d(inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 1); BatchNorm(featureCount: 32); ReLU()
+        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 2); BatchNorm(featureCount: 32); ReLU()
+        Flatten(); Linear(9 * 9 * 32, 3)
     }
+    let tasks = NoiseImageTasks(floats: 17 * 17)
     // Two busy threads per core: each thread then waits for a core half its time or more, once
     // the scheduler has preempted it (its time slices last milliseconds; a meta-iteration here
     // less than one).
-    final class Flag: Sendable { let raised = Atomic(false) }
-    let stop = Flag(), busy = DispatchGroup()
-    for _ in 0..<2 * ProcessInfo.processInfo.activeProcessorCount {
+    let stop = UnsafeSendable(UnsafeMutablePointer<CLong>.allocate(capacity: 1))
+    stop.value.initialize(to: 0)
+    let busy = DispatchGroup()
+    for _ in 0..<2 * cores {
         busy.enter()
         Thread.detachNewThread {
-            while !stop.raised.load(ordering: .relaxed) {}
+            while reptile_atomic_load(stop.value) == 0 {}
             busy.leave()
         }
     }
-    let crowded = noiseImageTrainer(model, tasks: NoiseImageTasks(), seed: 6, threads: 2)
-    var contended = 0
+    let crowded = noiseImageTrainer(model, tasks: tasks, seed: 6, threads: 2)
+    var contended = 0, joinsWhilePaused = 0
     while contended < 3 && crowded.iteration < 1_000 {
+        let paused = crowded.coresContended
         crowded.step()
+        if paused { joinsWhilePaused += crowded.helperJoins }
         if crowded.coresContended { contended += 1 }
     }
-    stop.raised.store(true, ordering: .relaxed)
+    reptile_atomic_store(stop.value, 1)
     busy.wait()
+    stop.value.deallocate()
     #expect(contended == 3)
-    let alone = noiseImageTrainer(model, tasks: NoiseImageTasks(), seed: 6, threads: 1)
+    #expect(joinsWhilePaused == 0)
+    let alone = noiseImageTrainer(model, tasks: tasks, seed: 6, threads: 1)
     while alone.iteration < crowded.iteration { alone.step() }
     #expect(crowded.parameters == alone.parameters)
 }
