@@ -60,6 +60,12 @@ static TARGET void NAME(winograd_output_tile, SUFFIX)(const float *restrict m, l
                                                       long y0, long x0) {
     const long rows = h - y0 < 4 ? h - y0 : 4, columns = w - x0 < 4 ? w - x0 : 4;
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, eight = zero + 8.0f;
+    // The tile two along the row writes these pixels: claim their lines while this one computes.
+    if (x0 + 11 < w)
+        for (long r = 0; r < rows; r++) {
+            const char *next = (const char *)(image + ((y0 + r) * w + x0 + 8) * channels);
+            for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte, 1);
+        }
     for (long c = 0; c < channels; c += VW) {
         VEC t[4][6];  // t = Aᵀ m, column by column
         for (int j = 0; j < 6; j++) {
@@ -89,6 +95,11 @@ static TARGET void NAME(winograd_gradient_tile, SUFFIX)(const float *restrict im
                                                         long y0, long x0, float *restrict z, long plane) {
     const long rows = h - y0 < 4 ? h - y0 : 4, columns = w - x0 < 4 ? w - x0 : 4;
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, eight = zero + 8.0f;
+    if (x0 + 11 < w)  // as in the input transform: the tile two along the row reads these next
+        for (long r = 0; r < rows; r++) {
+            const char *next = (const char *)(image + ((y0 + r) * w + x0 + 8) * channels);
+            for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte);
+        }
     for (long c = 0; c < channels; c += VW) {
         VEC t[4][6];  // t[j] = A e for column j
         for (int j = 0; j < 4; j++) {
