@@ -9,6 +9,32 @@
 
 typedef float VEC __attribute__((vector_size(VW * 4), aligned(4)));
 
+// Prefetches the pixels that the tile two further along reads or writes, while this one computes:
+// tiles are `span` pixels wide and high (6 for input patches, 4 for output tiles) and start at
+// 4·t + `offset`; past the row's last tile the next tile row follows. On the same row only the
+// columns past the next tile's are new. Rows and columns are clipped to the image.
+static inline __attribute__((always_inline)) void NAME(prefetch_two_ahead, SUFFIX)(const float *image, long h, long w,
+                                                                                 long channels, long y0, long x0,
+                                                                                 long span, long offset, int write) {
+    const long tiles_x = (w + 3) / 4;
+    long tx = (x0 - offset) / 4 + 2, y = y0;
+    int wrapped = 0;
+    if (tx >= tiles_x) { tx -= tiles_x; y += 4; wrapped = 1; }
+    const long x = 4 * tx + offset;
+    long x_from = wrapped ? x : x + span - 4, x_to = x + span;
+    if (x_from < 0) x_from = 0;
+    if (x_to > w) x_to = w;
+    if (x_from >= x_to) return;
+    const long bytes = (x_to - x_from) * channels * 4;
+    for (long r = y < 0 ? 0 : y; r < y + span && r < h; r++) {
+        const char *row = (const char *)(image + (r * w + x_from) * channels);
+        for (long byte = 0; byte < bytes; byte += 64) {
+            if (write) __builtin_prefetch(row + byte, 1);
+            else __builtin_prefetch(row + byte);
+        }
+    }
+}
+
 static TARGET void NAME(winograd_input_tile, SUFFIX)(const float *restrict image, long h, long w, long channels, long y0,
                                                      long x0, float *restrict v, long plane) {
     const int inside = y0 >= 0 && y0 + 5 < h && x0 >= 0 && x0 + 5 < w;
@@ -19,13 +45,7 @@ static TARGET void NAME(winograd_input_tile, SUFFIX)(const float *restrict image
             at[i][j] = inside || (y >= 0 && y < h && x >= 0 && x < w) ? image + (y * w + x) * channels : 0;
         }
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, five = zero + 5.0f;
-    // The next tile along the row reads 4 pixels further: fetch them while this one computes.
-    if (x0 + 13 < w)
-        for (int i = 0; i < 6; i++)
-            if (y0 + i >= 0 && y0 + i < h) {
-                const char *next = (const char *)(image + ((y0 + i) * w + x0 + 10) * channels);
-                for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte);
-            }
+    NAME(prefetch_two_ahead, SUFFIX)(image, h, w, channels, y0, x0, 6, -1, 0);
     for (long c = 0; c < channels; c += VW) {
         VEC s[6][6];  // s[row of Bᵀ d][column j]
         for (int j = 0; j < 6; j++) {
@@ -60,12 +80,7 @@ static TARGET void NAME(winograd_output_tile, SUFFIX)(const float *restrict m, l
                                                       long y0, long x0) {
     const long rows = h - y0 < 4 ? h - y0 : 4, columns = w - x0 < 4 ? w - x0 : 4;
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, eight = zero + 8.0f;
-    // The tile two along the row writes these pixels: claim their lines while this one computes.
-    if (x0 + 11 < w)
-        for (long r = 0; r < rows; r++) {
-            const char *next = (const char *)(image + ((y0 + r) * w + x0 + 8) * channels);
-            for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte, 1);
-        }
+    NAME(prefetch_two_ahead, SUFFIX)(image, h, w, channels, y0, x0, 4, 0, 1);
     for (long c = 0; c < channels; c += VW) {
         VEC t[4][6];  // t = Aᵀ m, column by column
         for (int j = 0; j < 6; j++) {
@@ -95,11 +110,7 @@ static TARGET void NAME(winograd_gradient_tile, SUFFIX)(const float *restrict im
                                                         long y0, long x0, float *restrict z, long plane) {
     const long rows = h - y0 < 4 ? h - y0 : 4, columns = w - x0 < 4 ? w - x0 : 4;
     const VEC zero = {0}, two = zero + 2.0f, four = zero + 4.0f, eight = zero + 8.0f;
-    if (x0 + 11 < w)  // as in the input transform: the tile two along the row reads these next
-        for (long r = 0; r < rows; r++) {
-            const char *next = (const char *)(image + ((y0 + r) * w + x0 + 8) * channels);
-            for (long byte = 0; byte < 4 * channels * 4; byte += 64) __builtin_prefetch(next + byte);
-        }
+    NAME(prefetch_two_ahead, SUFFIX)(image, h, w, channels, y0, x0, 4, 0, 0);
     for (long c = 0; c < channels; c += VW) {
         VEC t[4][6];  // t[j] = A e for column j
         for (int j = 0; j < 4; j++) {
