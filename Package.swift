@@ -83,7 +83,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ReptileKernelsTests", dependencies: ["ReptileKernels", "CReptileKernels"]),
         .testTarget(name: "ReptileNNTests", dependencies: ["ReptileNN", "ReptileKernels"]),
-        .testTarget(name: "ReptileMetaTests", dependencies: ["ReptileMeta", "ReptileNN", "ReptileKernels"]),
+        .testTarget(name: "ReptileMetaTests", dependencies: ["ReptileMeta", "ReptileNN", "ReptileKernels", "CReptileKernels"]),
         .testTarget(name: "ReptileFormatsTests", dependencies: ["ReptileFormats"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ReptilePlotTests", dependencies: ["ReptilePlot", "ReptileFormats"]),
         .testTarget(name: "ReptileDataTests", dependencies: ["ReptileData", "ReptileFormats", "ReptileMeta", "ReptileKernels"],
