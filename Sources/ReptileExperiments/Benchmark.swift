@@ -61,7 +61,7 @@ public struct BenchmarkResult: Sendable, Codable {
     public var layers: [StageTiming]?
     /// The convolution algorithms compared on the layers with a choice (`reptile bench --algorithms`).
     public var algorithms: [ConvolutionAlgorithmTiming]?
-    /// Timed meta-iterations during which another process competed for the cores
+    /// Timed meta-iterations during which other threads (another process's) competed for the cores
     /// (``MetaTrainer/coresContended``): their times are not the machine's own.
     public var contendedIterations = 0
 
@@ -388,7 +388,7 @@ public enum Benchmark {
 
     /// Milliseconds per meta-iteration: the median over `runs` timed runs of `iterations` each
     /// (after `warmup` untimed iterations), and every run's figure.
-    /// Also counts the timed meta-iterations during which another process competed for the cores
+    /// Also counts the timed meta-iterations during which other threads (another process's) competed for the cores
     /// (``MetaTrainer/coresContended``).
     static func timeSteps<T, O>(_ trainer: MetaTrainer<T, O>, warmup: Int, runs: Int,
                                 iterations: Int) -> (median: Double, runs: [Double], contended: Int) {

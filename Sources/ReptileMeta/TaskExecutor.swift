@@ -27,7 +27,7 @@ final class TaskExecutor<InnerOptimizer: Optimizer> {
     /// With several workers, worker w leads team w while it trains a task; a worker with no task
     /// left joins a team that has no helper yet and computes half of each of its batches.
     private let teams: [ShardTeam]
-    /// Whether another process competed for the cores in the last meta-batch: its workers then
+    /// Whether other threads (another process's) competed for the cores in the last meta-batch: its workers then
     /// waited for a core a tenth of their time or more. Helping then stops, since a team's two
     /// members meet many times per step and each wait for the one who lost its core costs both.
     private(set) var coresContended = false
