@@ -2,6 +2,7 @@
 // VCVTNEPS2BF16 (round to nearest even), packed two to a 32-bit word as VDPBF16PS reads them.
 #include "CReptileKernels.h"
 #include <string.h>
+#include "transpose16.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -58,12 +59,41 @@ BF16_TARGET void reptile_bf16_pack_two(const float *x0, const float *x1, long co
         _mm512_mask_storeu_epi32(words + i, m, w);
     }
 }
+// Blocks of 16 rows × 16 column pairs: each row's pairs rounded into one register of words, then
+// the 16 registers transposed, so the weights are read and written once.
+BF16_TARGET void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words) {
+    const long pairs = columns / 2;
+    for (long i0 = 0; i0 < rows; i0 += 16) {
+        const long nr = rows - i0 < 16 ? rows - i0 : 16;
+        const __mmask16 row_mask = (__mmask16)((1u << nr) - 1);
+        for (long p0 = 0; p0 < pairs; p0 += 16) {
+            const long np = pairs - p0 < 16 ? pairs - p0 : 16, nc = 2 * np;
+            const __mmask16 low = (__mmask16)(nc >= 16 ? 0xffffu : (1u << nc) - 1);
+            const __mmask16 high = (__mmask16)(nc > 16 ? (1u << (nc - 16)) - 1 : 0);
+            __m512 r[16];
+            for (long i = 0; i < 16; i++) {
+                if (i < nr) {
+                    const float *row = x + (i0 + i) * columns + 2 * p0;
+                    __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, row + 16), _mm512_maskz_loadu_ps(low, row));
+                    r[i] = _mm512_castsi512_ps((__m512i)v);
+                } else {
+                    r[i] = _mm512_setzero_ps();
+                }
+            }
+            reptile_transpose16_registers(r);
+            for (long j = 0; j < np; j++) _mm512_mask_storeu_ps(words + (p0 + j) * rows + i0, row_mask, r[j]);
+        }
+    }
+}
 #else
 const reptile_microkernels *reptile_bf16_kernels_available(void) { return NULL; }
 void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words) {
     (void)x0; (void)x1; (void)count; (void)words;
 }
 void reptile_bf16_pack(const float *x, long count, float *words) { (void)x; (void)count; (void)words; }
+void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words) {
+    (void)x; (void)rows; (void)columns; (void)words;
+}
 void reptile_bf16_pack_rows(const float *x, long pairs, long columns, long ld, float *words) {
     (void)x; (void)pairs; (void)columns; (void)ld; (void)words;
 }

@@ -343,8 +343,9 @@ public enum Convolution {
             let pairs = packed.inputChannels, outC = g.outputChannels
             let words = scratch.bf16Activations(batch * packed.inputSize + kernelReadSlack)
             BF16.pack(input, count: batch * g.inputSize, into: words)
-            let packedWeights = scratch.bf16Weights(g.taps * pairs * outC + kernelReadSlack)
-            BF16.packRows(weights, pairs: g.taps * pairs, columns: outC, ld: outC, into: packedWeights)
+            let packedWeights = scratch.preparedWeights(.bf16Rows, of: weights, count: g.taps * pairs * outC + kernelReadSlack) {
+                BF16.packRows(weights, pairs: g.taps * pairs, columns: outC, ld: outC, into: $0)
+            }
             forwardTaps(packed, batch: batch, taps: g.taps, depth: pairs, weights: packedWeights, bias: bias,
                         output: output, scratch: scratch, reader: ImageTaps(g: packed, input: words),
                         columnSums: outputColumnSums, bf16: true)
@@ -434,28 +435,31 @@ public enum Convolution {
         func firstOfClass(_ p: Int, stride: Int, pad: Int) -> Int { ((p - pad) % stride + stride) % stride }
 
         // Wᵀ per tap as [outC][inC] (rows of dY over outC multiply rows of Wᵀ over inC), the taps
-        // of each class together, classes in row-major order.
-        let wt = scratch.floats(g.taps * outC * inC + kernelReadSlack)
-        var slot = 0
-        for py in 0..<sy {
-            for px in 0..<sx {
-                for ky in stride(from: py, to: g.kernelHeight, by: sy) {
-                    for kx in stride(from: px, to: g.kernelWidth, by: sx) {
-                        let t = ky * g.kernelWidth + kx
-                        Vector.transpose(weights + t * inC * outC, rows: inC, columns: outC, into: wt + slot * outC * inC)
-                        slot += 1
+        // of each class together, classes in row-major order; in bf16, its row pairs in words.
+        let slotCount = dyWords * inC
+        let weightsRead = scratch.preparedWeights(bf16 ? .bf16Transposed : .transposed, of: weights,
+                                                  count: g.taps * slotCount + kernelReadSlack) { wt in
+            var slot = 0
+            for py in 0..<sy {
+                for px in 0..<sx {
+                    for ky in stride(from: py, to: g.kernelHeight, by: sy) {
+                        for kx in stride(from: px, to: g.kernelWidth, by: sx) {
+                            let tap = weights + (ky * g.kernelWidth + kx) * inC * outC
+                            if bf16 {
+                                BF16.packTransposed(tap, rows: inC, columns: outC, into: wt + slot * slotCount)
+                            } else {
+                                Vector.transpose(tap, rows: inC, columns: outC, into: wt + slot * slotCount)
+                            }
+                            slot += 1
+                        }
                     }
                 }
             }
         }
-        var weightsRead = UnsafePointer(wt)
         var dyRead = dy
         if bf16 {
-            let packedWeights = scratch.bf16Weights(g.taps * dyWords * inC + kernelReadSlack)
-            BF16.packRows(wt, pairs: g.taps * dyWords, columns: inC, ld: inC, into: packedWeights)
             let words = scratch.bf16Activations(batch * g.outputSize / 2 + kernelReadSlack)
             BF16.pack(dy, count: batch * g.outputSize, into: words)
-            weightsRead = UnsafePointer(packedWeights)
             dyRead = UnsafePointer(words)
         }
         var classSlot = 0

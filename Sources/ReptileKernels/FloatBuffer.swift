@@ -146,6 +146,55 @@ public final class KernelScratch: @unchecked Sendable {
         return mutablePointerStorage
     }
 
+    /// The forms of a layer's weights that its kernels prepare before multiplying.
+    enum PreparedWeights: Int, CaseIterable {
+        /// Row pairs in bf16 words (the forward pass).
+        case bf16Rows
+        /// Transposed per tap (the input gradient).
+        case transposed
+        /// Transposed per tap, column pairs in bf16 words (the input gradient in bf16).
+        case bf16Transposed
+    }
+
+    private var preparedStorage = PreparedWeights.allCases.map { _ in FloatBuffer(count: 0) }
+    /// Per form: the weights and count its buffer holds, while ``reusingPreparedWeights(_:)`` runs.
+    private var preparedSource = PreparedWeights.allCases.map { _ -> (UnsafePointer<Float>, Int)? in nil }
+    private var reusesPreparedWeights = false
+
+    /// Runs `body`, during which the kernels prepare each form of the same weights only once on
+    /// this thread: a stage's shards share one transposed or bf16 copy. The caller promises that
+    /// no weights change while `body` runs.
+    package func reusingPreparedWeights<R>(_ body: () throws -> R) rethrows -> R {
+        let outer = reusesPreparedWeights
+        forgetPreparedWeights()
+        reusesPreparedWeights = true
+        defer {
+            forgetPreparedWeights()
+            reusesPreparedWeights = outer
+        }
+        return try body()
+    }
+
+    private func forgetPreparedWeights() {
+        for k in preparedSource.indices { preparedSource[k] = nil }
+    }
+
+    /// `count` floats holding `form` of `weights`: what `prepare` writes into them, or, inside
+    /// ``reusingPreparedWeights(_:)``, what it wrote for the same weights before. Valid until the
+    /// next call for the same form.
+    func preparedWeights(_ form: PreparedWeights, of weights: UnsafePointer<Float>, count: Int,
+                         _ prepare: (UnsafeMutablePointer<Float>) -> Void) -> UnsafePointer<Float> {
+        let k = form.rawValue
+        if preparedStorage[k].count < count { preparedStorage[k] = FloatBuffer(count: count) }
+        let buffer = preparedStorage[k].pointer
+        if reusesPreparedWeights, let (source, held) = preparedSource[k], source == weights, held == count {
+            return UnsafePointer(buffer)
+        }
+        prepare(buffer)
+        preparedSource[k] = reusesPreparedWeights ? (weights, count) : nil
+        return UnsafePointer(buffer)
+    }
+
     /// Makes sure the zero and junk blocks hold at least `count` floats.
     func ensureZerosAndJunk(_ count: Int) {
         if zeros.count < count { zeros = FloatBuffer(count: count) }

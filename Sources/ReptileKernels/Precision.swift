@@ -64,6 +64,14 @@ enum BF16 {
         reptile_bf16_pack_rows(x, pairs, columns, ld, words)
     }
 
+    /// Words for the column pairs of a `rows × columns` matrix, transposed: word `p·rows + i` holds
+    /// x[i][2p] and x[i][2p + 1] (the same words as ``packRows(_:pairs:columns:ld:into:)`` of its
+    /// transpose, without writing the transpose).
+    static func packTransposed(_ x: UnsafePointer<Float>, rows: Int, columns: Int, into words: UnsafeMutablePointer<Float>) {
+        precondition(columns % 2 == 0, "bf16 pairs need an even count")
+        reptile_bf16_pack_transposed(x, rows, columns, words)
+    }
+
     /// Words for two rows of `count` floats, interleaved: word i holds x0[i] and x1[i] (0 without x1).
     static func packTwo(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>?, count: Int, into words: UnsafeMutablePointer<Float>) {
         reptile_bf16_pack_two(x0, x1, count, words)

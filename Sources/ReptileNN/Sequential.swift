@@ -245,19 +245,22 @@ public final class Sequential: @unchecked Sendable {
         let stage = stages[s]
         let inCount = s > 0 ? stages[s - 1].outputCount : inputCount
         let x = s > 0 ? UnsafePointer(workspace.activations[s - 1].pointer) : workspace.input!
-        forEachPhase(stage.layer.forwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
-            let first = examples.lowerBound
-            assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
-            // The next stage's shard k reductions begin with the sums it would take (BatchNorm).
-            let sums = stage.sumsOutputForNext
-                ? workspace.reductions[s + 1].pointer + k * stages[s + 1].layer.reductionCount : nil
-            stage.layer.forward(ForwardPass(
-                batch: examples.count, input: x + first * inCount,
-                output: workspace.activations[s].pointer + first * stage.outputCount,
-                parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
-                shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                    reductions: workspace.reductions[s].pointer),
-                outputColumnSums: sums, precision: precision))
+        // The weights stay put during a stage: its shards share their transposed or bf16 copies.
+        scratch.reusingPreparedWeights {
+            forEachPhase(stage.layer.forwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
+                let first = examples.lowerBound
+                assert(workspace.saved[s][k].count >= stage.layer.savedCount(batch: examples.count), "saved buffer too small")
+                // The next stage's shard k reductions begin with the sums it would take (BatchNorm).
+                let sums = stage.sumsOutputForNext
+                    ? workspace.reductions[s + 1].pointer + k * stages[s + 1].layer.reductionCount : nil
+                stage.layer.forward(ForwardPass(
+                    batch: examples.count, input: x + first * inCount,
+                    output: workspace.activations[s].pointer + first * stage.outputCount,
+                    parameters: parameters + stage.parameterOffset, saved: workspace.saved[s][k].pointer, scratch: scratch,
+                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                        reductions: workspace.reductions[s].pointer),
+                    outputColumnSums: sums, precision: precision))
+            }
         }
     }
 
@@ -342,28 +345,30 @@ public final class Sequential: @unchecked Sendable {
             : stage.layer.computesInputGradientInPlace ? dy : workspace.gradients[s - 1].pointer
         // The first layer's weight gradient taken from the next stage's input gradient, chunk by chunk.
         let handOver = inputGradient == nil && stages.count > 1 && stages[1].handsInputGradientToFirstLayer
-        forEachPhase(stage.layer.backwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
-            let first = examples.lowerBound
-            let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
-            var previousWeightGradient: ConvolutionWeightGradientRows?
-            if handOver, s == 1, let g = (stages[0].layer as? Conv2d)?.geometry {
-                previousWeightGradient = ConvolutionWeightGradientRows(
-                    geometry: g, input: workspace.input! + first * inputCount,
-                    saved: workspace.saved[0][k].pointer, weightGradient: shardGradients + stages[0].parameterOffset,
-                    scratch: scratch)
+        scratch.reusingPreparedWeights {
+            forEachPhase(stage.layer.backwardPhases, of: shards, workspace: workspace, sync: sync) { phase, k, count, examples in
+                let first = examples.lowerBound
+                let shardGradients = k == 0 ? gradients : workspace.shardGradients[k - 1].pointer
+                var previousWeightGradient: ConvolutionWeightGradientRows?
+                if handOver, s == 1, let g = (stages[0].layer as? Conv2d)?.geometry {
+                    previousWeightGradient = ConvolutionWeightGradientRows(
+                        geometry: g, input: workspace.input! + first * inputCount,
+                        saved: workspace.saved[0][k].pointer, weightGradient: shardGradients + stages[0].parameterOffset,
+                        scratch: scratch)
+                }
+                stage.layer.backward(BackwardPass(
+                    batch: examples.count, input: layerInput + first * inCount,
+                    output: workspace.activations[s].pointer + first * stage.outputCount,
+                    outputGradient: dy + first * stage.outputCount, inputGradient: dx.map { $0 + first * inCount },
+                    parameters: parameters + stage.parameterOffset,
+                    parameterGradients: shardGradients + stage.parameterOffset,
+                    saved: workspace.saved[s][k].pointer, scratch: scratch,
+                    shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
+                                        reductions: workspace.reductions[s].pointer),
+                    inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 },
+                    previousWeightGradient: previousWeightGradient, weightGradientGiven: handOver && s == 0,
+                    precision: precision))
             }
-            stage.layer.backward(BackwardPass(
-                batch: examples.count, input: layerInput + first * inCount,
-                output: workspace.activations[s].pointer + first * stage.outputCount,
-                outputGradient: dy + first * stage.outputCount, inputGradient: dx.map { $0 + first * inCount },
-                parameters: parameters + stage.parameterOffset,
-                parameterGradients: shardGradients + stage.parameterOffset,
-                saved: workspace.saved[s][k].pointer, scratch: scratch,
-                shard: ShardContext(phase: phase, shard: k, count: count, totalBatch: workspace.batch,
-                                    reductions: workspace.reductions[s].pointer),
-                inputGradientColumnSums: stage.previousBiasOffset.map { shardGradients + $0 },
-                previousWeightGradient: previousWeightGradient, weightGradientGiven: handOver && s == 0,
-                precision: precision))
         }
         return dx
     }

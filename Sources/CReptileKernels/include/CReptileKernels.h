@@ -42,6 +42,9 @@ void reptile_bf16_pack(const float *x, long count, float *words);
 /// Rounds a matrix's row pairs to bf16: words[p·columns + c] holds x[2p·ld + c] (low half) and
 /// x[(2p + 1)·ld + c] (high half), for p < pairs and c < columns. Needs AVX512-BF16.
 void reptile_bf16_pack_rows(const float *x, long pairs, long columns, long ld, float *words);
+/// Rounds a rows × columns matrix's column pairs to bf16, transposed: words[p·rows + i] holds
+/// x[i·columns + 2p] (low half) and x[i·columns + 2p + 1] (high half); columns is even.
+void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words);
 /// Interleaves two rows rounded to bf16: words[i] holds x0[i] (low half) and x1[i] (high half; 0
 /// when x1 is NULL), for i < count. Needs AVX512-BF16.
 void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words);
