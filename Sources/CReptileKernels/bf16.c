@@ -33,6 +33,17 @@ BF16_TARGET void reptile_bf16_pack(const float *x, long count, float *words) {
     }
 }
 
+// Words interleaving 16 floats of each of two rows: one VCVTNE2PS2BF16 rounds both into the two
+// halves of a register and one VPERMW pairs them up.
+static inline __attribute__((always_inline)) BF16_TARGET __m512i interleave16(const float *even, const float *odd,
+                                                                             __mmask16 m) {
+    const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512 high = odd ? _mm512_maskz_loadu_ps(m, odd) : _mm512_setzero_ps();
+    const __m512bh both = _mm512_cvtne2ps_pbh(high, _mm512_maskz_loadu_ps(m, even));
+    return _mm512_permutexvar_epi16(pairs, (__m512i)both);
+}
+
 BF16_TARGET void reptile_bf16_pack_rows(const float *x, long pairs, long columns, long ld, float *words) {
     for (long p = 0; p < pairs; p++) {
         const float *even = x + 2 * p * ld, *odd = even + ld;
@@ -40,9 +51,7 @@ BF16_TARGET void reptile_bf16_pack_rows(const float *x, long pairs, long columns
         for (long c = 0; c < columns; c += 16) {
             long n = columns - c < 16 ? columns - c : 16;
             __mmask16 m = (__mmask16)((1u << n) - 1);
-            __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, even + c)));
-            __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, odd + c)));
-            _mm512_mask_storeu_epi32(out + c, m, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+            _mm512_mask_storeu_epi32(out + c, m, interleave16(even + c, odd + c, m));
         }
     }
 }
@@ -50,13 +59,7 @@ BF16_TARGET void reptile_bf16_pack_two(const float *x0, const float *x1, long co
     for (long i = 0; i < count; i += 16) {
         long n = count - i < 16 ? count - i : 16;
         __mmask16 m = (__mmask16)((1u << n) - 1);
-        __m512i lo = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x0 + i)));
-        __m512i w = lo;
-        if (x1) {
-            __m512i hi = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x1 + i)));
-            w = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16));
-        }
-        _mm512_mask_storeu_epi32(words + i, m, w);
+        _mm512_mask_storeu_epi32(words + i, m, interleave16(x0 + i, x1 ? x1 + i : 0, m));
     }
 }
 // Blocks of 16 rows × 16 column pairs: each row's pairs rounded into one register of words, then
