@@ -278,3 +278,39 @@ func firstLayerSumsInTheTapKernelsOrder(g: ConvGeometry) {
     }
     #expect(gradientMismatches == 0)
 }
+
+@Test("bf16 packing: every layout holds the rounded floats in the documented words",
+      .enabled(if: Precision.bf16.isAvailable, "this CPU has no AVX512-BF16"))
+func bf16PackingLayouts() {
+    let rows = 21, columns = 50  // partial blocks of 16 rows and of 16 column pairs
+    let x = randomBuffer(rows * columns, seed: 8)
+    func halves(_ word: Float) -> (Float, Float) {
+        let bits = word.bitPattern
+        return (Float(bitPattern: bits << 16), Float(bitPattern: bits & 0xffff_0000))
+    }
+    func element(_ i: Int, _ c: Int) -> Float { BF16.round(x.pointer[i * columns + c]) }
+    // Column pairs transposed: word p·rows + i holds x[i][2p] and x[i][2p + 1].
+    let transposed = nanBuffer(rows * columns / 2 + kernelReadSlack)
+    BF16.packTransposed(x.pointer, rows: rows, columns: columns, into: transposed.pointer)
+    var wrong = 0
+    for p in 0..<columns / 2 {
+        for i in 0..<rows where halves(transposed.pointer[p * rows + i]) != (element(i, 2 * p), element(i, 2 * p + 1)) { wrong += 1 }
+    }
+    // Row pairs: word p·columns + c holds x[2p][c] and x[2p + 1][c].
+    let pairs = rows / 2
+    let rowWords = nanBuffer(pairs * columns + kernelReadSlack)
+    BF16.packRows(x.pointer, pairs: pairs, columns: columns, ld: columns, into: rowWords.pointer)
+    for p in 0..<pairs {
+        for c in 0..<columns where halves(rowWords.pointer[p * columns + c]) != (element(2 * p, c), element(2 * p + 1, c)) { wrong += 1 }
+    }
+    // Two rows interleaved, and one alone (zeros in the high halves).
+    let two = nanBuffer(columns + kernelReadSlack), one = nanBuffer(columns + kernelReadSlack)
+    BF16.packTwo(x.pointer, x.pointer + columns, count: columns, into: two.pointer)
+    BF16.packTwo(x.pointer + 2 * columns, nil, count: columns, into: one.pointer)
+    for c in 0..<columns {
+        if halves(two.pointer[c]) != (element(0, c), element(1, c)) { wrong += 1 }
+        if halves(one.pointer[c]) != (element(2, c), 0) { wrong += 1 }
+    }
+    #expect(wrong == 0)
+    #expect(transposed.pointer[rows * columns / 2].isNaN && two.pointer[columns].isNaN, "wrote past the end")
+}

@@ -238,3 +238,36 @@ func teamSplitsAdamsUpdate(beta1: Float) throws {
     GradientCheck(step: 1e-3).run(try Sequential(inputShape: [2, 2, 32], batchShards: 2) { BatchNorm(featureCount: 32); ReLU() },
                                   batch: 9)
 }
+
+@Test("a stage's shards share prepared weights, and no copy outlives the stage", arguments: Precision.allCases)
+func preparedWeightsFollowTheParameters(precision: Precision) throws {
+    guard precision.isAvailable else { return }
+    // 16·j channels: the input gradient reads the weights transposed (in bf16, also packed).
+    let model = try Sequential(inputShape: [8, 8, 16], batchShards: 2) {
+        Conv2d(inputChannels: 16, outputChannels: 32, kernelSize: 3)
+        BatchNorm(featureCount: 32)
+        ReLU()
+        Conv2d(inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 2)
+        BatchNorm(featureCount: 32)
+        ReLU()
+        Flatten()
+        Linear(4 * 4 * 32, 5)
+    }
+    model.precision = precision
+    let batch = 10
+    #expect(model.shardCount(batch: batch) == 2)
+    var rng = RandomGenerator(seed: 11)
+    var parameters = model.initialParameters(using: &rng)
+    let reused = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: batch)
+    fill(reused, batch: batch, seed: 12)
+    _ = parameters.withUnsafeBufferPointer { reused.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+    // The same buffer with new values, as an optimizer leaves it: the next step must see them.
+    for i in parameters.indices { parameters[i] += rng.uniform(-0.2, 0.2) }
+    let loss = parameters.withUnsafeBufferPointer { reused.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+    let fresh = Learner(model: model, loss: .softmaxCrossEntropy, maxBatch: batch)
+    fill(fresh, batch: batch, seed: 12)
+    let expectedLoss = parameters.withUnsafeBufferPointer { fresh.lossAndGradient(parameters: $0.baseAddress!, batch: batch) }
+    let sameGradients = reused.gradients.array == fresh.gradients.array
+    #expect(loss == expectedLoss)
+    #expect(sameGradients, "the gradients differ from a fresh learner's")
+}
