@@ -5,36 +5,131 @@
 #define NAME2(a, b) a##_##b
 #define NAME(a, b) NAME2(a, b)
 
-static TARGET void NAME(normalize_rows, SUFFIX)(const float *restrict x, long rows, long c, const float *restrict a,
-                                                const float *restrict b, int relu, float *restrict y) {
+typedef float NAME(bnvec, SUFFIX) __attribute__((vector_size(VW * 4), aligned(4)));
+typedef int NAME(bnmask, SUFFIX) __attribute__((vector_size(VW * 4), aligned(4)));
+#define BNVEC NAME(bnvec, SUFFIX)
+#define BNMASK NAME(bnmask, SUFFIX)
+#define LOADV(p) (*(const BNVEC *)(p))
+#define STOREV(p, v) (*(BNVEC *)(p) = (v))
+// +0 where v <= 0 (−0 too), v elsewhere (NaN too): `v <= 0 ? 0 : v`.
+#define RELU(v) ((BNVEC)((BNMASK)(v) & ~(BNMASK)((v) <= zero)))
+
+// The row loops go over the channels in blocks of up to NV vectors whose per-channel values and
+// sums stay in registers from the first row to the last (left to the compiler, the loops kept them
+// in memory: nine loads and two stores per vector). Each channel's sum still adds the rows in
+// order, so the floats do not change. Up to 4 vectors where a block needs two registers per vector,
+// up to 2 (AVX-512) or 1 where it needs six to eight (AVX2 and the portable set have 16).
+#define NV_NARROW (VW == 16 ? 2 : 1)
+// Calls BLOCK(nv) for each block of `nv` (at most `max`) whole vectors of the `c` channels, with
+// c0 its first channel; the channels past the last whole vector are left to the caller.
+#define FOR_EACH_BLOCK(c, max, BLOCK)                                                               \
+    for (long c0 = 0; c0 + VW <= (c);) {                                                            \
+        const long left = ((c) - c0) / VW;                                                          \
+        switch (left >= (max) ? (max) : left) {                                                     \
+        case 4: BLOCK(4); c0 += 4 * VW; break;                                                      \
+        case 3: BLOCK(3); c0 += 3 * VW; break;                                                      \
+        case 2: BLOCK(2); c0 += 2 * VW; break;                                                      \
+        default: BLOCK(1); c0 += VW; break;                                                         \
+        }                                                                                           \
+    }
+
+static inline __attribute__((always_inline)) TARGET void NAME(normalize_block, SUFFIX)(
+    const float *restrict x, long rows, long c, const float *restrict a, const float *restrict b, int relu,
+    float *restrict y, long c0, const int nv) {
+    const BNVEC zero = {0};
+    BNVEC av[4], bv[4];
+    for (int k = 0; k < nv; k++) { av[k] = LOADV(a + c0 + k * VW); bv[k] = LOADV(b + c0 + k * VW); }
     for (long r = 0; r < rows; r++) {
-        const float *xr = x + r * c;
-        float *yr = y + r * c;
-        if (relu) {
-#pragma clang loop vectorize(assume_safety)
-            for (long j = 0; j < c; j++) { const float v = b[j] + a[j] * xr[j]; yr[j] = v <= 0.0f ? 0.0f : v; }
-        } else {
-#pragma clang loop vectorize(assume_safety)
-            for (long j = 0; j < c; j++) yr[j] = b[j] + a[j] * xr[j];
+        for (int k = 0; k < nv; k++) {
+            BNVEC v = bv[k] + av[k] * LOADV(x + r * c + c0 + k * VW);
+            if (relu) v = RELU(v);
+            STOREV(y + r * c + c0 + k * VW, v);
         }
     }
+}
+
+static TARGET void NAME(normalize_rows, SUFFIX)(const float *restrict x, long rows, long c, const float *restrict a,
+                                                const float *restrict b, int relu, float *restrict y) {
+#define BLOCK(NV) NAME(normalize_block, SUFFIX)(x, rows, c, a, b, relu, y, c0, NV)
+    FOR_EACH_BLOCK(c, 4, BLOCK)
+#undef BLOCK
+    for (long r = 0; r < rows; r++) {
+        for (long j = c - c % VW; j < c; j++) {
+            const float v = b[j] + a[j] * x[r * c + j];
+            y[r * c + j] = relu && v <= 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) TARGET void NAME(gradient_sums_block, SUFFIX)(
+    const float *restrict x, const float *restrict dy, long rows, long c, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict inverse_std, int relu,
+    float *restrict dgamma, float *restrict dbeta, long c0, const int nv) {
+    const BNVEC zero = {0};
+    BNVEC gv[2], bv[2], mv[2], sv[2], sum_b[2], sum_g[2];
+    for (int k = 0; k < nv; k++) {
+        gv[k] = LOADV(gamma + c0 + k * VW); bv[k] = LOADV(beta + c0 + k * VW);
+        mv[k] = LOADV(mean + c0 + k * VW); sv[k] = LOADV(inverse_std + c0 + k * VW);
+        sum_b[k] = zero; sum_g[k] = zero;
+    }
+    for (long r = 0; r < rows; r++) {
+        for (int k = 0; k < nv; k++) {
+            const long i = r * c + c0 + k * VW;
+            const BNVEC xhat = (LOADV(x + i) - mv[k]) * sv[k];
+            BNVEC g = LOADV(dy + i);
+            if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bv[k] + gv[k] * xhat <= zero));  // +0 where masked
+            sum_b[k] = sum_b[k] + g;
+            sum_g[k] = sum_g[k] + g * xhat;
+        }
+    }
+    for (int k = 0; k < nv; k++) { STOREV(dbeta + c0 + k * VW, sum_b[k]); STOREV(dgamma + c0 + k * VW, sum_g[k]); }
 }
 
 static TARGET void NAME(gradient_sums_rows, SUFFIX)(const float *restrict x, const float *restrict dy, long rows, long c,
                                                     const float *restrict gamma, const float *restrict beta,
                                                     const float *restrict mean, const float *restrict inverse_std, int relu,
                                                     float *restrict dgamma, float *restrict dbeta) {
-    for (long j = 0; j < c; j++) { dbeta[j] = 0.0f; dgamma[j] = 0.0f; }
+#define BLOCK(NV) NAME(gradient_sums_block, SUFFIX)(x, dy, rows, c, gamma, beta, mean, inverse_std, relu, dgamma, dbeta, c0, NV)
+    FOR_EACH_BLOCK(c, NV_NARROW, BLOCK)
+#undef BLOCK
+    for (long j = c - c % VW; j < c; j++) { dbeta[j] = 0.0f; dgamma[j] = 0.0f; }
     for (long r = 0; r < rows; r++) {
-        const float *xr = x + r * c, *gr = dy + r * c;
-#pragma clang loop vectorize(assume_safety)
-        for (long j = 0; j < c; j++) {
-            const float xhat = (xr[j] - mean[j]) * inverse_std[j];
-            const float masked = beta[j] + gamma[j] * xhat <= 0.0f ? 0.0f : gr[j];
-            const float g = relu ? masked : gr[j];
+        for (long j = c - c % VW; j < c; j++) {
+            const float xhat = (x[r * c + j] - mean[j]) * inverse_std[j];
+            const float g = relu && beta[j] + gamma[j] * xhat <= 0.0f ? 0.0f : dy[r * c + j];
             dbeta[j] = dbeta[j] + g;
             dgamma[j] = dgamma[j] + g * xhat;
         }
+    }
+}
+
+// dx may be dy: each vector is read before it is written at the same place.
+static inline __attribute__((always_inline)) TARGET void NAME(input_gradient_block, SUFFIX)(
+    const float *restrict x, const float *dy, long rows, long c, const float *restrict gamma,
+    const float *restrict beta, const float *restrict mean, const float *restrict inverse_std, const float *restrict a,
+    const float *restrict mean_g, const float *restrict mean_gx, int relu, float *dx, float *restrict dx_sums, long c0,
+    const int nv) {
+    const BNVEC zero = {0};
+    BNVEC gv[2], bv[2], mv[2], sv[2], av[2], mgv[2], mgxv[2], sums[2];
+    for (int k = 0; k < nv; k++) {
+        const long j = c0 + k * VW;
+        gv[k] = LOADV(gamma + j); bv[k] = LOADV(beta + j); mv[k] = LOADV(mean + j); sv[k] = LOADV(inverse_std + j);
+        av[k] = LOADV(a + j); mgv[k] = LOADV(mean_g + j); mgxv[k] = LOADV(mean_gx + j);
+        sums[k] = dx_sums ? LOADV(dx_sums + j) : zero;
+    }
+    for (long r = 0; r < rows; r++) {
+        for (int k = 0; k < nv; k++) {
+            const long i = r * c + c0 + k * VW;
+            const BNVEC xhat = (LOADV(x + i) - mv[k]) * sv[k];
+            BNVEC g = LOADV(dy + i);
+            if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bv[k] + gv[k] * xhat <= zero));  // +0 where masked
+            const BNVEC v = av[k] * (g - mgv[k] - xhat * mgxv[k]);
+            STOREV(dx + i, v);
+            if (dx_sums) sums[k] = sums[k] + v;
+        }
+    }
+    if (dx_sums) {
+        for (int k = 0; k < nv; k++) STOREV(dx_sums + c0 + k * VW, sums[k]);
     }
 }
 
@@ -44,25 +139,19 @@ static TARGET void NAME(input_gradient_rows, SUFFIX)(const float *restrict x, co
                                                      const float *restrict a, const float *restrict mean_g,
                                                      const float *restrict mean_gx, int relu, float *dx,
                                                      float *restrict dx_sums) {
-    // dx may be dy: each element is read before it is written at the same index, so the vector
-    // loops are safe (assume_safety), and the branches are hoisted out of them.
+#define BLOCK(NV)                                                                                            \
+    NAME(input_gradient_block, SUFFIX)(x, dy, rows, c, gamma, beta, mean, inverse_std, a, mean_g, mean_gx, relu, dx, \
+                                       dx_sums, c0, NV)
+    FOR_EACH_BLOCK(c, NV_NARROW, BLOCK)
+#undef BLOCK
     for (long r = 0; r < rows; r++) {
-        const float *xr = x + r * c, *gr = dy + r * c;
-        float *dxr = dx + r * c;
-#define DX_ELEMENT                                                                   \
-        const float xhat = (xr[j] - mean[j]) * inverse_std[j];                      \
-        const float masked = beta[j] + gamma[j] * xhat <= 0.0f ? 0.0f : gr[j];      \
-        const float g = relu ? masked : gr[j];                                       \
-        const float v = a[j] * (g - mean_g[j] - xhat * mean_gx[j]);                  \
-        dxr[j] = v;
-        if (dx_sums) {
-#pragma clang loop vectorize(assume_safety)
-            for (long j = 0; j < c; j++) { DX_ELEMENT dx_sums[j] = dx_sums[j] + v; }
-        } else {
-#pragma clang loop vectorize(assume_safety)
-            for (long j = 0; j < c; j++) { DX_ELEMENT }
+        for (long j = c - c % VW; j < c; j++) {
+            const float xhat = (x[r * c + j] - mean[j]) * inverse_std[j];
+            const float g = relu && beta[j] + gamma[j] * xhat <= 0.0f ? 0.0f : dy[r * c + j];
+            const float v = a[j] * (g - mean_g[j] - xhat * mean_gx[j]);
+            dx[r * c + j] = v;
+            if (dx_sums) dx_sums[j] = dx_sums[j] + v;
         }
-#undef DX_ELEMENT
     }
 }
 
@@ -73,10 +162,6 @@ static TARGET void NAME(input_gradient_rows, SUFFIX)(const float *restrict x, co
 // With `maxima`, also the input at each maximum and, `pooled` floats further, its window row.
 // The channels go in blocks of up to 4 vectors of VW floats, whose running maxima stay in registers
 // (`nv` is a constant once inlined).
-typedef float NAME(bnvec, SUFFIX) __attribute__((vector_size(VW * 4), aligned(4)));
-typedef int NAME(bnmask, SUFFIX) __attribute__((vector_size(VW * 4), aligned(4)));
-#define BNVEC NAME(bnvec, SUFFIX)
-#define BNMASK NAME(bnmask, SUFFIX)
 
 static inline __attribute__((always_inline)) TARGET void NAME(pooled_block, SUFFIX)(
     const float *restrict x, long batch, long height, long width, long c, long size, long out_h, long out_w,
@@ -291,30 +376,61 @@ static TARGET void NAME(pooled_input_gradient_rows, SUFFIX)(
     }
 }
 
-#undef BNVEC
-#undef BNMASK
-
 // Per-column sums over the rows, each column's in row order (the floats do not depend on the width).
+static inline __attribute__((always_inline)) TARGET void NAME(column_sums_block, SUFFIX)(
+    const float *restrict x, long rows, long stride, float *restrict out, long c0, const int nv) {
+    const BNVEC zero = {0};
+    BNVEC sums[4];
+    for (int k = 0; k < nv; k++) sums[k] = zero;
+    for (long r = 0; r < rows; r++) {
+        for (int k = 0; k < nv; k++) sums[k] = sums[k] + LOADV(x + r * stride + c0 + k * VW);
+    }
+    for (int k = 0; k < nv; k++) STOREV(out + c0 + k * VW, sums[k]);
+}
+
 static TARGET void NAME(column_sums_rows, SUFFIX)(const float *restrict x, long rows, long c, long stride,
                                                   float *restrict out) {
-    for (long j = 0; j < c; j++) out[j] = 0.0f;
+#define BLOCK(NV) NAME(column_sums_block, SUFFIX)(x, rows, stride, out, c0, NV)
+    FOR_EACH_BLOCK(c, 4, BLOCK)
+#undef BLOCK
+    for (long j = c - c % VW; j < c; j++) out[j] = 0.0f;
     for (long r = 0; r < rows; r++) {
-        const float *restrict xr = x + r * stride;
-#pragma clang loop vectorize(assume_safety)
-        for (long j = 0; j < c; j++) out[j] = out[j] + xr[j];
+        for (long j = c - c % VW; j < c; j++) out[j] = out[j] + x[r * stride + j];
     }
 }
 
 // Σ(x − μ)² per column, in row order.
+static inline __attribute__((always_inline)) TARGET void NAME(squared_deviations_block, SUFFIX)(
+    const float *restrict x, long rows, long c, const float *restrict mean, float *restrict out, long c0, const int nv) {
+    const BNVEC zero = {0};
+    BNVEC mv[4], sums[4];
+    for (int k = 0; k < nv; k++) { mv[k] = LOADV(mean + c0 + k * VW); sums[k] = zero; }
+    for (long r = 0; r < rows; r++) {
+        for (int k = 0; k < nv; k++) {
+            const BNVEC d = LOADV(x + r * c + c0 + k * VW) - mv[k];
+            sums[k] = sums[k] + d * d;
+        }
+    }
+    for (int k = 0; k < nv; k++) STOREV(out + c0 + k * VW, sums[k]);
+}
+
 static TARGET void NAME(squared_deviations_rows, SUFFIX)(const float *restrict x, long rows, long c,
                                                          const float *restrict mean, float *restrict out) {
-    for (long j = 0; j < c; j++) out[j] = 0.0f;
+#define BLOCK(NV) NAME(squared_deviations_block, SUFFIX)(x, rows, c, mean, out, c0, NV)
+    FOR_EACH_BLOCK(c, 4, BLOCK)
+#undef BLOCK
+    for (long j = c - c % VW; j < c; j++) out[j] = 0.0f;
     for (long r = 0; r < rows; r++) {
-        const float *restrict xr = x + r * c;
-#pragma clang loop vectorize(assume_safety)
-        for (long j = 0; j < c; j++) { const float d = xr[j] - mean[j]; out[j] = out[j] + d * d; }
+        for (long j = c - c % VW; j < c; j++) { const float d = x[r * c + j] - mean[j]; out[j] = out[j] + d * d; }
     }
 }
 
+#undef FOR_EACH_BLOCK
+#undef NV_NARROW
+#undef RELU
+#undef LOADV
+#undef STOREV
+#undef BNVEC
+#undef BNMASK
 #undef NAME
 #undef NAME2
