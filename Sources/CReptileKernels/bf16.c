@@ -55,13 +55,18 @@ BF16_TARGET void reptile_bf16_pack_rows(const float *x, long pairs, long columns
         }
     }
 }
-BF16_TARGET void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words) {
-    for (long i = 0; i < count; i += 16) {
-        long n = count - i < 16 ? count - i : 16;
-        __mmask16 m = (__mmask16)((1u << n) - 1);
-        _mm512_mask_storeu_epi32(words + i, m, interleave16(x0 + i, x1 ? x1 + i : 0, m));
+BF16_TARGET void reptile_bf16_pack_pairs(const float *const *rows, long count, long depth, float *words) {
+    for (long p = 0; 2 * p < count; p++) {
+        const float *even = rows[2 * p], *odd = 2 * p + 1 < count ? rows[2 * p + 1] : 0;
+        float *out = words + p * depth;
+        for (long i = 0; i < depth; i += 16) {
+            long n = depth - i < 16 ? depth - i : 16;
+            __mmask16 m = (__mmask16)((1u << n) - 1);
+            _mm512_mask_storeu_epi32(out + i, m, interleave16(even + i, odd ? odd + i : 0, m));
+        }
     }
 }
+
 // Blocks of 16 rows × 16 column pairs: each row's pairs rounded into one register of words, then
 // the 16 registers transposed, so the weights are read and written once.
 BF16_TARGET void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words) {
@@ -90,12 +95,12 @@ BF16_TARGET void reptile_bf16_pack_transposed(const float *x, long rows, long co
 }
 #else
 const reptile_microkernels *reptile_bf16_kernels_available(void) { return NULL; }
-void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words) {
-    (void)x0; (void)x1; (void)count; (void)words;
-}
 void reptile_bf16_pack(const float *x, long count, float *words) { (void)x; (void)count; (void)words; }
 void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words) {
     (void)x; (void)rows; (void)columns; (void)words;
+}
+void reptile_bf16_pack_pairs(const float *const *rows, long count, long depth, float *words) {
+    (void)rows; (void)count; (void)depth; (void)words;
 }
 void reptile_bf16_pack_rows(const float *x, long pairs, long columns, long ld, float *words) {
     (void)x; (void)pairs; (void)columns; (void)ld; (void)words;

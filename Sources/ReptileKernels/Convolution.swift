@@ -697,10 +697,9 @@ public enum Convolution {
                 let pairs = (count + 1) / 2
                 let aWords = s.bf16Activations(pairs * depth + kernelReadSlack)
                 let bWords = s.bf16Weights(pairs * outC + kernelReadSlack)
+                BF16.packPairs(aTable, count: count, depth: depth, into: aWords)
+                BF16.packPairs(bTable, count: count, depth: outC, into: bWords)
                 for p in 0..<pairs {
-                    let second = 2 * p + 1 < count
-                    BF16.packTwo(aTable[2 * p], second ? aTable[2 * p + 1] : nil, count: depth, into: aWords + p * depth)
-                    BF16.packTwo(bTable[2 * p], second ? bTable[2 * p + 1] : nil, count: outC, into: bWords + p * outC)
                     aTable[p] = UnsafePointer(aWords + p * depth)
                     bTable[p] = UnsafePointer(bWords + p * outC)
                 }

@@ -72,7 +72,7 @@ enum ColumnBlock {
         _ a: UnsafePointer<UnsafePointer<Float>>, aOffset: Int, _ b: UnsafePointer<UnsafePointer<Float>>, count: Int,
         _ c: UnsafePointer<UnsafeMutablePointer<Float>>, accumulate: Bool, resume: Bool = false, bf16: Bool = false
     ) {
-        // In bf16, each A[j] and B[j] holds two rows' bf16 (`BF16.packTwo`).
+        // In bf16, each A[j] and B[j] holds two rows' bf16 (`BF16.packPairs`).
         let k = bf16 ? bf16Kernels! : selectedMicrokernels
         let kernel: reptile_outer_kernel
         switch self {

@@ -72,9 +72,12 @@ enum BF16 {
         reptile_bf16_pack_transposed(x, rows, columns, words)
     }
 
-    /// Words for two rows of `count` floats, interleaved: word i holds x0[i] and x1[i] (0 without x1).
-    static func packTwo(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>?, count: Int, into words: UnsafeMutablePointer<Float>) {
-        reptile_bf16_pack_two(x0, x1, count, words)
+    /// Words for the rows of a table in pairs: word `p·depth + i` holds rows[2p][i] and rows[2p + 1][i]
+    /// (0 for the last row of an odd count).
+    static func packPairs(_ rows: UnsafePointer<UnsafePointer<Float>>, count: Int, depth: Int, into words: UnsafeMutablePointer<Float>) {
+        rows.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: count) {
+            reptile_bf16_pack_pairs($0, count, depth, words)
+        }
     }
 
     /// The float bf16 rounds `x` to (to nearest even).

@@ -303,14 +303,16 @@ func bf16PackingLayouts() {
     for p in 0..<pairs {
         for c in 0..<columns where halves(rowWords.pointer[p * columns + c]) != (element(2 * p, c), element(2 * p + 1, c)) { wrong += 1 }
     }
-    // Two rows interleaved, and one alone (zeros in the high halves).
-    let two = nanBuffer(columns + kernelReadSlack), one = nanBuffer(columns + kernelReadSlack)
-    BF16.packTwo(x.pointer, x.pointer + columns, count: columns, into: two.pointer)
-    BF16.packTwo(x.pointer + 2 * columns, nil, count: columns, into: one.pointer)
+    // A table of rows in pairs; the last of an odd count alone (zeros in the high halves).
+    let table = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 3)
+    defer { table.deallocate() }
+    for r in 0..<3 { table[r] = UnsafePointer(x.pointer + r * columns) }
+    let two = nanBuffer(2 * columns + kernelReadSlack)
+    BF16.packPairs(table, count: 3, depth: columns, into: two.pointer)
     for c in 0..<columns {
         if halves(two.pointer[c]) != (element(0, c), element(1, c)) { wrong += 1 }
-        if halves(one.pointer[c]) != (element(2, c), 0) { wrong += 1 }
+        if halves(two.pointer[columns + c]) != (element(2, c), 0) { wrong += 1 }
     }
     #expect(wrong == 0)
-    #expect(transposed.pointer[rows * columns / 2].isNaN && two.pointer[columns].isNaN, "wrote past the end")
+    #expect(transposed.pointer[rows * columns / 2].isNaN && two.pointer[2 * columns].isNaN, "wrote past the end")
 }

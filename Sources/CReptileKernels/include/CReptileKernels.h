@@ -33,7 +33,7 @@ const reptile_microkernels *reptile_microkernels_named(const char *name);
 /// and outer kernels' sums with A and B holding two bf16 per 32-bit word, both products of a pair
 /// added to the fp32 sum by one VDPBF16PS — in the rows kernel a word holds depth indices 2p and
 /// 2p + 1 (`depth` and the strides count words), in the outer kernel each A[j] and B[j] holds two
-/// summed rows (reptile_bf16_pack_two); its peak loop runs 12 independent VDPBF16PS per round
+/// summed rows (reptile_bf16_pack_pairs); its peak loop runs 12 independent VDPBF16PS per round
 /// (32 multiply-adds each). NULL where the CPU lacks AVX512-BF16 (bf16.c).
 const reptile_microkernels *reptile_bf16_kernels_available(void);
 /// Rounds `count` floats (even) to bf16, to nearest even, two per 32-bit word in order: word i
@@ -45,9 +45,9 @@ void reptile_bf16_pack_rows(const float *x, long pairs, long columns, long ld, f
 /// Rounds a rows × columns matrix's column pairs to bf16, transposed: words[p·rows + i] holds
 /// x[i·columns + 2p] (low half) and x[i·columns + 2p + 1] (high half); columns is even.
 void reptile_bf16_pack_transposed(const float *x, long rows, long columns, float *words);
-/// Interleaves two rows rounded to bf16: words[i] holds x0[i] (low half) and x1[i] (high half; 0
-/// when x1 is NULL), for i < count. Needs AVX512-BF16.
-void reptile_bf16_pack_two(const float *x0, const float *x1, long count, float *words);
+/// Interleaves the rows of a table in pairs, rounded to bf16: words[p·depth + i] holds rows[2p][i]
+/// (low half) and rows[2p + 1][i] (high half; 0 for the last of an odd count).
+void reptile_bf16_pack_pairs(const float *const *rows, long count, long depth, float *words);
 /// The float a bf16 rounds `x` to (round to nearest even; what reptile_bf16_pack stores).
 float reptile_bf16_round(float x);
 
