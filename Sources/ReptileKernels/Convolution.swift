@@ -68,6 +68,13 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     /// A 3×3 kernel over 3 channels (Mini-ImageNet's first layer): the shape the first-layer kernels
     /// (first_layer.c) take on AVX-512 for 32·j outputs, without the tap tables.
     var fitsFirstLayerKernels: Bool { usesPaddedRows && kernelHeight == 3 && kernelWidth == 3 && inputChannels == 3 }
+    /// A 3×3 kernel over 1 channel (Omniglot's first layer) where this CPU's first-layer kernels
+    /// serve its outputs: both passes read a zero-padded copy (saved by the forward pass) instead of
+    /// an im2col matrix, with the floats of im2col's products.
+    var takesOneChannelFirstLayerKernel: Bool {
+        usesIm2col && kernelHeight == 3 && kernelWidth == 3 && inputChannels == 1
+            && reptile_first_layer_applies(outputChannels, strideX) != 0
+    }
     /// Few input channels with kernel rows shorter than 8 floats (one channel), which would leave
     /// most rows of the weight gradient's register tiles empty: an explicit im2col matrix instead.
     var usesIm2col: Bool { hasFewInputChannels && !usesPaddedRows }
@@ -107,7 +114,10 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     public func savedScratchCount(batch: Int) -> Int {
         guard usesFastPath else { return 0 }
         if usesPaddedRows { return batch * paddedSize + kernelReadSlack }
-        if usesIm2col { return batch * outputHeight * outputWidth * taps * inputChannels }
+        if usesIm2col {
+            return takesOneChannelFirstLayerKernel ? batch * paddedSize + kernelReadSlack
+                : batch * outputHeight * outputWidth * taps * inputChannels
+        }
         return 0
     }
 }
@@ -319,7 +329,14 @@ public enum Convolution {
             if let sums = outputColumnSums { Vector.columnSums(output, rows: rowsTotal, columns: g.outputChannels, into: sums) }
             return
         }
-        if g.usesIm2col {
+        if g.takesOneChannelFirstLayerKernel {
+            // The same sums as im2col's product below.
+            copyPadded(g, batch: batch, input: input, into: saved!)
+            let done = reptile_first_layer_forward(saved!, batch, g.paddedHeight, g.paddedWidth, g.outputHeight,
+                                                   g.outputWidth, g.strideY, g.strideX, 1, weights, g.outputChannels,
+                                                   bias, output, outputColumnSums)
+            precondition(done != 0, "the first-layer kernel declined a shape it takes")
+        } else if g.usesIm2col {
             let depth = g.taps * g.inputChannels
             im2col(g, batch: batch, input: input, into: saved!, scratch: scratch)
             Matmul.multiply(m: rowsTotal, n: g.outputChannels, k: depth, a: saved!, lda: depth,
@@ -330,7 +347,8 @@ public enum Convolution {
             copyPadded(g, batch: batch, input: input, into: padded)
             if g.fitsFirstLayerKernels,
                reptile_first_layer_forward(padded, batch, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
-                                           g.strideY, g.strideX, weights, g.outputChannels, bias, output, outputColumnSums) != 0 {
+                                           g.strideY, g.strideX, 3, weights, g.outputChannels, bias, output,
+                                           outputColumnSums) != 0 {
                 return
             }
             let depth = g.kernelWidth * g.inputChannels
@@ -569,8 +587,20 @@ public enum Convolution {
         }
         if g.usesIm2col {
             let depth = taps * inC
-            Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
-                                        c: dw, ldc: outC, scratch: scratch)
+            if g.takesOneChannelFirstLayerKernel {
+                // From the padded copy the forward pass saved, in the row chunks of the product
+                // below, each sum from zero in pixel order: the same floats.
+                let chunk = Matmul.reductionChunk(columns: outC)
+                for k0 in stride(from: 0, to: rowsTotal, by: chunk) {
+                    let done = reptile_first_layer_weight_gradient(
+                        saved!, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth, g.strideY, g.strideX, 1, k0,
+                        min(chunk, rowsTotal - k0), dy + k0 * outC, outC, dw, k0 > 0 ? 1 : 0)
+                    precondition(done != 0, "the first-layer kernel declined a shape it takes")
+                }
+            } else {
+                Matmul.multiplyTransposingA(m: depth, n: outC, k: rowsTotal, a: saved!, lda: depth, b: dy, ldb: outC,
+                                            c: dw, ldc: outC, scratch: scratch)
+            }
         } else if g.usesPaddedRows {
             forEachWeightGradientChunk(g, rowsTotal: rowsTotal) { rows in
                 paddedRowsWeightGradient(g, padded: UnsafePointer(saved!), rows: rows, outputGradient: dy + rows.lowerBound * outC,
@@ -626,7 +656,7 @@ public enum Convolution {
     ) {
         if g.fitsFirstLayerKernels,
            reptile_first_layer_weight_gradient(padded, g.paddedHeight, g.paddedWidth, g.outputHeight, g.outputWidth,
-                                               g.strideY, g.strideX, rows.lowerBound, rows.count, dy, g.outputChannels,
+                                               g.strideY, g.strideX, 3, rows.lowerBound, rows.count, dy, g.outputChannels,
                                                dw, accumulate ? 1 : 0) != 0 {
             return
         }

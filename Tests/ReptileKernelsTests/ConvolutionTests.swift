@@ -200,18 +200,24 @@ func bf16Rounding() {
     #expect(BF16.round(.nan).isNaN)
 }
 
-@Test("a 3-channel first layer sums in kernel order (forward) and pixel order (weight gradient), as the tap kernels do",
+@Test("a 3- or 1-channel first layer sums in kernel order (forward) and pixel order (weight gradient), as the tap kernels do",
       arguments: [
         ConvGeometry.same(inputHeight: 12, inputWidth: 11, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 1),
         .same(inputHeight: 5, inputWidth: 29, inputChannels: 3, outputChannels: 64, kernelSize: 3, stride: 1),
         .same(inputHeight: 28, inputWidth: 28, inputChannels: 3, outputChannels: 64, kernelSize: 3, stride: 2),
         .valid(inputHeight: 9, inputWidth: 31, inputChannels: 3, outputChannels: 32, kernelSize: 3, stride: 2),
         .same(inputHeight: 7, inputWidth: 26, inputChannels: 3, outputChannels: 16, kernelSize: 3, stride: 1),
+        // One channel (Omniglot's first layer; im2col where the first-layer kernel does not apply).
+        .same(inputHeight: 28, inputWidth: 28, inputChannels: 1, outputChannels: 64, kernelSize: 3, stride: 2),
+        .same(inputHeight: 9, inputWidth: 13, inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 1),
+        .valid(inputHeight: 10, inputWidth: 27, inputChannels: 1, outputChannels: 32, kernelSize: 3, stride: 2),
+        .same(inputHeight: 6, inputWidth: 6, inputChannels: 1, outputChannels: 16, kernelSize: 3, stride: 2),
       ])
 func firstLayerSumsInTheTapKernelsOrder(g: ConvGeometry) {
-    // Every path (the AVX-512 first-layer kernel, the table-driven tiles) starts each output float
-    // at zero, adds the products in (ky, kx, channel) order (fused where the kernels fuse), then
-    // adds the bias: equality, not tolerance.
+    // Every path (the AVX-512 first-layer kernels, the table-driven tiles, im2col's products)
+    // starts each output float at zero, adds the products in (ky, kx, channel) order (fused where
+    // the kernels fuse), then adds the bias: equality, not tolerance.
+    let channels = g.inputChannels
     let fused = selectedMicrokernels.fused != 0
     let batch = 2, scratch = KernelScratch()
     let x = randomBuffer(batch * g.inputSize, seed: 5)
@@ -232,10 +238,10 @@ func firstLayerSumsInTheTapKernelsOrder(g: ConvGeometry) {
                     for ky in 0..<3 {
                         for kx in 0..<3 {
                             let iy = oy * g.strideY + ky - g.padTop, ix = ox * g.strideX + kx - g.padLeft
-                            for c in 0..<3 {
+                            for c in 0..<channels {
                                 let xv: Float = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
-                                    ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * 3 + c] : 0
-                                let wv = w.pointer[((ky * 3 + kx) * 3 + c) * g.outputChannels + o]
+                                    ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * channels + c] : 0
+                                let wv = w.pointer[((ky * 3 + kx) * channels + c) * g.outputChannels + o]
                                 acc = fused ? acc.addingProduct(xv, wv) : acc + xv * wv
                             }
                         }
@@ -260,18 +266,18 @@ func firstLayerSumsInTheTapKernelsOrder(g: ConvGeometry) {
     var gradientMismatches = 0
     for ky in 0..<3 {
         for kx in 0..<3 {
-            for c in 0..<3 {
+            for c in 0..<channels {
                 for o in 0..<g.outputChannels {
                     var acc: Float = 0
                     for m in 0..<rowsTotal {
                         let n = m / (g.outputHeight * g.outputWidth), oy = m / g.outputWidth % g.outputHeight, ox = m % g.outputWidth
                         let iy = oy * g.strideY + ky - g.padTop, ix = ox * g.strideX + kx - g.padLeft
                         let xv: Float = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
-                            ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * 3 + c] : 0
+                            ? x.pointer[((n * g.inputHeight + iy) * g.inputWidth + ix) * channels + c] : 0
                         let gv = dy.pointer[m * g.outputChannels + o]
                         acc = fused ? acc.addingProduct(xv, gv) : acc + xv * gv
                     }
-                    if dw.pointer[((ky * 3 + kx) * 3 + c) * g.outputChannels + o] != acc { gradientMismatches += 1 }
+                    if dw.pointer[((ky * 3 + kx) * channels + c) * g.outputChannels + o] != acc { gradientMismatches += 1 }
                 }
             }
         }
@@ -315,4 +321,37 @@ func bf16PackingLayouts() {
     }
     #expect(wrong == 0)
     #expect(transposed.pointer[rows * columns / 2].isNaN && two.pointer[2 * columns].isNaN, "wrote past the end")
+}
+
+@Test("the one-channel first-layer kernels give the floats of im2col's products, over several row chunks")
+func oneChannelFirstLayerMatchesIm2col() {
+    let g = ConvGeometry.same(inputHeight: 28, inputWidth: 28, inputChannels: 1, outputChannels: 64, kernelSize: 3, stride: 2)
+    let batch = 23  // 4 508 output pixels: three chunks of the weight gradient's sums
+    let rowsTotal = batch * g.outputHeight * g.outputWidth
+    #expect(rowsTotal > 2 * Matmul.reductionChunk(columns: g.outputChannels))
+    let scratch = KernelScratch()
+    let x = randomBuffer(batch * g.inputSize, seed: 9)
+    let w = randomBuffer(g.weightCount, seed: 10)
+    let bias = randomBuffer(g.outputChannels, seed: 11)
+    let dy = randomBuffer(batch * g.outputSize, seed: 12)
+    // The im2col path, spelled out.
+    let columns = FloatBuffer(count: rowsTotal * 9 + kernelReadSlack)
+    Convolution.im2col(g, batch: batch, input: x.pointer, into: columns.pointer, scratch: scratch)
+    let yExpected = FloatBuffer(count: batch * g.outputSize), sumsExpected = FloatBuffer(count: g.outputChannels)
+    Matmul.multiply(m: rowsTotal, n: g.outputChannels, k: 9, a: columns.pointer, lda: 9, b: w.pointer, ldb: g.outputChannels,
+                    c: yExpected.pointer, ldc: g.outputChannels, bias: bias.pointer, scratch: scratch)
+    Vector.columnSums(yExpected.pointer, rows: rowsTotal, columns: g.outputChannels, into: sumsExpected.pointer)
+    let dwExpected = FloatBuffer(count: g.weightCount)
+    Matmul.multiplyTransposingA(m: 9, n: g.outputChannels, k: rowsTotal, a: columns.pointer, lda: 9, b: dy.pointer,
+                                ldb: g.outputChannels, c: dwExpected.pointer, ldc: g.outputChannels, scratch: scratch)
+    // The layer's own passes (the first-layer kernels where this CPU has them).
+    let saved = FloatBuffer(count: g.savedScratchCount(batch: batch))
+    let y = nanBuffer(batch * g.outputSize), sums = nanBuffer(g.outputChannels), dw = nanBuffer(g.weightCount)
+    Convolution.forward(g, batch: batch, input: x.pointer, weights: w.pointer, bias: bias.pointer, output: y.pointer,
+                        saved: saved.pointer, scratch: scratch, outputColumnSums: sums.pointer)
+    Convolution.backwardWeights(g, batch: batch, input: x.pointer, outputGradient: dy.pointer, saved: saved.pointer,
+                                weightGradient: dw.pointer, biasGradient: nil, scratch: scratch)
+    let sameOutput = y.array == yExpected.array, sameSums = sums.array == sumsExpected.array
+    let sameGradient = dw.array == dwExpected.array
+    #expect(sameOutput && sameSums && sameGradient, "output \(sameOutput), column sums \(sameSums), weight gradient \(sameGradient)")
 }

@@ -83,20 +83,24 @@ void reptile_bn_normalize_pooled(const float *x, long batch, long height, long w
                                  long out_h, long out_w, const float *a, const float *b, int relu, float *y,
                                  float *maxima);
 
-/// The forward pass of a 3×3 convolution over 3 channels (first_layer.c), from the zero-padded copy of
-/// its input (padded_h × padded_w pixels per image), for `out_c` a multiple of 32 and stride_x 1 or 2:
-/// output = conv + bias, and `column_sums` (if given) each column's sum over the rows in order.
-/// Returns 0, doing nothing, where it does not apply (no AVX-512, or another shape).
+/// Whether the first-layer kernels (first_layer.c) serve `out_c` outputs at horizontal stride
+/// `stride_x` on this CPU: AVX-512 chosen, out_c a multiple of 32, stride_x 1 or 2.
+int reptile_first_layer_applies(long out_c, long stride_x);
+
+/// The forward pass of a 3×3 convolution over 3 channels or 1 (first_layer.c), from the zero-padded
+/// copy of its input (padded_h × padded_w pixels per image): output = conv + bias, and `column_sums`
+/// (if given) each column's sum over the rows in order. Returns 0, doing nothing, where it does not
+/// apply (reptile_first_layer_applies, or another channel count).
 int reptile_first_layer_forward(const float *padded, long batch, long padded_h, long padded_w, long out_h, long out_w,
-                                long stride_y, long stride_x, const float *weights, long out_c, const float *bias,
-                                float *output, float *column_sums);
+                                long stride_y, long stride_x, long channels, const float *weights, long out_c,
+                                const float *bias, float *output, float *column_sums);
 
 /// Its weight gradient over the `count` output pixels from pixel m0 on (dy holds their gradients, out_c
-/// floats each): each float of dw (HWIO) is the sum of its products in pixel order, written, or with
-/// `accumulate` added to dw. Returns 0, doing nothing, where it does not apply.
+/// floats each): each float of dw (HWIO) is the sum of its products in pixel order from zero, written,
+/// or with `accumulate` added to dw. Returns 0, doing nothing, where it does not apply.
 int reptile_first_layer_weight_gradient(const float *padded, long padded_h, long padded_w, long out_h, long out_w,
-                                        long stride_y, long stride_x, long m0, long count, const float *dy, long out_c,
-                                        float *dw, int accumulate);
+                                        long stride_y, long stride_x, long channels, long m0, long count,
+                                        const float *dy, long out_c, float *dw, int accumulate);
 
 /// Winograd F(4×4, 3×3) (winograd.c): V = Bᵀ d B of the 6×6 patch of an NHWC image whose top-left
 /// pixel is (y0, x0), zeros outside the image, to v[ξ·plane + c]; and Y = Aᵀ m A (+ bias) of one
