@@ -1,8 +1,8 @@
 // The forward pass and weight gradient of a 3×3 convolution over 3-channel images (Mini-ImageNet's
-// first layer), and the forward pass over 1-channel images (Omniglot's), on AVX-512: each kernel
-// row of an output pixel is 9 (or 3) contiguous floats of the zero-padded input, and the 12 pixels
-// of a tile sit at fixed distances from one another, so every broadcast is an operand at a
-// constant offset from one pointer: no table of row pointers to fill, none to load. Each output
+// first layer) or 1-channel images (Omniglot's), on AVX-512: each kernel row of an output pixel is
+// 9 (or 3) contiguous floats of the zero-padded input, and the 12 pixels of a tile sit at fixed
+// distances from one another, so every broadcast is an operand at a constant offset from one
+// pointer: no table of row pointers to fill, none to load. Each output
 // float is the tap kernels' sum (zero, then the 27 (or 9) products in kernel order, then the
 // bias), each column's sum adds the rows in order, and each weight-gradient float sums its
 // products in pixel order from zero, so the floats are those of the table-driven (or im2col) path.
@@ -15,7 +15,8 @@
 #define FL_INLINE static inline __attribute__((always_inline)) FL_TARGET
 
 // `rows` output pixels (12 or 1) of one image row, 32 columns: `a` is the first pixel's receptive
-// field (kernel row 0) in the padded copy, `step` the floats between neighbouring pixels' fields.
+// field (kernel row 0) in the padded copy, `step` the floats between neighbouring pixels' fields,
+// `row_len` the floats of a kernel row (3 × channels).
 FL_INLINE void first_layer_tile(const float *a, long row_floats, const float *w, long ldw, const float *bias,
                                 float *out, long ldo, __m512 *sum0, __m512 *sum1, const int rows, const long step,
                                 const int row_len) {
