@@ -11,8 +11,10 @@ typedef int NAME(bnmask, SUFFIX) __attribute__((vector_size(VW * 4), aligned(4))
 #define BNMASK NAME(bnmask, SUFFIX)
 #define LOADV(p) (*(const BNVEC *)(p))
 #define STOREV(p, v) (*(BNVEC *)(p) = (v))
-// +0 where v <= 0 (−0 too), v elsewhere (NaN too): `v <= 0 ? 0 : v`.
-#define RELU(v) ((BNVEC)((BNMASK)(v) & ~(BNMASK)((v) <= zero)))
+// g where the pre-activation p is above 0 (or NaN), +0 where p <= 0 (−0 too): the ReLU's mask.
+#define MASKED_BY_RELU(g, p) ((BNVEC)((BNMASK)(g) & ~(BNMASK)((p) <= zero)))
+// `v <= 0 ? 0 : v`.
+#define RELU(v) MASKED_BY_RELU(v, v)
 
 // The row loops go over the channels in blocks of up to NV vectors whose per-channel values and
 // sums stay in registers from the first row to the last (left to the compiler, the loops kept them
@@ -77,7 +79,7 @@ static inline __attribute__((always_inline)) TARGET void NAME(gradient_sums_bloc
             const long i = r * c + c0 + k * VW;
             const BNVEC xhat = (LOADV(x + i) - mv[k]) * sv[k];
             BNVEC g = LOADV(dy + i);
-            if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bv[k] + gv[k] * xhat <= zero));  // +0 where masked
+            if (relu) g = MASKED_BY_RELU(g, bv[k] + gv[k] * xhat);
             sum_b[k] = sum_b[k] + g;
             sum_g[k] = sum_g[k] + g * xhat;
         }
@@ -122,7 +124,7 @@ static inline __attribute__((always_inline)) TARGET void NAME(input_gradient_blo
             const long i = r * c + c0 + k * VW;
             const BNVEC xhat = (LOADV(x + i) - mv[k]) * sv[k];
             BNVEC g = LOADV(dy + i);
-            if (relu) g = (BNVEC)((BNMASK)g & ~(BNMASK)(bv[k] + gv[k] * xhat <= zero));  // +0 where masked
+            if (relu) g = MASKED_BY_RELU(g, bv[k] + gv[k] * xhat);
             const BNVEC v = av[k] * (g - mgv[k] - xhat * mgxv[k]);
             STOREV(dx + i, v);
             if (dx_sums) sums[k] = sums[k] + v;
@@ -428,6 +430,7 @@ static TARGET void NAME(squared_deviations_rows, SUFFIX)(const float *restrict x
 #undef FOR_EACH_BLOCK
 #undef NV_NARROW
 #undef RELU
+#undef MASKED_BY_RELU
 #undef LOADV
 #undef STOREV
 #undef BNVEC
