@@ -102,6 +102,45 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
         return ((n * inputHeight + iy) * inputWidth + ix) * inputChannels
     }
 
+    /// The output pixels whose receptive fields keep the same kernel rows and columns inside the
+    /// image, and those rows and columns: output rows `outputRows` × columns `outputColumns` of
+    /// every image see kernel rows `kernelRows` × columns `kernelColumns` inside it, the rest
+    /// in the padding.
+    struct KernelWindow {
+        var outputRows: Range<Int>
+        var outputColumns: Range<Int>
+        var kernelRows: Range<Int>
+        var kernelColumns: Range<Int>
+    }
+
+    /// Calls `body` with each window (rows of windows, then columns), covering every output pixel
+    /// once. Allocates nothing.
+    @inline(__always)
+    func forEachKernelWindow(_ body: (KernelWindow) -> Void) {
+        // Output index o reaches input o·stride − pad + k for kernel position k.
+        forEachRun(count: outputHeight, of: { o in clampedRange(padTop - o * strideY, inputHeight + padTop - o * strideY, kernelHeight) }) { oy, ky in
+            forEachRun(count: outputWidth, of: { o in clampedRange(padLeft - o * strideX, inputWidth + padLeft - o * strideX, kernelWidth) }) { ox, kx in
+                body(KernelWindow(outputRows: oy, outputColumns: ox, kernelRows: ky, kernelColumns: kx))
+            }
+        }
+    }
+
+    /// Taps × input floats that the forward pass's tiles of `tileRows` rows multiply in row order
+    /// (padding taps included) …
+    func rowOrderTapCount(batch: Int, tileRows: Int) -> Int {
+        (batch * outputHeight * outputWidth + tileRows - 1) / tileRows * taps * inputChannels
+    }
+
+    /// … and window by window (``forEachKernelWindow(_:)``), per output column.
+    func windowedTapCount(batch: Int, tileRows: Int) -> Int {
+        var total = 0
+        forEachKernelWindow { w in
+            let pixels = batch * w.outputRows.count * w.outputColumns.count
+            total += (pixels + tileRows - 1) / tileRows * w.kernelRows.count * w.kernelColumns.count * inputChannels
+        }
+        return total
+    }
+
     /// This geometry with the input channels in words of two bf16 (the bf16 forward pass's taps).
     var bf16Packed: ConvGeometry {
         var packed = self
@@ -119,6 +158,28 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
                 : batch * outputHeight * outputWidth * taps * inputChannels
         }
         return 0
+    }
+}
+
+/// `lower ..< upper` clamped to `0 ..< limit` (empty where they do not meet).
+@inline(__always)
+func clampedRange(_ lower: Int, _ upper: Int, _ limit: Int) -> Range<Int> {
+    let first = min(limit, max(0, lower))
+    return first..<max(first, min(limit, upper))
+}
+
+/// Calls `body` with each run of consecutive indices below `count` that `range` maps to the same
+/// range, and that range: the output rows (columns) whose kernel rows (columns) inside the image
+/// are the same. Allocates nothing.
+@inline(__always)
+func forEachRun(count: Int, of range: (Int) -> Range<Int>, _ body: (Range<Int>, Range<Int>) -> Void) {
+    var i = 0
+    while i < count {
+        let r = range(i)
+        var end = i + 1
+        while end < count && range(end) == r { end += 1 }
+        body(i..<end, r)
+        i = end
     }
 }
 
@@ -364,12 +425,97 @@ public enum Convolution {
             let packedWeights = scratch.preparedWeights(.bf16Rows, of: weights, count: g.taps * pairs * outC + kernelReadSlack) {
                 BF16.packRows(weights, pairs: g.taps * pairs, columns: outC, ld: outC, into: $0)
             }
-            forwardTaps(packed, batch: batch, taps: g.taps, depth: pairs, weights: packedWeights, bias: bias,
-                        output: output, scratch: scratch, reader: ImageTaps(g: packed, input: words),
-                        columnSums: outputColumnSums, bf16: true)
+            forwardImageTaps(packed, batch: batch, input: UnsafePointer(words), weights: packedWeights, bias: bias,
+                             output: output, scratch: scratch, columnSums: outputColumnSums, bf16: true)
+        } else {
+            forwardImageTaps(g, batch: batch, input: input, weights: weights, bias: bias, output: output,
+                             scratch: scratch, columnSums: outputColumnSums)
+        }
+    }
+
+    /// The forward product over the image's own pixels, one tap per kernel position: by windows
+    /// (``forwardWindows(_:batch:input:weights:bias:output:scratch:columnSums:bf16:)``) where
+    /// that multiplies fewer zeros of the padding, else in row order with padding taps reading
+    /// zeros. Both give the same floats; `windows` forces one (tests), nil chooses.
+    static func forwardImageTaps(
+        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
+        columnSums: UnsafeMutablePointer<Float>?, bf16: Bool = false, windows: Bool? = nil
+    ) {
+        let tileRows = ColumnBlock.tileRows(columns: g.outputChannels, rowsHint: batch * g.outputHeight * g.outputWidth)
+        if windows ?? (g.windowedTapCount(batch: batch, tileRows: tileRows) < g.rowOrderTapCount(batch: batch, tileRows: tileRows)) {
+            forwardWindows(g, batch: batch, input: input, weights: weights, bias: bias, output: output, scratch: scratch,
+                           columnSums: columnSums, bf16: bf16)
         } else {
             forwardTaps(g, batch: batch, taps: g.taps, depth: g.inputChannels, weights: weights, bias: bias,
-                        output: output, scratch: scratch, reader: ImageTaps(g: g, input: input), columnSums: outputColumnSums)
+                        output: output, scratch: scratch, reader: ImageTaps(g: g, input: input), columnSums: columnSums,
+                        bf16: bf16)
+        }
+    }
+
+    /// The forward product window by window: the output pixels whose receptive fields keep the
+    /// same kernel rows and columns inside the image (``ConvGeometry/forEachKernelWindow(_:)``)
+    /// share tiles, and those tiles multiply only that part of the kernel. A window's kernel
+    /// columns are adjacent pixels and its weight rows follow one another, so each kernel row is
+    /// one tap of `columns × inputChannels` floats: the multiply-adds of the row-order product,
+    /// in its order, less those with the padding's zeros, which add exactly nothing to a sum
+    /// that started from +0. A batch norm's column sums are added afterwards, in row order.
+    private static func forwardWindows(
+        _ g: ConvGeometry, batch: Int, input: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: KernelScratch,
+        columnSums: UnsafeMutablePointer<Float>?, bf16: Bool
+    ) {
+        let rowsTotal = batch * g.outputHeight * g.outputWidth
+        let inC = g.inputChannels, outC = g.outputChannels
+        let rowFloats = g.inputWidth * inC
+        let tapStride = g.kernelWidth * inC * outC
+        ColumnBlock.forEach(columns: outC, rowsHint: rowsTotal) { c0, block in
+            let rows = block.rows
+            let s = scratch
+            s.ensureZerosAndJunk(max(g.kernelWidth * inC, 64))
+            let zeros = UnsafePointer(s.zeros.pointer)
+            let junk = s.junk.pointer
+            let aTable = s.pointers(g.kernelHeight * rows)
+            let cTable = s.mutablePointers(rows)
+            g.forEachKernelWindow { window in
+                let taps = window.kernelRows.count, depth = window.kernelColumns.count * inC
+                let b = weights + (window.kernelRows.lowerBound * g.kernelWidth + window.kernelColumns.lowerBound) * inC * outC + c0
+                let windowRows = batch * window.outputRows.count * window.outputColumns.count
+                // The first float of the window's first kernel row, for output pixel (0, 0) of image 0.
+                let origin = ((window.kernelRows.lowerBound - g.padTop) * g.inputWidth
+                              + window.kernelColumns.lowerBound - g.padLeft) * inC
+                var n = 0, oy = window.outputRows.lowerBound, ox = window.outputColumns.lowerBound
+                var q = 0
+                while q < windowRows {
+                    for r in 0..<rows {
+                        guard q < windowRows else {
+                            cTable[r] = junk
+                            for t in 0..<taps { aTable[t &* rows &+ r] = zeros }
+                            continue
+                        }
+                        cTable[r] = output + (((n &* g.outputHeight &+ oy) &* g.outputWidth &+ ox) &* outC &+ c0)
+                        var a = input + (n &* g.inputSize &+ origin &+ (oy &* g.strideY &* g.inputWidth &+ ox &* g.strideX) &* inC)
+                        for t in 0..<taps {
+                            aTable[t &* rows &+ r] = a
+                            a += rowFloats
+                        }
+                        q &+= 1
+                        ox &+= 1
+                        if ox == window.outputColumns.upperBound {
+                            ox = window.outputColumns.lowerBound
+                            oy &+= 1
+                            if oy == window.outputRows.upperBound { oy = window.outputRows.lowerBound; n &+= 1 }
+                        }
+                    }
+                    block.rowsKernel(aTable, taps: taps, depth: depth, b, ldb: outC, tapStride: tapStride, cTable,
+                                     accumulate: false, bias: bias.map { $0 + c0 }, bf16: bf16)
+                }
+            }
+            if let columnSums {
+                // Row after row, as `Vector.columnSums` adds them.
+                (columnSums + c0).update(repeating: 0, count: block.width)
+                reptile_add_strided_rows(output + c0, rowsTotal, outC, block.width, columnSums + c0)
+            }
         }
     }
 
@@ -434,6 +580,18 @@ public enum Convolution {
         inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, algorithm: Algorithm = .automatic,
         precision: Precision = .fp32
     ) {
+        backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx, scratch: scratch,
+                      algorithm: algorithm, precision: precision, windows: nil)
+    }
+
+    /// ``backwardInput(_:batch:outputGradient:weights:inputGradient:scratch:algorithm:precision:)``,
+    /// each class of pixels by windows or in pixel order as `windows` says (tests), or as multiplies
+    /// fewer zeros (nil). Both give the same floats.
+    static func backwardInput(
+        _ g: ConvGeometry, batch: Int, outputGradient dy: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, algorithm: Algorithm,
+        precision: Precision, windows: Bool?
+    ) {
         if algorithm == .automatic, Winograd.applies(to: g) {
             Winograd.backwardInput(g, batch: batch, outputGradient: dy, weights: weights, inputGradient: dx, scratch: scratch)
             return
@@ -492,12 +650,22 @@ public enum Convolution {
                 let classWeights = weightsRead + classSlot * dyWords * inC
                 classSlot += classTaps
                 guard perImage > 0 else { continue }
+                let oy0 = (iy0 + g.padTop - py) / sy, ox0 = (ix0 + g.padLeft - px) / sx
+                let pixelClass = InputGradientClass(g: g, tapRows: ny, tapColumns: nx, firstRow: iy0, firstColumn: ix0,
+                                                    rows: rowsY, columns: columnsX, firstOutputRow: oy0,
+                                                    firstOutputColumn: ox0)
+                let tileRows = ColumnBlock.tileRows(columns: inC, rowsHint: batch * perImage)
+                if windows ?? (pixelClass.windowedTapCount(batch: batch, tileRows: tileRows)
+                               < (batch * perImage + tileRows - 1) / tileRows * classTaps) {
+                    backwardInputWindows(pixelClass, batch: batch, outputGradient: dyRead, outputPixelWords: dyWords,
+                                         weights: classWeights, inputGradient: dx, scratch: scratch, bf16: bf16)
+                    continue
+                }
                 // Per pixel of the class in one image (the same in every image): its offset in
                 // the image, then each tap's output pixel offset, or −1 outside the output.
                 let entry = 1 + classTaps
                 let offsets = scratch.offsets(perImage * entry)
                 var e = 0
-                let oy0 = (iy0 + g.padTop - py) / sy, ox0 = (ix0 + g.padLeft - px) / sx
                 for yi in 0..<rowsY {
                     for xi in 0..<columnsX {
                         offsets[e] = ((iy0 + yi * sy) * g.inputWidth + ix0 + xi * sx) * inC
@@ -559,6 +727,122 @@ public enum Convolution {
                                 for r in 0..<rows where cTable[r] != junk { cTable[r].update(repeating: 0, count: block.width) }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One class of input pixels of the input gradient (those equal modulo the stride): rows
+    /// `firstRow + yi·strideY` and columns `firstColumn + xi·strideX`; pixel (yi, xi) receives
+    /// tap (jy, jx) of the class (kernel row `py + jy·strideY`, column `px + jx·strideX`) from
+    /// output pixel (firstOutputRow + yi − jy, firstOutputColumn + xi − jx), where that lies
+    /// inside the output.
+    struct InputGradientClass {
+        let g: ConvGeometry
+        let tapRows: Int, tapColumns: Int
+        let firstRow: Int, firstColumn: Int
+        let rows: Int, columns: Int
+        let firstOutputRow: Int, firstOutputColumn: Int
+
+        /// The taps jy that reach row yi from inside the output.
+        @inline(__always)
+        func tapRows(of yi: Int) -> Range<Int> {
+            clampedRange(firstOutputRow + yi - g.outputHeight + 1, firstOutputRow + yi + 1, tapRows)
+        }
+
+        @inline(__always)
+        func tapColumns(of xi: Int) -> Range<Int> {
+            clampedRange(firstOutputColumn + xi - g.outputWidth + 1, firstOutputColumn + xi + 1, tapColumns)
+        }
+
+        /// The taps a window multiplies, in the class's order and at one step through its weights:
+        /// rows `jy` × columns `jx`, each tap `step` slots after the one before. Where the window's
+        /// columns are neither all of the class's nor one, nor its rows one, the taps are not
+        /// evenly spaced: all columns then, those outside the output reading zeros.
+        @inline(__always)
+        func windowTaps(_ jy: Range<Int>, _ jx: Range<Int>) -> (jx: Range<Int>, count: Int, step: Int) {
+            if jy.count <= 1 || jx.count == tapColumns { return (jx, jy.count * jx.count, 1) }
+            if jx.count == 1 { return (jx, jy.count, tapColumns) }
+            return (0..<tapColumns, jy.count * tapColumns, 1)
+        }
+
+        @inline(__always)
+        func forEachWindow(_ body: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) -> Void) {
+            forEachRun(count: rows, of: { tapRows(of: $0) }) { yRun, jy in
+                forEachRun(count: columns, of: { tapColumns(of: $0) }) { xRun, jx in body(yRun, xRun, jy, jx) }
+            }
+        }
+
+        /// Taps × tiles that the windows multiply for `batch` images.
+        func windowedTapCount(batch: Int, tileRows: Int) -> Int {
+            var total = 0
+            forEachWindow { yRun, xRun, jy, jx in
+                total += (batch * yRun.count * xRun.count + tileRows - 1) / tileRows * windowTaps(jy, jx).count
+            }
+            return total
+        }
+    }
+
+    /// One class of the input gradient window by window: the pixels whose taps reach inside the
+    /// output alike share tiles, which multiply those taps only (``InputGradientClass/windowTaps(_:_:)``),
+    /// in the class's order: the pixel-order sums less the padding's zeros, the same floats.
+    private static func backwardInputWindows(
+        _ pc: InputGradientClass, batch: Int, outputGradient dy: UnsafePointer<Float>, outputPixelWords dyWords: Int,
+        weights: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>, scratch: KernelScratch, bf16: Bool
+    ) {
+        let g = pc.g
+        let inC = g.inputChannels
+        let slotFloats = dyWords * inC
+        let outputImage = g.outputHeight * g.outputWidth * dyWords
+        ColumnBlock.forEach(columns: inC, rowsHint: batch * pc.rows * pc.columns) { c0, block in
+            let rows = block.rows
+            let s = scratch
+            s.ensureZerosAndJunk(max(dyWords, 64))
+            let zeros = UnsafePointer(s.zeros.pointer)
+            let junk = s.junk.pointer
+            let aTable = s.pointers(max(pc.tapRows * pc.tapColumns, 1) * rows)
+            let cTable = s.mutablePointers(rows)
+            pc.forEachWindow { yRun, xRun, jy, jxInside in
+                let (jx, taps, step) = pc.windowTaps(jy, jxInside)
+                let windowRows = batch * yRun.count * xRun.count
+                var n = 0, yi = yRun.lowerBound, xi = xRun.lowerBound
+                var q = 0
+                while q < windowRows {
+                    for r in 0..<rows {
+                        guard q < windowRows else {
+                            cTable[r] = junk
+                            for t in 0..<taps { aTable[t &* rows &+ r] = zeros }
+                            continue
+                        }
+                        cTable[r] = dx + (n &* g.inputSize &+ ((pc.firstRow &+ yi &* g.strideY) &* g.inputWidth
+                                          &+ pc.firstColumn &+ xi &* g.strideX) &* inC &+ c0)
+                        let image = dy + n &* outputImage
+                        var t = 0
+                        for jyi in jy {
+                            let oy = pc.firstOutputRow &+ yi &- jyi
+                            for jxi in jx {
+                                let ox = pc.firstOutputColumn &+ xi &- jxi
+                                aTable[t &* rows &+ r] = ox >= 0 && ox < g.outputWidth
+                                    ? image + (oy &* g.outputWidth &+ ox) &* dyWords : zeros
+                                t &+= 1
+                            }
+                        }
+                        q &+= 1
+                        xi &+= 1
+                        if xi == xRun.upperBound {
+                            xi = xRun.lowerBound
+                            yi &+= 1
+                            if yi == yRun.upperBound { yi = yRun.lowerBound; n &+= 1 }
+                        }
+                    }
+                    if taps > 0 {
+                        block.rowsKernel(aTable, taps: taps, depth: dyWords,
+                                         weights + ((jy.lowerBound &* pc.tapColumns &+ jx.lowerBound) &* slotFloats &+ c0),
+                                         ldb: inC, tapStride: step &* slotFloats, cTable, accumulate: false, bias: nil, bf16: bf16)
+                    } else {
+                        // No tap reaches these pixels.
+                        for r in 0..<rows where cTable[r] != junk { cTable[r].update(repeating: 0, count: block.width) }
                     }
                 }
             }

@@ -46,6 +46,13 @@ enum ColumnBlock {
         if columns - c >= 16 { body(c, .narrow16) }
     }
 
+    /// The rows per tile of the first block ``forEach(columns:rowsHint:_:)`` gives.
+    static func tileRows(columns: Int, rowsHint: Int) -> Int {
+        var rows = 1
+        forEach(columns: columns, rowsHint: rowsHint) { c0, block in if c0 == 0 { rows = block.rows } }
+        return rows
+    }
+
     @inline(__always)
     func rowsKernel(
         _ a: UnsafePointer<UnsafePointer<Float>>, taps: Int, depth: Int,

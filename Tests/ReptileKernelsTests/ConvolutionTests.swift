@@ -355,3 +355,75 @@ func oneChannelFirstLayerMatchesIm2col() {
     let sameGradient = dw.array == dwExpected.array
     #expect(sameOutput && sameSums && sameGradient, "output \(sameOutput), column sums \(sameSums), weight gradient \(sameGradient)")
 }
+
+/// Padded geometries whose windows differ: stride 2 with padding below (Omniglot) and on both
+/// sides, stride 1, a 5-wide kernel, one whose corner pixels see a single kernel position, and
+/// one with no padding (a single window).
+let windowCases: [(String, ConvGeometry, Int)] = [
+    ("omniglot-2", .same(inputHeight: 14, inputWidth: 14, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 5),
+    ("omniglot-3", .same(inputHeight: 7, inputWidth: 7, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 3),
+    ("omniglot-4", .same(inputHeight: 4, inputWidth: 4, inputChannels: 64, outputChannels: 64, kernelSize: 3, stride: 2), 7),
+    ("stride-1", .same(inputHeight: 6, inputWidth: 5, inputChannels: 32, outputChannels: 32, kernelSize: 3, stride: 1), 2),
+    ("narrow-16", .same(inputHeight: 5, inputWidth: 5, inputChannels: 16, outputChannels: 16, kernelSize: 3, stride: 2), 3),
+    ("wide-80", .same(inputHeight: 5, inputWidth: 6, inputChannels: 48, outputChannels: 80, kernelSize: 3, stride: 1), 1),
+    ("kernel-5", .same(inputHeight: 3, inputWidth: 4, inputChannels: 16, outputChannels: 32, kernelSize: 5, stride: 1), 2),
+    ("valid", .valid(inputHeight: 9, inputWidth: 9, inputChannels: 32, outputChannels: 48, kernelSize: 3, stride: 2), 2),
+]
+
+@Test("the forward pass by kernel windows gives the floats of the row-order pass, column sums included",
+      arguments: windowCases.indices, [false, true])
+func windowedForwardEqualsRowOrder(index: Int, bf16: Bool) throws {
+    try #require(!bf16 || Precision.bf16.isAvailable)
+    let (name, g, batch) = windowCases[index]
+    let scratch = KernelScratch()
+    // Every fourth input float zero, like a ReLU's output; weights of both signs.
+    let x = randomBuffer(batch * g.inputSize, seed: 5)
+    for i in stride(from: 0, to: x.count, by: 4) { x.pointer[i] = 0 }
+    var input = UnsafePointer(x.pointer)
+    var geometry = g
+    let words = FloatBuffer(count: batch * g.inputSize / 2 + kernelReadSlack)
+    let w = randomBuffer(g.weightCount, seed: 6)
+    var weights = UnsafePointer(w.pointer)
+    let packedWeights = FloatBuffer(count: g.weightCount / 2 + kernelReadSlack)
+    if bf16 {
+        BF16.pack(x.pointer, count: x.count, into: words.pointer)
+        BF16.packRows(w.pointer, pairs: g.taps * g.inputChannels / 2, columns: g.outputChannels, ld: g.outputChannels,
+                      into: packedWeights.pointer)
+        input = UnsafePointer(words.pointer)
+        weights = UnsafePointer(packedWeights.pointer)
+        geometry = g.bf16Packed
+    }
+    let bias = randomBuffer(g.outputChannels, seed: 7)
+    let byRows = nanBuffer(batch * g.outputSize), byWindows = nanBuffer(batch * g.outputSize)
+    let rowSums = nanBuffer(g.outputChannels), windowSums = nanBuffer(g.outputChannels)
+    Convolution.forwardImageTaps(geometry, batch: batch, input: input, weights: weights, bias: bias.pointer, output: byRows.pointer,
+                                 scratch: scratch, columnSums: rowSums.pointer, bf16: bf16, windows: false)
+    Convolution.forwardImageTaps(geometry, batch: batch, input: input, weights: weights, bias: bias.pointer, output: byWindows.pointer,
+                                 scratch: scratch, columnSums: windowSums.pointer, bf16: bf16, windows: true)
+    #expect((0..<byRows.count).allSatisfy { byRows.pointer[$0].bitPattern == byWindows.pointer[$0].bitPattern }, "\(name)")
+    #expect((0..<g.outputChannels).allSatisfy { rowSums.pointer[$0].bitPattern == windowSums.pointer[$0].bitPattern }, "\(name) sums")
+    // The windows cover every output pixel once, and skip work wherever there is padding.
+    var pixels = 0
+    g.forEachKernelWindow { pixels += $0.outputRows.count * $0.outputColumns.count }
+    #expect(pixels == g.outputHeight * g.outputWidth)
+    if g.padTop + g.padLeft > 0 || (g.inputHeight - g.kernelHeight) % g.strideY != 0 {
+        #expect(g.windowedTapCount(batch: 5, tileRows: 5) < g.rowOrderTapCount(batch: 5, tileRows: 5), "\(name)")
+    }
+}
+
+@Test("the input gradient by windows gives the floats of the pixel-order gather",
+      arguments: windowCases.indices, [Precision.fp32, .bf16])
+func windowedInputGradientEqualsPixelOrder(index: Int, precision: Precision) throws {
+    try #require(precision == .fp32 || Precision.bf16.isAvailable)
+    let (name, g, batch) = windowCases[index]
+    let scratch = KernelScratch()
+    let dy = randomBuffer(batch * g.outputSize, seed: 8)
+    for i in stride(from: 0, to: dy.count, by: 3) { dy.pointer[i] = 0 }
+    let w = randomBuffer(g.weightCount, seed: 9)
+    let byPixels = nanBuffer(batch * g.inputSize), byWindows = nanBuffer(batch * g.inputSize)
+    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: byPixels.pointer,
+                              scratch: scratch, algorithm: .direct, precision: precision, windows: false)
+    Convolution.backwardInput(g, batch: batch, outputGradient: dy.pointer, weights: w.pointer, inputGradient: byWindows.pointer,
+                              scratch: scratch, algorithm: .direct, precision: precision, windows: true)
+    #expect((0..<byPixels.count).allSatisfy { byPixels.pointer[$0].bitPattern == byWindows.pointer[$0].bitPattern }, "\(name)")
+}
