@@ -26,9 +26,10 @@ struct Bench: ParsableCommand {
         AVX512-BF16, bf16 dot products. --precision bf16 times the models with bf16 products (the \
         percentage stays of the fp32 peak); --json carries both peaks, the kernel path and the precision.
 
-        The FLOPs are those of direct convolutions. Mini-ImageNet's 3×3 layers after the first run \
-        Winograd's F(4×4, 3×3), which needs fewer multiply-adds, so its GFLOP/s is an effective rate \
-        and can exceed the measured peak.
+        The FLOPs are those of direct convolutions, less the multiply-adds with the zero padding \
+        (which add nothing; the direct kernels skip them). Mini-ImageNet's 3×3 layers after the first \
+        run Winograd's F(4×4, 3×3), which needs fewer multiply-adds, so its GFLOP/s is an effective \
+        rate and can exceed the measured peak.
 
         With --layers, each few-shot setting is followed by the time of every stage of its model \
         (a convolution, or a batch norm with the ReLU and pooling fused into it) for one inner batch \

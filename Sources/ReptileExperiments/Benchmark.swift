@@ -49,7 +49,8 @@ public struct BenchmarkResult: Sendable, Codable {
     public var flopsPerMetaIteration: Double
     public var gflops: Double
     /// Achieved GFLOP/s over the peak estimate of the threads used. The FLOPs are a direct
-    /// convolution's, so settings with Winograd layers (Mini-ImageNet) can pass 1.
+    /// convolution's without the padding's zeros, so settings with Winograd layers (Mini-ImageNet)
+    /// can pass 1.
     public var fractionOfPeak: Double
     public var threads: Int
     /// Milliseconds of one evaluation task (adaptation + prediction), each mode.

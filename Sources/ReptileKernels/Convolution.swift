@@ -53,8 +53,18 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     public var outputSize: Int { outputHeight * outputWidth * outputChannels }
     /// Weight floats.
     public var weightCount: Int { taps * inputChannels * outputChannels }
-    /// Multiply-adds per image in the forward pass.
-    public var multiplyAddsPerImage: Int { outputHeight * outputWidth * taps * inputChannels * outputChannels }
+    /// Multiply-adds per image in the forward pass: those with an input pixel; the padding's
+    /// zeros add nothing, and the direct kernels skip them.
+    public var multiplyAddsPerImage: Int {
+        var rows = 0, columns = 0
+        for oy in 0..<outputHeight {
+            rows += clampedRange(padTop - oy * strideY, inputHeight + padTop - oy * strideY, kernelHeight).count
+        }
+        for ox in 0..<outputWidth {
+            columns += clampedRange(padLeft - ox * strideX, inputWidth + padLeft - ox * strideX, kernelWidth).count
+        }
+        return rows * columns * inputChannels * outputChannels
+    }
 
     /// Whether the register-blocked kernels apply (output channels in multiples of 16).
     var usesFastPath: Bool { outputChannels % 16 == 0 }

@@ -27,7 +27,9 @@ func stageProfileCoversEveryStage() throws {
     // done, and counted, in its backward pass.
     #expect(stages.map(\.name) == ["conv0", "bn0+pool+relu+conv0.dW", "conv1", "bn1+relu", "flatten0", "linear0"])
     #expect(stages.map(\.outputShape) == [[8, 8, 16], [4, 4, 16], [2, 2, 16], [2, 2, 16], [64], [5]])
-    let conv0 = 8 * 8 * 9 * 3 * 16 * batch, conv1 = 2 * 2 * 9 * 16 * 16 * batch, linear = 64 * 5 * batch
+    // Multiply-adds with an input pixel: conv0's 8 output rows see 2 + 6·3 + 2 = 22 kernel rows
+    // inside the image (likewise columns); conv1's 2 see 3 + 2 (padding below only).
+    let conv0 = 22 * 22 * 3 * 16 * batch, conv1 = 5 * 5 * 16 * 16 * batch, linear = 64 * 5 * batch
     #expect(stages.map(\.forwardMultiplyAdds) == [conv0, 0, conv1, 0, 0, linear])
     // The first stage computes no input gradient.
     #expect(stages.map(\.backwardMultiplyAdds) == [0, conv0, 2 * conv1, 0, 0, 2 * linear])
