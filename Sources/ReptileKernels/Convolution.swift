@@ -56,14 +56,11 @@ public struct ConvGeometry: Equatable, Hashable, Sendable, Codable {
     /// Multiply-adds per image in the forward pass: those with an input pixel; the padding's
     /// zeros add nothing, and the direct kernels skip them.
     public var multiplyAddsPerImage: Int {
-        var rows = 0, columns = 0
-        for oy in 0..<outputHeight {
-            rows += clampedRange(padTop - oy * strideY, inputHeight + padTop - oy * strideY, kernelHeight).count
+        var taps = 0
+        forEachKernelWindow { w in
+            taps += w.outputRows.count * w.outputColumns.count * w.kernelRows.count * w.kernelColumns.count
         }
-        for ox in 0..<outputWidth {
-            columns += clampedRange(padLeft - ox * strideX, inputWidth + padLeft - ox * strideX, kernelWidth).count
-        }
-        return rows * columns * inputChannels * outputChannels
+        return taps * inputChannels * outputChannels
     }
 
     /// Whether the register-blocked kernels apply (output channels in multiples of 16).
@@ -356,11 +353,12 @@ public struct ConvolutionWeightGradientRows {
 /// With 16·j output channels the three products (forward, input gradient, weight gradient) run on
 /// the register-blocked microkernels in implicit-GEMM form: each output pixel's receptive field is
 /// read in place through a table of pointers, one per tap, so no im2col matrix is materialized.
-/// A tap is one kernel position over all input channels (padding taps point at a block of zeros)
-/// — except for layers with few input channels (the first layer): with 3 channels the taps are
-/// whole kernel rows in a zero-padded copy of the input, with 1 channel an explicit im2col matrix
-/// is multiplied; either is kept for the weight gradient. Other channel counts fall back to the
-/// plain loops of ``Convolution/Reference``.
+/// A tap is one kernel position over all input channels. The forward pass and the input gradient
+/// skip the taps over the padding where that saves work (kernel windows), the weight gradient
+/// always. Layers with few input channels (the first layer) read a zero-padded copy of the input
+/// instead (3 channels: kernel rows as taps; 1 channel: the first-layer kernels where the CPU has
+/// them, else an explicit im2col matrix), kept for the weight gradient. Other channel counts fall
+/// back to the plain loops of ``Convolution/Reference``.
 ///
 /// `precision: .bf16` (``Precision``) runs the image-tap products of all three passes on bf16
 /// copies of their operands, two per 32-bit word, with the same tiles and pointer tables; the
