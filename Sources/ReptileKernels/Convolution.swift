@@ -488,33 +488,18 @@ public enum Convolution {
             g.forEachKernelWindow { window in
                 let taps = window.kernelRows.count, depth = window.kernelColumns.count * inC
                 let b = weights + (window.kernelRows.lowerBound * g.kernelWidth + window.kernelColumns.lowerBound) * inC * outC + c0
-                let windowRows = batch * window.outputRows.count * window.outputColumns.count
                 // The first float of the window's first kernel row, for output pixel (0, 0) of image 0.
                 let origin = ((window.kernelRows.lowerBound - g.padTop) * g.inputWidth
                               + window.kernelColumns.lowerBound - g.padLeft) * inC
-                var n = 0, oy = window.outputRows.lowerBound, ox = window.outputColumns.lowerBound
-                var q = 0
-                while q < windowRows {
-                    for r in 0..<rows {
-                        guard q < windowRows else {
-                            cTable[r] = junk
-                            for t in 0..<taps { aTable[t &* rows &+ r] = zeros }
-                            continue
-                        }
-                        cTable[r] = output + (((n &* g.outputHeight &+ oy) &* g.outputWidth &+ ox) &* outC &+ c0)
-                        var a = input + (n &* g.inputSize &+ origin &+ (oy &* g.strideY &* g.inputWidth &+ ox &* g.strideX) &* inC)
-                        for t in 0..<taps {
-                            aTable[t &* rows &+ r] = a
-                            a += rowFloats
-                        }
-                        q &+= 1
-                        ox &+= 1
-                        if ox == window.outputColumns.upperBound {
-                            ox = window.outputColumns.lowerBound
-                            oy &+= 1
-                            if oy == window.outputRows.upperBound { oy = window.outputRows.lowerBound; n &+= 1 }
-                        }
+                forEachTile(batch: batch, rows: window.outputRows, columns: window.outputColumns, tileRows: rows,
+                            taps: taps, aTable: aTable, cTable: cTable, zeros: zeros, junk: junk) { r, n, oy, ox in
+                    cTable[r] = output + (((n &* g.outputHeight &+ oy) &* g.outputWidth &+ ox) &* outC &+ c0)
+                    var a = input + (n &* g.inputSize &+ origin &+ (oy &* g.strideY &* g.inputWidth &+ ox &* g.strideX) &* inC)
+                    for t in 0..<taps {
+                        aTable[t &* rows &+ r] = a
+                        a += rowFloats
                     }
+                } multiply: {
                     block.rowsKernel(aTable, taps: taps, depth: depth, b, ldb: outC, tapStride: tapStride, cTable,
                                      accumulate: false, bias: bias.map { $0 + c0 }, bf16: bf16)
                 }
@@ -741,6 +726,39 @@ public enum Convolution {
         }
     }
 
+    /// Cuts the pixels (image n, row y, column x) of `batch` images × `rows` × `columns`, in that
+    /// order, into tiles of `tileRows`: `fill(r, n, y, x)` writes tile row r's pointers, the rows
+    /// past the last pixel point at `junk` and `zeros`, and `multiply` runs after each tile.
+    @inline(__always)
+    static func forEachTile(
+        batch: Int, rows: Range<Int>, columns: Range<Int>, tileRows: Int, taps: Int,
+        aTable: UnsafeMutablePointer<UnsafePointer<Float>>, cTable: UnsafeMutablePointer<UnsafeMutablePointer<Float>>,
+        zeros: UnsafePointer<Float>, junk: UnsafeMutablePointer<Float>,
+        fill: (Int, Int, Int, Int) -> Void, multiply: () -> Void
+    ) {
+        let pixels = batch * rows.count * columns.count
+        var n = 0, y = rows.lowerBound, x = columns.lowerBound
+        var q = 0
+        while q < pixels {
+            for r in 0..<tileRows {
+                guard q < pixels else {
+                    cTable[r] = junk
+                    for t in 0..<taps { aTable[t &* tileRows &+ r] = zeros }
+                    continue
+                }
+                fill(r, n, y, x)
+                q &+= 1
+                x &+= 1
+                if x == columns.upperBound {
+                    x = columns.lowerBound
+                    y &+= 1
+                    if y == rows.upperBound { y = rows.lowerBound; n &+= 1 }
+                }
+            }
+            multiply()
+        }
+    }
+
     /// One class of input pixels of the input gradient (those equal modulo the stride): rows
     /// `firstRow + yi·strideY` and columns `firstColumn + xi·strideX`; pixel (yi, xi) receives
     /// tap (jy, jx) of the class (kernel row `py + jy·strideY`, column `px + jx·strideX`) from
@@ -813,37 +831,22 @@ public enum Convolution {
             let cTable = s.mutablePointers(rows)
             pc.forEachWindow { yRun, xRun, jy, jxInside in
                 let (jx, taps, step) = pc.windowTaps(jy, jxInside)
-                let windowRows = batch * yRun.count * xRun.count
-                var n = 0, yi = yRun.lowerBound, xi = xRun.lowerBound
-                var q = 0
-                while q < windowRows {
-                    for r in 0..<rows {
-                        guard q < windowRows else {
-                            cTable[r] = junk
-                            for t in 0..<taps { aTable[t &* rows &+ r] = zeros }
-                            continue
-                        }
-                        cTable[r] = dx + (n &* g.inputSize &+ ((pc.firstRow &+ yi &* g.strideY) &* g.inputWidth
-                                          &+ pc.firstColumn &+ xi &* g.strideX) &* inC &+ c0)
-                        let image = dy + n &* outputImage
-                        var t = 0
-                        for jyi in jy {
-                            let oy = pc.firstOutputRow &+ yi &- jyi
-                            for jxi in jx {
-                                let ox = pc.firstOutputColumn &+ xi &- jxi
-                                aTable[t &* rows &+ r] = ox >= 0 && ox < g.outputWidth
-                                    ? image + (oy &* g.outputWidth &+ ox) &* dyWords : zeros
-                                t &+= 1
-                            }
-                        }
-                        q &+= 1
-                        xi &+= 1
-                        if xi == xRun.upperBound {
-                            xi = xRun.lowerBound
-                            yi &+= 1
-                            if yi == yRun.upperBound { yi = yRun.lowerBound; n &+= 1 }
+                forEachTile(batch: batch, rows: yRun, columns: xRun, tileRows: rows, taps: taps, aTable: aTable,
+                            cTable: cTable, zeros: zeros, junk: junk) { r, n, yi, xi in
+                    cTable[r] = dx + (n &* g.inputSize &+ ((pc.firstRow &+ yi &* g.strideY) &* g.inputWidth
+                                      &+ pc.firstColumn &+ xi &* g.strideX) &* inC &+ c0)
+                    let image = dy + n &* outputImage
+                    var t = 0
+                    for jyi in jy {
+                        let oy = pc.firstOutputRow &+ yi &- jyi
+                        for jxi in jx {
+                            let ox = pc.firstOutputColumn &+ xi &- jxi
+                            aTable[t &* rows &+ r] = ox >= 0 && ox < g.outputWidth
+                                ? image + (oy &* g.outputWidth &+ ox) &* dyWords : zeros
+                            t &+= 1
                         }
                     }
+                } multiply: {
                     if taps > 0 {
                         block.rowsKernel(aTable, taps: taps, depth: dyWords,
                                          weights + ((jy.lowerBound &* pc.tapColumns &+ jx.lowerBound) &* slotFloats &+ c0),
